@@ -1,0 +1,27 @@
+# assay container image: one binary, two roles.
+#
+# - CMP sidecar of argocd-repo-server (samples/install/repo-server-patch.yaml):
+#   the pod spec overrides the entrypoint with
+#   `command: [/var/run/argocd/argocd-cmp-server]`; that server then runs
+#   `assay generate` / `assay parameters` (plugin.yaml) from PATH.
+# - PostSync/SyncFail hook Job image: the rendered Job runs `assay promote`.
+#
+# Build: docker build -t ghcr.io/assay-dev/assay:v0.1.0 .
+
+# Build stage. The rust image ships perl, make and gcc, which the vendored
+# OpenSSL and libgit2 builds need.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked \
+ && install -D -m 0755 target/release/assay /out/assay
+
+# Runtime stage: glibc, libgcc and CA certificates, no shell, no package manager.
+FROM gcr.io/distroless/cc-debian12:nonroot
+# The vendored OpenSSL looks for CA certificates under its own build prefix;
+# point it (and libgit2) at the system bundle for Prometheus, API and Git TLS.
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+COPY --from=build /out/assay /usr/local/bin/assay
+# 999 is the uid Argo CD's CMP sidecar convention uses (runAsUser: 999).
+USER 999:999
+ENTRYPOINT ["/usr/local/bin/assay"]

@@ -1,0 +1,162 @@
+//! `assay generate`: read the app directory as Argo CD extracted it, render,
+//! and return the manifest stream. The only place on the generate path that
+//! touches the file system; the caller prints the result in one write, so
+//! stdout is either the whole stream or (on error) nothing.
+
+use std::path::{Path, PathBuf};
+
+use crate::cmp::{CmpEnv, CmpError};
+use crate::render::{self, AppFiles, RenderError, SourceFile};
+use crate::spec::{self, Location, Release, SpecError, SpecErrorKind};
+
+/// Why `generate` produced no manifests.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Cmp(#[from] CmpError),
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+}
+
+fn io(path: &Path, e: std::io::Error) -> GenerateError {
+    GenerateError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Renders the app in `dir` for the Argo CD environment `env`.
+pub fn generate(dir: &Path, env: &CmpEnv) -> Result<String, GenerateError> {
+    let release = spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME)?;
+    let files = read_app(dir, &release)?;
+    let docs = render::all(&release, env, &files)?;
+    // The baseline Deployment is always rendered; an empty stream would make
+    // Argo CD prune the whole application, so make sure it cannot happen.
+    assert!(!docs.is_empty(), "render always emits the baseline");
+    Ok(render::to_yaml(&docs))
+}
+
+/// Reads the template and the passthrough manifests of `dir`.
+pub fn read_app(dir: &Path, rel: &Release) -> Result<AppFiles, GenerateError> {
+    let root = dir.canonicalize().map_err(|e| io(dir, e))?;
+    let template = match &rel.workload.template {
+        None => None,
+        Some(t) => {
+            let display = t.to_string_lossy().into_owned();
+            let path = inside(&root, &root.join(t)).map_err(|m| {
+                SpecError::new(
+                    spec::FILE_NAME,
+                    rel.places.template,
+                    "spec.workload.template",
+                    SpecErrorKind::Invalid(m),
+                )
+            })?;
+            let bytes = spec::read_file(&path, &display)?;
+            let text = spec::yaml::check_text(&display, &bytes)?.to_string();
+            Some(SourceFile {
+                name: display,
+                text,
+            })
+        }
+    };
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&root).map_err(|e| io(dir, e))? {
+        let entry = entry.map_err(|e| io(dir, e))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if is_manifest_name(&name, rel) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    let mut passthrough = Vec::new();
+    for name in names {
+        let path = root.join(&name);
+        if !path.is_file() {
+            continue;
+        }
+        let path = inside(&root, &path)
+            .map_err(|m| SpecError::new(&name, Location::START, "", SpecErrorKind::Invalid(m)))?;
+        let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| SpecError::new(&name, Location::START, "", SpecErrorKind::NotUtf8))?;
+        passthrough.push(SourceFile { name, text });
+    }
+    Ok(AppFiles {
+        template,
+        passthrough,
+    })
+}
+
+/// Top-level `.yaml`, `.yml` and `.json` files, as Argo CD's (non-recursive)
+/// directory source reads them, except assay's own files, hidden files
+/// (`.argocd-source.yaml` is Argo CD's) and `spec.exclude`.
+fn is_manifest_name(name: &str, rel: &Release) -> bool {
+    let manifest = [".yaml", ".yml", ".json"].iter().any(|e| name.ends_with(e));
+    let template = rel
+        .workload
+        .template
+        .as_deref()
+        .is_some_and(|t| t == Path::new(name));
+    manifest
+        && !name.starts_with('.')
+        && name != spec::FILE_NAME
+        && !template
+        && !rel.exclude.iter().any(|g| glob_match(g, name))
+}
+
+/// `path` with symlinks resolved, if it stays under `root`.
+fn inside(root: &Path, path: &Path) -> Result<PathBuf, String> {
+    let real = path
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", path.strip_prefix(root).unwrap_or(path).display()))?;
+    if !real.starts_with(root) {
+        return Err(format!(
+            "{} resolves outside the app directory",
+            path.strip_prefix(root).unwrap_or(path).display()
+        ));
+    }
+    Ok(real)
+}
+
+/// Shell-style `*` and `?` over a file name.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("argocd-*.yaml", "argocd-app.yaml"));
+        assert!(glob_match("*", "x.json"));
+        assert!(glob_match("a?c.yml", "abc.yml"));
+        assert!(!glob_match("*.yaml", "x.json"));
+        assert!(!glob_match("a*b", "a"));
+    }
+}

@@ -1,0 +1,9 @@
+//! assay: GitOps-native progressive delivery for Argo CD. One binary renders a
+//! compact `assay.yaml` into an experiment (the config-management plugin),
+//! judges it, and commits the verdict to Git (the PostSync hook).
+
+pub mod cmp;
+pub mod experiment;
+pub mod generate;
+pub mod render;
+pub mod spec;

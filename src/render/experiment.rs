@@ -1,0 +1,171 @@
+//! The `Experiment` object: everything the promote hook needs, resolved from
+//! the spec and the Argo CD environment so the hook never has to guess.
+
+use std::path::{Component, Path, PathBuf};
+
+use super::{Ctx, RenderError};
+use crate::experiment::{
+    ApplicationRef, Author, CustomMetric, Experiment, ExperimentSpec, LoadgenRef, Objective,
+    Reward, VersionRef, Window, WriteBack,
+};
+use crate::spec::{FILE_NAME, Version, seconds};
+
+/// `<name>-<id>`.
+pub(crate) fn name(ctx: &Ctx) -> String {
+    format!("{}-{}", ctx.rel.name, ctx.rel.id)
+}
+
+/// `<name>-loadgen-<id>`.
+pub(crate) fn loadgen_name(ctx: &Ctx) -> String {
+    format!("{}-loadgen-{}", ctx.rel.name, ctx.rel.id)
+}
+
+pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, RenderError> {
+    let rel = ctx.rel;
+    let e = &rel.experiment;
+    let p = &rel.promotion;
+    let prometheus = e.prometheus.clone().or_else(|| ctx.env.settings.prometheus_url.clone()).ok_or_else(|| {
+        ctx.spec_error(rel.places.experiment, "spec.experiment.prometheus",
+            "not set: the promote hook needs a Prometheus URL; set it here, or the prometheus-url parameter, or the PROMETHEUS_URL plugin env")
+    })?;
+    let repo_url = p
+        .repo
+        .clone()
+        .or_else(|| ctx.env.repo_url.clone())
+        .ok_or_else(|| {
+            ctx.spec_error(
+                rel.places.candidate,
+                "spec.promotion.repo",
+                "not set, and Argo CD gave no ARGOCD_APP_SOURCE_REPO_URL to write the verdict to",
+            )
+        })?;
+    let branch = p
+        .branch
+        .clone()
+        .or_else(|| ctx.env.target_revision.clone())
+        .unwrap_or_else(|| "HEAD".into());
+    let dir = normalise(ctx.env.source_path.as_deref().unwrap_or("")).ok_or_else(|| {
+        ctx.spec_error(
+            rel.places.candidate,
+            "spec",
+            "ARGOCD_APP_SOURCE_PATH leaves the repository",
+        )
+    })?;
+    let mut next = Vec::new();
+    for (i, n) in p.next.iter().enumerate() {
+        let joined = normalise(&format!("{}/{n}", dir.display())).ok_or_else(|| {
+            ctx.spec_error(
+                rel.places.spec,
+                &format!("spec.promotion.next[{i}]"),
+                format!("{n:?} leaves the repository"),
+            )
+        })?;
+        next.push(slash(&joined));
+    }
+    let version_ref = |v: &Version| VersionRef {
+        version: v.version.clone(),
+        image: v.image.clone(),
+        workload: ctx.workload_name(v),
+    };
+    let spec = ExperimentSpec {
+        id: rel.id.clone(),
+        release: rel.name.clone(),
+        application: ApplicationRef {
+            name: ctx.env.app_name.clone().unwrap_or_else(|| rel.name.clone()),
+            namespace: ctx.env.app_namespace.clone(),
+        },
+        pattern: e.pattern,
+        baseline: version_ref(&rel.baseline),
+        candidate: version_ref(cand),
+        window: Window {
+            warmup_seconds: seconds(e.warmup),
+            duration_seconds: seconds(e.duration),
+            interval_seconds: seconds(e.interval),
+        },
+        min_requests: e.min_requests,
+        confidence: e.confidence,
+        prometheus,
+        objectives: e
+            .objectives
+            .iter()
+            .map(|o| Objective {
+                metric: o.metric.clone(),
+                upper_limit: o.upper_limit,
+                lower_limit: o.lower_limit,
+                relative: o.relative,
+            })
+            .collect(),
+        rewards: e
+            .rewards
+            .iter()
+            .map(|r| Reward {
+                metric: r.metric.clone(),
+                prefer: r.prefer,
+            })
+            .collect(),
+        metrics: e
+            .metrics
+            .iter()
+            .map(|(n, q)| CustomMetric {
+                name: n.clone(),
+                query: q.clone(),
+            })
+            .collect(),
+        loadgen: rel.loadgen.as_ref().map(|_| LoadgenRef {
+            job: loadgen_name(ctx),
+        }),
+        write_back: WriteBack {
+            repo_url,
+            branch,
+            path: slash(&dir.join(FILE_NAME)),
+            mode: ctx.mode,
+            credentials_secret: p.credentials_secret.clone(),
+            forge: p.forge,
+            api_url: p.api_url.clone(),
+            author: Author {
+                name: p.author.name.clone(),
+                email: p.author.email.clone(),
+            },
+            next,
+        },
+    };
+    let mut exp = Experiment::new(&name(ctx), spec);
+    exp.metadata = ctx.experiment_meta(name(ctx));
+    Ok(exp)
+}
+
+/// `a/./b/../c` → `a/c`; `None` when the path climbs above its root.
+fn normalise(p: &str) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in Path::new(p.trim_start_matches('/')).components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::ParentDir if !out.pop() => return None,
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// A repository path with `/` separators.
+fn slash(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_inside_the_repository() {
+        assert_eq!(
+            normalise("./envs/dev/../prod").unwrap(),
+            PathBuf::from("envs/prod")
+        );
+        assert_eq!(normalise("").unwrap(), PathBuf::new());
+        assert!(normalise("envs/../..").is_none());
+    }
+}

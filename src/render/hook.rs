@@ -1,0 +1,230 @@
+//! The hooks that deliver the verdict, and the least privilege they run with.
+//! `<name>-promote` (PostSync) judges and writes back; `<name>-syncfail`
+//! (SyncFail) rejects a candidate that could not even start, because when a
+//! sync-phase object turns Degraded Argo CD fails the sync and PostSync never
+//! runs. Both use one ServiceAccount whose Role names each object it may touch.
+//! Names are fixed per application and recreated each sync (BeforeHookCreation).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, ObjectFieldSelector, PodSpec,
+    PodTemplateSpec, SecretVolumeSource, ServiceAccount, Volume, VolumeMount,
+};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::{Ctx, Document, EXPERIMENT_LABEL, RenderError, object, security};
+use crate::experiment::Experiment;
+use crate::spec::{Version, seconds};
+
+/// Where the hook reads Git credentials (DESIGN §4, issue "gitops").
+pub const CREDENTIALS_DIR: &str = "/var/run/secrets/assay/git";
+
+/// The uid of the assay image (Dockerfile `USER 999`).
+const ASSAY_UID: i64 = 999;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    PostSync,
+    SyncFail,
+}
+
+/// `<name>-assay`: ServiceAccount, Role and RoleBinding of the hooks.
+fn identity(ctx: &Ctx) -> String {
+    format!("{}-assay", ctx.rel.name)
+}
+
+fn rule(group: &str, resource: &str, names: &[String], verbs: &[&str]) -> PolicyRule {
+    PolicyRule {
+        api_groups: Some(vec![group.to_string()]),
+        resources: Some(vec![resource.to_string()]),
+        resource_names: (!names.is_empty()).then(|| names.to_vec()),
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+/// The hook's permissions: exactly the calls `assay promote` makes.
+pub(crate) fn rules(ctx: &Ctx, cand: &Version, experiment: &str) -> Vec<PolicyRule> {
+    let exp = vec![experiment.to_string()];
+    let mut rules = vec![
+        rule("assay.dev", "experiments", &exp, &["get"]),
+        rule("assay.dev", "experiments/status", &exp, &["get", "patch"]),
+        rule("apps", "deployments", &[ctx.workload_name(cand)], &["get"]),
+    ];
+    if ctx.rel.loadgen.is_some() {
+        rules.push(rule(
+            "batch",
+            "jobs",
+            &[super::experiment::loadgen_name(ctx)],
+            &["get"],
+        ));
+    }
+    // Kubernetes cannot restrict `create` by resource name.
+    rules.push(rule("events.k8s.io", "events", &[], &["create", "patch"]));
+    rules
+}
+
+pub(crate) fn rbac(
+    ctx: &Ctx,
+    cand: &Version,
+    exp: &Experiment,
+) -> Result<Vec<Document>, RenderError> {
+    let namespace = ctx.namespace.clone().ok_or_else(|| {
+        ctx.spec_error(ctx.rel.places.candidate, "metadata.namespace",
+            "not set, and the Application has no destination namespace; the hook's RoleBinding needs one")
+    })?;
+    let name = identity(ctx);
+    let exp_name = exp.metadata.name.clone().unwrap_or_default();
+    let sa = ServiceAccount {
+        metadata: ctx.experiment_meta(&name),
+        ..Default::default()
+    };
+    let role = Role {
+        metadata: ctx.experiment_meta(&name),
+        rules: Some(rules(ctx, cand, &exp_name)),
+    };
+    let binding = RoleBinding {
+        metadata: ctx.experiment_meta(&name),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "Role".into(),
+            name: name.clone(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name,
+            namespace: Some(namespace),
+            api_group: None,
+        }]),
+    };
+    Ok(vec![object(&sa), object(&role), object(&binding)])
+}
+
+pub(crate) fn job(ctx: &Ctx, _cand: &Version, experiment: &str, phase: Phase) -> Job {
+    let rel = ctx.rel;
+    let (suffix, hook, args, deadline) = match phase {
+        // Long enough for warmup, the whole window and a slow write-back.
+        Phase::PostSync => (
+            "promote",
+            "PostSync",
+            vec!["promote"],
+            seconds(rel.experiment.warmup + rel.experiment.duration) + 1800,
+        ),
+        Phase::SyncFail => (
+            "syncfail",
+            "SyncFail",
+            vec!["promote", "--sync-failed"],
+            600,
+        ),
+    };
+    let mut meta = ctx.experiment_meta(format!("{}-{suffix}", rel.name));
+    meta.annotations = Some(BTreeMap::from([
+        ("argocd.argoproj.io/hook".to_string(), hook.to_string()),
+        (
+            "argocd.argoproj.io/hook-delete-policy".to_string(),
+            "BeforeHookCreation".to_string(),
+        ),
+    ]));
+    let pod_labels = BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), rel.name.clone()),
+        (
+            "app.kubernetes.io/component".to_string(),
+            format!("{suffix}-hook"),
+        ),
+        (EXPERIMENT_LABEL.to_string(), rel.id.clone()),
+        // The hook talks to Git, Prometheus and the API server directly, and a
+        // sidecar would keep the Job from completing.
+        ("sidecar.istio.io/inject".to_string(), "false".to_string()),
+    ]);
+    let env = vec![
+        EnvVar {
+            name: "ASSAY_EXPERIMENT".into(),
+            value: Some(experiment.to_string()),
+            value_from: None,
+        },
+        EnvVar {
+            name: "ASSAY_NAMESPACE".into(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: "metadata.namespace".into(),
+                    api_version: None,
+                }),
+                ..Default::default()
+            }),
+        },
+        // libgit2 looks for configuration under HOME; the root filesystem is read-only.
+        EnvVar {
+            name: "HOME".into(),
+            value: Some("/tmp".into()),
+            value_from: None,
+        },
+    ];
+    let mounts = vec![
+        VolumeMount {
+            name: "git-credentials".into(),
+            mount_path: CREDENTIALS_DIR.into(),
+            read_only: Some(true),
+            ..Default::default()
+        },
+        VolumeMount {
+            name: "tmp".into(),
+            mount_path: "/tmp".into(),
+            ..Default::default()
+        },
+    ];
+    let volumes = vec![
+        Volume {
+            name: "git-credentials".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(rel.promotion.credentials_secret.clone()),
+                // Anonymous access (git://, file://) needs no Secret.
+                optional: Some(true),
+                default_mode: Some(0o440),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        Volume {
+            name: "tmp".into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Default::default()
+        },
+    ];
+    Job {
+        metadata: meta,
+        spec: Some(JobSpec {
+            // The hook is idempotent: a retried pod resumes from the status.
+            backoff_limit: Some(3),
+            active_deadline_seconds: Some(deadline as i64),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(identity(ctx)),
+                    restart_policy: Some("Never".into()),
+                    security_context: Some(security::pod_context(Some(ASSAY_UID))),
+                    containers: vec![Container {
+                        name: "assay".into(),
+                        image: Some(ctx.env.image.clone()),
+                        args: Some(args.into_iter().map(String::from).collect()),
+                        env: Some(env),
+                        volume_mounts: Some(mounts),
+                        resources: Some(super::loadgen::resources("10m", "32Mi", "256Mi")),
+                        security_context: Some(security::container_context(true)),
+                        ..Default::default()
+                    }],
+                    volumes: Some(volumes),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        status: None,
+    }
+}

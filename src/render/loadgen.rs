@@ -1,0 +1,104 @@
+//! The load generator: a fortio Job named from the experiment id, so a new
+//! experiment gets a new Job (Job templates are immutable) and the old one is
+//! pruned. It is a normal sync-phase object, so Argo CD waits for it to
+//! complete before PostSync: the hook starts judging once the load has run.
+
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, ResourceRequirements};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::collections::BTreeMap;
+
+use super::{Ctx, EXPERIMENT_LABEL, security};
+use crate::spec::{Loadgen, seconds};
+
+/// fortio's image runs as root by default; any unprivileged uid works.
+const NOBODY: i64 = 65534;
+
+pub(crate) fn job(ctx: &Ctx, l: &Loadgen) -> Job {
+    let rel = ctx.rel;
+    let run = seconds(rel.experiment.warmup + rel.experiment.duration);
+    let url = l
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}:{}/", rel.name, ctx.port));
+    let mut args: Vec<String> = vec![
+        "load".into(),
+        "-t".into(),
+        format!("{run}s"),
+        "-qps".into(),
+        format_qps(l.qps),
+        "-c".into(),
+        l.connections.to_string(),
+        // The candidate may still be starting when load begins.
+        "-allow-initial-errors".into(),
+    ];
+    for (k, v) in &l.headers {
+        args.push("-H".into());
+        args.push(format!("{k}: {v}"));
+    }
+    args.push(url);
+    let labels = BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), rel.name.clone()),
+        (
+            "app.kubernetes.io/component".to_string(),
+            "loadgen".to_string(),
+        ),
+        (EXPERIMENT_LABEL.to_string(), rel.id.clone()),
+        // A sidecar would keep the Job from ever completing.
+        ("sidecar.istio.io/inject".to_string(), "false".to_string()),
+    ]);
+    Job {
+        metadata: ctx.experiment_meta(super::experiment::loadgen_name(ctx)),
+        spec: Some(JobSpec {
+            backoff_limit: Some(2),
+            // Bounded by the experiment: the run plus five minutes of slack.
+            active_deadline_seconds: Some((run + 300) as i64),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    restart_policy: Some("Never".into()),
+                    security_context: Some(security::pod_context(Some(NOBODY))),
+                    containers: vec![Container {
+                        name: "fortio".into(),
+                        image: Some(l.image.clone()),
+                        args: Some(args),
+                        resources: Some(resources("50m", "32Mi", "128Mi")),
+                        security_context: Some(security::container_context(true)),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+/// `16` rather than `16.0`, as fortio's flag is usually written.
+fn format_qps(q: f64) -> String {
+    if q.fract() == 0.0 {
+        format!("{q:.0}")
+    } else {
+        q.to_string()
+    }
+}
+
+/// Requests for cpu and memory, and a memory limit.
+pub(crate) fn resources(cpu: &str, memory: &str, memory_limit: &str) -> ResourceRequirements {
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_string(), Quantity(cpu.into())),
+            ("memory".to_string(), Quantity(memory.into())),
+        ])),
+        limits: Some(BTreeMap::from([(
+            "memory".to_string(),
+            Quantity(memory_limit.into()),
+        )])),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,201 @@
+//! `assay.yaml` + the Argo CD environment → Kubernetes manifests. A pure
+//! function: files arrive already read, the environment already parsed; no
+//! network, clock or environment reads happen here, so the same input always
+//! gives byte-identical output (Argo CD caches and diffs it).
+
+mod experiment;
+mod hook;
+mod loadgen;
+mod passthrough;
+mod routing;
+pub mod security;
+mod workload;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cmp::CmpEnv;
+use crate::spec::{Location, Mode, Release, SpecError, SpecErrorKind, Version};
+
+/// Label on every object that exists only for one experiment.
+pub const EXPERIMENT_LABEL: &str = "assay.dev/experiment";
+
+/// A file from the app directory, already read.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Name relative to the app directory, as errors show it.
+    pub name: String,
+    pub text: String,
+}
+
+/// The app directory's files other than `assay.yaml`.
+#[derive(Debug, Clone, Default)]
+pub struct AppFiles {
+    pub template: Option<SourceFile>,
+    /// Other manifests, in the order they are emitted (sorted by name).
+    pub passthrough: Vec<SourceFile>,
+}
+
+/// One document of the output stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Document {
+    /// An object assay generated.
+    Object(Value),
+    /// A user's manifest, emitted as written.
+    Raw(String),
+}
+
+/// Why rendering failed; always a place in `assay.yaml` or a file it names.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+}
+
+/// What rendering resolved once: settings from spec, parameters and env.
+pub(crate) struct Ctx<'a> {
+    pub rel: &'a Release,
+    pub env: &'a CmpEnv,
+    pub namespace: Option<String>,
+    /// The port the workload serves on.
+    pub port: u16,
+    /// Percentage of traffic to the candidate.
+    pub weight: u8,
+    pub mode: Mode,
+}
+
+impl Ctx<'_> {
+    /// `<name>-<version>`: the Deployment (and per-version Service) of a version.
+    pub fn workload_name(&self, v: &Version) -> String {
+        format!("{}-{}", self.rel.name, v.version)
+    }
+
+    /// Object metadata with the release's namespace and the standard labels.
+    pub fn meta(&self, name: impl Into<String>, extra: &[(&str, &str)]) -> ObjectMeta {
+        let mut labels = BTreeMap::from([
+            ("app.kubernetes.io/name".to_string(), self.rel.name.clone()),
+            (
+                "app.kubernetes.io/managed-by".to_string(),
+                "assay".to_string(),
+            ),
+        ]);
+        labels.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        ObjectMeta {
+            name: Some(name.into()),
+            namespace: self.namespace.clone(),
+            labels: Some(labels),
+            ..Default::default()
+        }
+    }
+
+    /// Metadata of an object that exists only for the current experiment.
+    pub fn experiment_meta(&self, name: impl Into<String>) -> ObjectMeta {
+        self.meta(name, &[(EXPERIMENT_LABEL, &self.rel.id)])
+    }
+
+    pub fn spec_error(&self, at: Location, path: &str, message: impl Into<String>) -> RenderError {
+        RenderError::Spec(SpecError::new(
+            crate::spec::FILE_NAME,
+            at,
+            path,
+            SpecErrorKind::Invalid(message.into()),
+        ))
+    }
+}
+
+/// Serialises a typed object for the output stream.
+pub(crate) fn object<T: Serialize>(value: &T) -> Document {
+    // Kubernetes types and plain maps always serialise.
+    Document::Object(serde_json::to_value(value).expect("serialisable manifest"))
+}
+
+/// Every manifest for `rel` in `env`, in a fixed order: RBAC, Services,
+/// Deployments, routing, experiment, hooks, then the passthrough files.
+pub fn all(rel: &Release, env: &CmpEnv, files: &AppFiles) -> Result<Vec<Document>, RenderError> {
+    let template = files
+        .template
+        .as_ref()
+        .map(workload::parse_template)
+        .transpose()?;
+    let port = workload::port(rel, template.as_ref());
+    let ctx = Ctx {
+        rel,
+        env,
+        namespace: rel.namespace.clone().or_else(|| env.namespace.clone()),
+        port,
+        weight: rel
+            .traffic
+            .candidate_weight
+            .or(env.settings.candidate_weight)
+            .unwrap_or(10),
+        mode: rel
+            .promotion
+            .mode
+            .or(env.settings.promotion_mode)
+            .unwrap_or(Mode::PullRequest),
+    };
+    let mut docs = Vec::new();
+    let experiment = match &rel.candidate {
+        Some(cand) => Some(experiment::experiment(&ctx, cand)?),
+        None => None,
+    };
+    if let (Some(cand), Some(exp)) = (&rel.candidate, &experiment) {
+        docs.extend(hook::rbac(&ctx, cand, exp)?);
+    }
+    docs.extend(routing::services(&ctx));
+    for (v, is_candidate) in versions(rel) {
+        docs.push(object(&workload::deployment(
+            &ctx,
+            v,
+            is_candidate,
+            template.as_ref(),
+        )?));
+    }
+    docs.extend(routing::routes(&ctx));
+    if let (Some(cand), Some(exp)) = (&rel.candidate, experiment) {
+        let name = exp.metadata.name.clone().unwrap_or_default();
+        docs.push(object(&exp));
+        if let Some(l) = &rel.loadgen {
+            docs.push(object(&loadgen::job(&ctx, l)));
+        }
+        docs.push(object(&hook::job(&ctx, cand, &name, hook::Phase::PostSync)));
+        docs.push(object(&hook::job(&ctx, cand, &name, hook::Phase::SyncFail)));
+    }
+    for f in &files.passthrough {
+        docs.extend(passthrough::documents(f)?);
+    }
+    Ok(docs)
+}
+
+/// Baseline first, then the candidate if any.
+fn versions(rel: &Release) -> impl Iterator<Item = (&Version, bool)> {
+    std::iter::once((&rel.baseline, false)).chain(rel.candidate.iter().map(|c| (c, true)))
+}
+
+/// The YAML stream Argo CD reads: documents separated by `---`, strings that
+/// YAML 1.1 would misread (`on`, `no`, `0755`) quoted.
+pub fn to_yaml(docs: &[Document]) -> String {
+    let mut out = String::new();
+    for d in docs {
+        out.push_str("---\n");
+        match d {
+            // serde_json values always serialise to YAML.
+            Document::Object(v) => {
+                out.push_str(&serde_saphyr::to_string(v).expect("serialisable value"))
+            }
+            Document::Raw(text) => out.push_str(text),
+        }
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Checks a template file the way rendering will use it (for `assay validate`).
+pub fn check_template(file: &SourceFile) -> Result<(), RenderError> {
+    workload::parse_template(file).map(|_| ())
+}

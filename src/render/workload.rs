@@ -1,0 +1,244 @@
+//! The Deployment of each version, `<name>-<version>`: from the template file
+//! when there is one, else from inline fields. A version's pod template is the
+//! same whether it runs as candidate or baseline, so promotion changes only
+//! labels on the Deployment object and never restarts its pods.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+
+use super::{Ctx, EXPERIMENT_LABEL, RenderError, SourceFile, security};
+use crate::spec::{Location, Release, Router, SpecError, SpecErrorKind, Version, seconds, yaml};
+
+/// Port when neither the spec nor the template names one.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// A parsed template and where it came from (for errors).
+pub(crate) struct Template {
+    pub file: SourceFile,
+    pub deployment: Deployment,
+}
+
+fn template_error(file: &SourceFile, path: &str, message: impl Into<String>) -> RenderError {
+    // Point at the first line that names the offending field, if any.
+    let key = path.rsplit('.').next().unwrap_or(path);
+    let key = key.split('[').next().unwrap_or(key);
+    let at = file
+        .text
+        .find(&format!("{key}:"))
+        .map_or(Location::START, |i| yaml::location_at(&file.text, i));
+    RenderError::Spec(SpecError::new(
+        &file.name,
+        at,
+        path,
+        SpecErrorKind::Invalid(message.into()),
+    ))
+}
+
+/// Parses the template file as one `apps/v1` Deployment.
+pub(crate) fn parse_template(file: &SourceFile) -> Result<Template, RenderError> {
+    let text = yaml::check_text(&file.name, file.text.as_bytes())?;
+    let deployment: Deployment = yaml::from_str(&file.name, text)?;
+    let spec = deployment
+        .spec
+        .as_ref()
+        .ok_or_else(|| template_error(file, "spec", "the template Deployment has no spec"))?;
+    let containers = spec
+        .template
+        .spec
+        .as_ref()
+        .map(|s| s.containers.len())
+        .unwrap_or(0);
+    if containers == 0 {
+        return Err(template_error(
+            file,
+            "spec.template.spec.containers",
+            "the template Deployment has no containers",
+        ));
+    }
+    Ok(Template {
+        file: file.clone(),
+        deployment,
+    })
+}
+
+/// The port the workload serves on: the spec's, else the template container's
+/// first port, else 8080.
+pub(crate) fn port(rel: &Release, template: Option<&Template>) -> u16 {
+    rel.workload.port.unwrap_or_else(|| {
+        template
+            .and_then(|t| {
+                let pod = t.deployment.spec.as_ref()?.template.spec.as_ref()?;
+                let c = pick(pod, rel.workload.container.as_deref()).ok()?;
+                let p = c.ports.as_ref()?.first()?.container_port;
+                u16::try_from(p).ok()
+            })
+            .unwrap_or(DEFAULT_PORT)
+    })
+}
+
+/// The container that receives image and env: by name, else the first.
+fn pick<'a>(pod: &'a PodSpec, name: Option<&str>) -> Result<&'a Container, String> {
+    match name {
+        None => pod
+            .containers
+            .first()
+            .ok_or_else(|| "no containers".to_string()),
+        Some(n) => pod.containers.iter().find(|c| c.name == n).ok_or_else(|| {
+            let names: Vec<_> = pod.containers.iter().map(|c| c.name.as_str()).collect();
+            format!(
+                "the template has no container {n:?}; it has {}",
+                names.join(", ")
+            )
+        }),
+    }
+}
+
+/// The Deployment of version `v`.
+pub(crate) fn deployment(
+    ctx: &Ctx,
+    v: &Version,
+    is_candidate: bool,
+    template: Option<&Template>,
+) -> Result<Deployment, RenderError> {
+    let rel = ctx.rel;
+    let w = &rel.workload;
+    let name = ctx.workload_name(v);
+    let selector = BTreeMap::from([
+        ("app".to_string(), rel.name.clone()),
+        ("version".to_string(), v.version.clone()),
+    ]);
+
+    let (mut pod_meta, mut pod, replicas) = match template {
+        Some(t) => {
+            let spec = t.deployment.spec.clone().unwrap_or_default();
+            (
+                spec.template.metadata.unwrap_or_default(),
+                spec.template.spec.unwrap_or_default(),
+                spec.replicas,
+            )
+        }
+        None => (ObjectMeta::default(), inline_pod(ctx), None),
+    };
+    let index = match template {
+        Some(_) => {
+            let chosen = pick(&pod, w.container.as_deref())
+                .map_err(|m| ctx.spec_error(rel.places.template, "spec.workload.container", m))?
+                .name
+                .clone();
+            pod.containers
+                .iter()
+                .position(|c| c.name == chosen)
+                .unwrap_or(0)
+        }
+        None => 0,
+    };
+    let c = &mut pod.containers[index];
+    c.image = Some(v.image.clone());
+    apply_env(c, v);
+    let ports = c.ports.get_or_insert_with(Vec::new);
+    if !ports
+        .iter()
+        .any(|p| p.container_port == i32::from(ctx.port))
+    {
+        let name =
+            (!ports.iter().any(|p| p.name.as_deref() == Some("http"))).then(|| "http".to_string());
+        ports.push(ContainerPort {
+            name,
+            container_port: i32::from(ctx.port),
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        });
+    }
+    if let Some(sa) = &w.service_account_name {
+        pod.service_account_name = Some(sa.clone());
+    }
+    if let Err(v) = security::harden(&mut pod, "spec.template.spec") {
+        return Err(match template {
+            Some(t) => template_error(&t.file, &v.path, v.message),
+            None => ctx.spec_error(rel.places.spec, &v.path, v.message),
+        });
+    }
+
+    let labels = pod_meta.labels.get_or_insert_with(BTreeMap::new);
+    labels.extend(w.pod_labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    labels.extend(selector.clone());
+    if rel.traffic.router == Router::Istio {
+        labels.insert("sidecar.istio.io/inject".into(), "true".into());
+    }
+    if !w.pod_annotations.is_empty() {
+        let ann = pod_meta.annotations.get_or_insert_with(BTreeMap::new);
+        ann.extend(
+            w.pod_annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+    }
+    pod_meta.name = None;
+    pod_meta.namespace = None;
+
+    let mut meta = if is_candidate {
+        ctx.experiment_meta(&name)
+    } else {
+        ctx.meta(&name, &[])
+    };
+    let labels = meta.labels.get_or_insert_with(BTreeMap::new);
+    labels.extend(selector.clone());
+    if !is_candidate {
+        labels.remove(EXPERIMENT_LABEL);
+    }
+    Ok(Deployment {
+        metadata: meta,
+        spec: Some(DeploymentSpec {
+            replicas: Some(w.replicas.map(|r| r as i32).or(replicas).unwrap_or(1)),
+            selector: LabelSelector {
+                match_labels: Some(selector),
+                ..Default::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(pod_meta),
+                spec: Some(pod),
+            },
+            progress_deadline_seconds: Some(
+                seconds(w.progress_deadline).min(i32::MAX as u64) as i32
+            ),
+            ..Default::default()
+        }),
+        status: None,
+    })
+}
+
+/// A one-container pod from the inline workload fields.
+fn inline_pod(ctx: &Ctx) -> PodSpec {
+    let w = &ctx.rel.workload;
+    PodSpec {
+        containers: vec![Container {
+            name: w.container.clone().unwrap_or_else(|| ctx.rel.name.clone()),
+            security_context: Some(security::container_context(false)),
+            ..Default::default()
+        }],
+        security_context: Some(security::pod_context(None)),
+        ..Default::default()
+    }
+}
+
+/// Version env over the template's: same names replaced in place, new ones appended.
+fn apply_env(c: &mut Container, v: &Version) {
+    if v.env.is_empty() {
+        return;
+    }
+    let env = c.env.get_or_insert_with(Vec::new);
+    for (k, val) in &v.env {
+        let var = EnvVar {
+            name: k.clone(),
+            value: Some(val.clone()),
+            value_from: None,
+        };
+        match env.iter_mut().find(|e| &e.name == k) {
+            Some(e) => *e = var,
+            None => env.push(var),
+        }
+    }
+}

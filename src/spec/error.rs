@@ -1,0 +1,125 @@
+//! Errors in `assay.yaml` and the files it names. Every error points at a place
+//! (`file:line:column`) and a field path, because Argo CD shows stderr verbatim
+//! in its UI and a platform engineer must be able to fix the file from that one
+//! line alone.
+
+use std::fmt;
+
+/// A 1-based line and column (in characters), as editors count them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Location {
+    pub line: u32,
+    pub column: u32,
+}
+
+impl Location {
+    /// The start of a file: used for errors about the file as a whole.
+    pub const START: Location = Location { line: 1, column: 1 };
+
+    pub(crate) fn from_saphyr(loc: serde_saphyr::Location) -> Location {
+        if loc.line() == 0 {
+            return Location::START;
+        }
+        Location {
+            line: loc.line() as u32,
+            column: loc.column().max(1) as u32,
+        }
+    }
+
+    /// The location of a spanned value, or the file start when the parser
+    /// could not record one (values reached through `flatten` or untagged enums).
+    pub(crate) fn of<T>(s: &serde_saphyr::Spanned<T>) -> Location {
+        Location::from_saphyr(s.referenced)
+    }
+}
+
+/// What went wrong, without the place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpecErrorKind {
+    /// The text is not YAML, or not the shape a field expects.
+    Syntax(String),
+    /// The YAML is well formed but a value breaks a rule of the spec.
+    Invalid(String),
+    /// The file could not be read.
+    Io(String),
+    /// The file is larger than any sane spec; refused before parsing.
+    TooLarge { bytes: u64, limit: u64 },
+    /// The file is not UTF-8.
+    NotUtf8,
+    /// The file holds no document.
+    Empty,
+}
+
+impl fmt::Display for SpecErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpecErrorKind::Syntax(m) | SpecErrorKind::Invalid(m) => f.write_str(m),
+            SpecErrorKind::Io(m) => write!(f, "cannot read: {m}"),
+            SpecErrorKind::TooLarge { bytes, limit } => {
+                write!(
+                    f,
+                    "file is {bytes} bytes, larger than the {limit}-byte limit"
+                )
+            }
+            SpecErrorKind::NotUtf8 => f.write_str("file is not valid UTF-8"),
+            SpecErrorKind::Empty => f.write_str("file is empty, expected a YAML document"),
+        }
+    }
+}
+
+/// An error in a spec file, rendered on one line as
+/// `assay.yaml:14:5: spec.traffic.candidateWeight: must be between 0 and 100, got 120`.
+///
+/// ```
+/// use assay::spec::{Location, SpecError, SpecErrorKind};
+/// let e = SpecError::new(
+///     "assay.yaml",
+///     Location { line: 14, column: 5 },
+///     "spec.traffic.candidateWeight",
+///     SpecErrorKind::Invalid("must be between 0 and 100, got 120".into()),
+/// );
+/// assert_eq!(
+///     e.to_string(),
+///     "assay.yaml:14:5: spec.traffic.candidateWeight: must be between 0 and 100, got 120"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct SpecError {
+    /// The file as the user named it (relative to the app directory in `generate`).
+    pub file: String,
+    pub location: Location,
+    /// Dotted field path (`spec.experiment.objectives[1].metric`); empty for
+    /// errors about the whole file.
+    pub path: String,
+    pub kind: SpecErrorKind,
+}
+
+impl SpecError {
+    pub fn new(
+        file: impl Into<String>,
+        location: Location,
+        path: impl Into<String>,
+        kind: SpecErrorKind,
+    ) -> SpecError {
+        SpecError {
+            file: file.into(),
+            location,
+            path: path.into(),
+            kind,
+        }
+    }
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Location { line, column } = self.location;
+        write!(f, "{}:{line}:{column}: ", self.file)?;
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        // One line, always: a message with a newline would be cut in the UI.
+        let msg = self.kind.to_string();
+        f.write_str(&msg.replace(['\n', '\r'], " "))
+    }
+}

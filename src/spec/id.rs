@@ -1,0 +1,51 @@
+//! The experiment identity: a content hash of what the experiment depends on
+//! (name, baseline, candidate, traffic, experiment, loadgen) as parsed from
+//! `assay.yaml` alone. Never the environment, parameters or commit SHA: the
+//! write-back recomputes it from the file at the branch head to tell whether
+//! Git still holds this experiment, and Argo CD may reuse cached output under
+//! a newer SHA. Comments, formatting and the `queue`/`rejected` lists do not
+//! change it; unset optional fields are left out, so adding a field to the
+//! spec later keeps existing ids.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::raw::{RawExperiment, RawLoadgen, RawRelease, RawTraffic, RawVersion};
+
+/// Hex characters kept: 40 bits, short enough for object names.
+pub const ID_LEN: usize = 10;
+
+#[derive(Serialize)]
+struct IdInput<'a> {
+    name: &'a str,
+    baseline: &'a RawVersion,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    candidate: Option<&'a RawVersion>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traffic: Option<&'a RawTraffic>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    experiment: Option<&'a RawExperiment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    loadgen: Option<&'a RawLoadgen>,
+}
+
+/// The id of the experiment `raw` describes.
+pub fn experiment_id(raw: &RawRelease) -> String {
+    let spec = &raw.spec.value;
+    let input = IdInput {
+        name: &raw.metadata.name.value,
+        baseline: &spec.baseline.value,
+        candidate: spec.candidate.as_ref().map(|c| &c.value),
+        traffic: spec.traffic.as_ref().map(|t| &t.value),
+        experiment: spec.experiment.as_ref().map(|e| &e.value),
+        loadgen: spec.loadgen.as_ref(),
+    };
+    // Serialising plain data structures to JSON cannot fail.
+    let json = serde_json::to_vec(&input).expect("serialisable");
+    let digest = Sha256::digest(&json);
+    digest
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()[..ID_LEN]
+        .to_string()
+}

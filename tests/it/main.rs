@@ -1,0 +1,6 @@
+//! The one integration-test binary: every module below runs the real `assay`
+//! binary (or real servers) and asserts on what a user or Argo CD would see.
+
+mod support;
+
+mod cmp;
