@@ -49,3 +49,33 @@ pub fn experiment_id(raw: &RawRelease) -> String {
         .collect::<String>()[..ID_LEN]
         .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    fn id(text: &str) -> String {
+        crate::spec::parse("assay.yaml", text.as_bytes())
+            .unwrap()
+            .id
+    }
+
+    const BASE: &str = "apiVersion: assay.dev/v1alpha1\nkind: Release\nmetadata: {name: web}\nspec:\n  baseline: {version: v1, image: web:1}\n  candidate: {version: v2, image: web:2}\n";
+
+    #[test]
+    fn formatting_comments_and_lists_do_not_change_it() {
+        let reformatted = "# a comment\napiVersion: assay.dev/v1alpha1\nkind: Release\nmetadata:\n  name: web\nspec:\n  baseline:\n    version: v1   # still v1\n    image: \"web:1\"\n  candidate: {version: v2, image: 'web:2'}\n  queue: [{version: v3, image: web:3}]\n  rejected: [{version: v0, image: web:0}]\n  promotion: {mode: push}\n";
+        assert_eq!(id(BASE), id(reformatted));
+        assert_eq!(id(BASE).len(), super::ID_LEN);
+    }
+
+    #[test]
+    fn the_experiment_content_changes_it() {
+        assert_ne!(id(BASE), id(&BASE.replace("web:2", "web:2.1")));
+        assert_ne!(
+            id(BASE),
+            id(&format!(
+                "{BASE}  traffic: {{router: istio, candidateWeight: 5}}\n"
+            ))
+        );
+        assert_ne!(id(BASE), id(&format!("{BASE}  loadgen: {{qps: 4}}\n")));
+    }
+}

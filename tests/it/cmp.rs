@@ -514,6 +514,44 @@ fn fake_parameter_env_matches_argo_cd() {
 }
 
 #[test]
+fn fake_env_follows_argo_cd_order() {
+    let (_repo, mut req) = bookinfo(None);
+    req.plugin_env = vec![(
+        "X".into(),
+        "${ARGOCD_APP_REVISION_SHORT}-$KUBE_VERSION".into(),
+    )];
+    req.parameters = Some(json!([{"name": "p", "array": ["a"]}]));
+    let server = FakeCmpServer::load();
+    let keys = |env: &[(std::ffi::OsString, std::ffi::OsString)]| {
+        let keys = env.iter().map(|(k, _)| k.to_string_lossy().into_owned());
+        let argo = |k: &String| {
+            k.starts_with("ARGOCD_") || k.starts_with("KUBE_") || k.starts_with("PARAM_")
+        };
+        keys.filter(argo).collect::<Vec<_>>()
+    };
+    let env = server.generate_env(&req);
+    let want = "ARGOCD_APP_NAME ARGOCD_APP_NAMESPACE ARGOCD_APP_PROJECT_NAME ARGOCD_APP_REVISION \
+        ARGOCD_APP_REVISION_SHORT ARGOCD_APP_REVISION_SHORT_8 ARGOCD_APP_SOURCE_REPO_URL \
+        ARGOCD_APP_SOURCE_PATH ARGOCD_APP_SOURCE_TARGET_REVISION KUBE_VERSION KUBE_API_VERSIONS \
+        ARGOCD_ENV_X ARGOCD_APP_PARAMETERS PARAM_P_0";
+    assert_eq!(keys(&env), want.split_whitespace().collect::<Vec<_>>());
+    let x = &env.iter().find(|(k, _)| k == "ARGOCD_ENV_X").unwrap().1;
+    assert_eq!(
+        x.to_str(),
+        Some(format!("{}-1.33.4", &req.revision[..7]).as_str())
+    );
+    let path = &env.iter().find(|(k, _)| k == "PATH").unwrap().1;
+    let first = std::env::split_paths(path).next().unwrap();
+    assert_eq!(first, crate::support::assay_bin().parent().unwrap());
+    // GetParametersAnnouncement: no revision, namespace or KUBE_*; env expanded against the rest.
+    let want = "ARGOCD_APP_NAME ARGOCD_APP_SOURCE_REPO_URL ARGOCD_APP_SOURCE_PATH \
+        ARGOCD_APP_SOURCE_TARGET_REVISION ARGOCD_ENV_X ARGOCD_APP_PARAMETERS PARAM_P_0";
+    let env = server.parameters_env(&req);
+    assert_eq!(keys(&env), want.split_whitespace().collect::<Vec<_>>());
+    assert!(env.iter().any(|(k, v)| k == "ARGOCD_ENV_X" && v == "-"));
+}
+
+#[test]
 fn fake_split_follows_yaml_or_json_decoder() {
     let kinds = |s: &str| {
         split_manifests(s).map(|v| v.iter().map(|o| kind_of(o).to_string()).collect::<Vec<_>>())

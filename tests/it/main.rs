@@ -3,4 +3,9 @@
 
 mod support;
 
+mod cli;
 mod cmp;
+mod invalid;
+mod props;
+mod render;
+mod validation;

@@ -34,3 +34,62 @@ pub fn bookinfo_with_candidate() -> String {
         .expect("sample has a traffic block");
     format!("{}{}{}", &text[..at], BOOKINFO_CANDIDATE, &text[at..])
 }
+
+/// The Argo CD environment the render tests use (ARGOCD.md §2.2).
+pub const ARGOCD_ENV: &[(&str, &str)] = &[
+    ("ARGOCD_APP_NAME", "bookinfo"),
+    ("ARGOCD_APP_NAMESPACE", "bookinfo"),
+    ("ARGOCD_APP_PROJECT_NAME", "default"),
+    (
+        "ARGOCD_APP_REVISION",
+        "0123456789abcdef0123456789abcdef01234567",
+    ),
+    (
+        "ARGOCD_APP_SOURCE_REPO_URL",
+        "https://github.com/YOUR_ORG/bookinfo-env.git",
+    ),
+    ("ARGOCD_APP_SOURCE_PATH", "samples/bookinfo"),
+    ("ARGOCD_APP_SOURCE_TARGET_REVISION", "main"),
+    ("ARGOCD_APP_PARAMETERS", "null"),
+    ("KUBE_VERSION", "1.33.2"),
+];
+
+/// A copy of `samples/<name>` in a temp dir, with `assay.yaml` replaced by
+/// `spec` when given.
+pub fn app_copy(sample: &std::path::Path, spec: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(sample).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+    if let Some(s) = spec {
+        std::fs::write(dir.path().join("assay.yaml"), s).unwrap();
+    }
+    dir
+}
+
+/// Runs `assay generate` in `dir` with [`ARGOCD_ENV`] (plus `extra`), and a
+/// clean environment otherwise.
+pub fn generate(dir: &std::path::Path, extra: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(assay_bin())
+        .arg("generate")
+        .current_dir(dir)
+        .env_clear()
+        .envs(ARGOCD_ENV.iter().copied())
+        .envs(extra.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// stdout of a successful `assay generate`, or a panic with its stderr.
+pub fn generate_ok(dir: &std::path::Path, extra: &[(&str, &str)]) -> String {
+    let out = generate(dir, extra);
+    assert!(
+        out.status.success(),
+        "generate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

@@ -1,0 +1,146 @@
+//! The subcommands around `generate`: parameters, validate, crd, schema, and
+//! how the binary behaves when Argo CD stops it.
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{app_copy, assay_bin, bookinfo_with_candidate, sample_dir};
+
+fn assay(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    Command::new(assay_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn parameters_announce_current_values() {
+    let dir = app_copy(&sample_dir("bookinfo"), None);
+    let out = assay(&["parameters"], dir.path());
+    assert!(out.status.success());
+    let params: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<_> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["candidate-weight", "prometheus-url", "promotion-mode"]
+    );
+    assert_eq!(params[0]["string"], "20");
+    assert_eq!(params[2]["string"], "pull-request");
+}
+
+/// A broken spec must not break the UI's Parameters tab.
+#[test]
+fn parameters_survive_a_broken_spec() {
+    let dir = app_copy(&sample_dir("bookinfo"), Some("not: [valid"));
+    let out = assay(&["parameters"], dir.path());
+    assert!(out.status.success());
+    let params: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(params.len(), 3);
+}
+
+#[test]
+fn validate_reports_the_state() {
+    let dir = app_copy(&sample_dir("bookinfo"), None);
+    let out = assay(&["validate"], dir.path());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "assay.yaml: valid (steady state)\n"
+    );
+    std::fs::write(dir.path().join("assay.yaml"), bookinfo_with_candidate()).unwrap();
+    let out = assay(&["validate", "assay.yaml"], dir.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("assay.yaml: valid (candidate v2 under test, experiment "),
+        "{text}"
+    );
+}
+
+#[test]
+fn validate_checks_the_template() {
+    let dir = app_copy(&sample_dir("bookinfo"), None);
+    std::fs::write(
+        dir.path().join("productpage-deployment.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: x}\n",
+    )
+    .unwrap();
+    let out = assay(&["validate"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("assay: productpage-deployment.yaml:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn crd_and_schema_are_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let crd = assay(&["crd"], dir.path());
+    let crd: serde_json::Value = serde_saphyr::from_slice(&crd.stdout).unwrap();
+    assert_eq!(crd["metadata"]["name"], "experiments.assay.dev");
+    assert_eq!(
+        crd["spec"]["versions"][0]["subresources"]["status"],
+        serde_json::json!({})
+    );
+    let schema = assay(&["schema"], dir.path());
+    let schema: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
+    assert!(schema["properties"]["spec"].is_object());
+}
+
+/// Argo CD sends SIGTERM to the plugin's process group at its deadline. The
+/// spec here is a FIFO nobody writes to, so `generate` blocks reading it; our
+/// own open of the write end returns only once the binary has opened the
+/// read end, which is after its handler is installed (no sleeps, no race).
+#[test]
+fn sigterm_stops_generate_with_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("assay.yaml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a path we own.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let mut child = Command::new(assay_bin())
+        .arg("generate")
+        .current_dir(dir.path())
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let _writer = loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+        {
+            Ok(w) => break w,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) && Instant::now() < deadline => {
+                std::thread::yield_now()
+            }
+            Err(e) => panic!("assay never opened its spec: {e}"),
+        }
+    };
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let status = child.wait().unwrap();
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert_eq!(out, "");
+    assert!(err.contains("SIGTERM"), "{err}");
+}

@@ -1,0 +1,112 @@
+//! Snapshots of what `assay generate` prints for the samples, so any change
+//! to the output (including quoting) is reviewed as a diff.
+
+use crate::support::{app_copy, bookinfo_with_candidate, generate_ok, repo_root, sample_dir};
+
+fn bookinfo(spec: Option<&str>) -> String {
+    let dir = app_copy(&sample_dir("bookinfo"), spec);
+    generate_ok(dir.path(), &[])
+}
+
+#[test]
+fn bookinfo_steady_state() {
+    insta::assert_snapshot!(bookinfo(None));
+}
+
+#[test]
+fn bookinfo_with_a_candidate() {
+    insta::assert_snapshot!(bookinfo(Some(&bookinfo_with_candidate())));
+}
+
+#[test]
+fn bookinfo_gateway_api() {
+    let spec = bookinfo_with_candidate()
+        .replace("router: istio", "router: gateway-api")
+        .replace("    hosts: [bookinfo.example.com]\n", "")
+        .replace("    gateways: [mesh, bookinfo-gateway]\n", "");
+    insta::assert_snapshot!(bookinfo(Some(&spec)));
+}
+
+#[test]
+fn bookinfo_no_router() {
+    let spec = bookinfo_with_candidate()
+        .replace("router: istio", "router: none")
+        .replace("    candidateWeight: 20\n", "")
+        .replace("    hosts: [bookinfo.example.com]\n", "")
+        .replace("    gateways: [mesh, bookinfo-gateway]\n", "");
+    insta::assert_snapshot!(bookinfo(Some(&spec)));
+}
+
+#[test]
+fn minimal_inline_workload() {
+    let dir = repo_root().join("tests/fixtures/render/minimal");
+    let out = generate_ok(&dir, &[]);
+    // YAML 1.1 readers must see strings, not booleans or octal numbers.
+    for quoted in ["value: \"on\"", "value: \"0755\"", "value: \"no\""] {
+        assert!(out.contains(quoted), "{quoted} missing");
+    }
+    insta::assert_snapshot!(out);
+}
+
+/// The experiment id labels every experiment object and names the Job.
+#[test]
+fn one_experiment_id_everywhere() {
+    let out = bookinfo(Some(&bookinfo_with_candidate()));
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(&out).unwrap();
+    let exp = docs.iter().find(|d| d["kind"] == "Experiment").unwrap();
+    let id = exp["spec"]["id"].as_str().unwrap();
+    let labelled: Vec<_> = docs
+        .iter()
+        .filter(|d| d["metadata"]["labels"]["assay.dev/experiment"].is_string())
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap(),
+                d["metadata"]["name"].as_str().unwrap(),
+                &d["metadata"]["labels"]["assay.dev/experiment"],
+            )
+        })
+        .collect();
+    let kinds: Vec<_> = labelled
+        .iter()
+        .map(|(k, n, _)| format!("{k}/{n}"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ServiceAccount/productpage-assay",
+            "Role/productpage-assay",
+            "RoleBinding/productpage-assay",
+            "Deployment/productpage-v2",
+            &format!("Experiment/productpage-{id}"),
+            &format!("Job/productpage-loadgen-{id}"),
+            "Job/productpage-promote",
+            "Job/productpage-syncfail",
+        ]
+    );
+    assert!(labelled.iter().all(|(_, _, v)| *v == id));
+}
+
+/// Promotion must not restart pods: the candidate's pod template is the one
+/// the same version gets once it is the baseline.
+#[test]
+fn promotion_keeps_the_pod_template() {
+    let with = bookinfo(Some(&bookinfo_with_candidate()));
+    let promoted = std::fs::read_to_string(sample_dir("bookinfo").join("assay.yaml"))
+        .unwrap()
+        .replace("color: red", "color: green")
+        .replace("reward_min: \"0\"", "reward_min: \"10\"")
+        .replace("reward_max: \"5\"", "reward_max: \"20\"")
+        .replace("version: v1", "version: v2");
+    let after = bookinfo(Some(&promoted));
+    let template = |out: &str, name: &str| {
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(out).unwrap();
+        docs.into_iter()
+            .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == name)
+            .map(|d| d["spec"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        template(&with, "productpage-v2"),
+        template(&after, "productpage-v2")
+    );
+}
