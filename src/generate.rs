@@ -20,6 +20,10 @@ pub enum GenerateError {
     Cmp(#[from] CmpError),
     #[error("{path}: {message}")]
     Io { path: String, message: String },
+    /// Never expected (the baseline is always rendered), but an empty stream
+    /// would make Argo CD prune the whole application, so it is an error.
+    #[error("rendered no manifests; refusing to print an empty stream")]
+    Empty,
 }
 
 fn io(path: &Path, e: std::io::Error) -> GenerateError {
@@ -34,9 +38,9 @@ pub fn generate(dir: &Path, env: &CmpEnv) -> Result<String, GenerateError> {
     let release = spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME)?;
     let files = read_app(dir, &release)?;
     let docs = render::all(&release, env, &files)?;
-    // The baseline Deployment is always rendered; an empty stream would make
-    // Argo CD prune the whole application, so make sure it cannot happen.
-    assert!(!docs.is_empty(), "render always emits the baseline");
+    if docs.is_empty() {
+        return Err(GenerateError::Empty);
+    }
     Ok(render::to_yaml(&docs))
 }
 

@@ -103,7 +103,7 @@ pub(crate) fn rbac(
     Ok(vec![object(&sa), object(&role), object(&binding)])
 }
 
-pub(crate) fn job(ctx: &Ctx, _cand: &Version, experiment: &str, phase: Phase) -> Job {
+pub(crate) fn job(ctx: &Ctx, experiment: &str, phase: Phase) -> Job {
     let rel = ctx.rel;
     let (suffix, hook, args, deadline) = match phase {
         // Long enough for warmup, the whole window and a slow write-back.

@@ -155,14 +155,14 @@ pub fn all(rel: &Release, env: &CmpEnv, files: &AppFiles) -> Result<Vec<Document
         )?));
     }
     docs.extend(routing::routes(&ctx));
-    if let (Some(cand), Some(exp)) = (&rel.candidate, experiment) {
+    if let Some(exp) = experiment {
         let name = exp.metadata.name.clone().unwrap_or_default();
         docs.push(object(&exp));
         if let Some(l) = &rel.loadgen {
             docs.push(object(&loadgen::job(&ctx, l)));
         }
-        docs.push(object(&hook::job(&ctx, cand, &name, hook::Phase::PostSync)));
-        docs.push(object(&hook::job(&ctx, cand, &name, hook::Phase::SyncFail)));
+        docs.push(object(&hook::job(&ctx, &name, hook::Phase::PostSync)));
+        docs.push(object(&hook::job(&ctx, &name, hook::Phase::SyncFail)));
     }
     for f in &files.passthrough {
         docs.extend(passthrough::documents(f)?);

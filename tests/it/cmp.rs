@@ -1,6 +1,7 @@
 //! `assay` as Argo CD runs it: through `FakeCmpServer` (an imitation of
 //! argocd-cmp-server, see `support::cmp_server`), from a real git repository
-//! holding `samples/bookinfo` at `envs/bookinfo`.
+//! holding `samples/bookinfo` at `envs/bookinfo`. The fake's own unit tests
+//! (env, `os.Expand`, output decoding) live next to it in `support::cmp_server`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -8,9 +9,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::support::cmp_server::{
-    AppRequest, CmpError, FakeCmpServer, escape_param, os_expand, parameter_env, split_manifests,
-};
+use crate::support::cmp_server::{AppRequest, CmpError, FakeCmpServer};
 use crate::support::{bookinfo_with_candidate, sample_dir};
 
 const APP_PATH: &str = "envs/bookinfo";
@@ -459,125 +458,4 @@ fn dynamic_parameters_are_announced() {
     for name in ["candidate-weight", "prometheus-url", "promotion-mode"] {
         assert!(names.contains(&name), "{name} not announced in {names:?}");
     }
-}
-
-// The fake itself: behaviours ARGOCD.md pins, checked without `assay`.
-
-#[test]
-fn fake_os_expand_follows_go() {
-    let env = |n: &str| match n {
-        "$" => "$".to_string(),
-        "A" => "a".to_string(),
-        _ => String::new(),
-    };
-    for (input, want) in [
-        ("x$A-${A}", "xa-a"),
-        ("$$A", "$A"),
-        ("$1x", "x"),
-        ("${}x", "x"),
-        ("${A", "A"),
-        ("$/", "$/"),
-        ("end$", "end$"),
-        ("$B.$*", "."),
-        ("ü$A", "üa"),
-    ] {
-        assert_eq!(os_expand(input, env), want, "{input}");
-    }
-}
-
-#[test]
-fn fake_parameter_env_matches_argo_cd() {
-    assert_eq!(
-        parameter_env(&Value::Null),
-        [("ARGOCD_APP_PARAMETERS".to_string(), "null".to_string())]
-    );
-    let env = parameter_env(&json!([
-        {"string": "a<b", "name": "x.y"},
-        {"name": "files", "array": ["a", "b"]},
-        {"name": "helm", "map": {"image.tag": "v1"}},
-    ]));
-    assert_eq!(
-        env[0].1,
-        r#"[{"name":"x.y","string":"a\u003cb"},{"array":["a","b"],"name":"files"},{"map":{"image.tag":"v1"},"name":"helm"}]"#
-    );
-    let vars: Vec<String> = env[1..].iter().map(|(k, v)| format!("{k}={v}")).collect();
-    assert_eq!(
-        vars,
-        [
-            "PARAM_X_Y=a<b",
-            "PARAM_FILES_0=a",
-            "PARAM_FILES_1=b",
-            "PARAM_HELM_IMAGE_TAG=v1"
-        ]
-    );
-    assert_eq!(escape_param("candidate-weight"), "CANDIDATE_WEIGHT");
-}
-
-#[test]
-fn fake_env_follows_argo_cd_order() {
-    let (_repo, mut req) = bookinfo(None);
-    req.plugin_env = vec![(
-        "X".into(),
-        "${ARGOCD_APP_REVISION_SHORT}-$KUBE_VERSION".into(),
-    )];
-    req.parameters = Some(json!([{"name": "p", "array": ["a"]}]));
-    let server = FakeCmpServer::load();
-    let keys = |env: &[(std::ffi::OsString, std::ffi::OsString)]| {
-        let keys = env.iter().map(|(k, _)| k.to_string_lossy().into_owned());
-        let argo = |k: &String| {
-            k.starts_with("ARGOCD_") || k.starts_with("KUBE_") || k.starts_with("PARAM_")
-        };
-        keys.filter(argo).collect::<Vec<_>>()
-    };
-    let env = server.generate_env(&req);
-    let want = "ARGOCD_APP_NAME ARGOCD_APP_NAMESPACE ARGOCD_APP_PROJECT_NAME ARGOCD_APP_REVISION \
-        ARGOCD_APP_REVISION_SHORT ARGOCD_APP_REVISION_SHORT_8 ARGOCD_APP_SOURCE_REPO_URL \
-        ARGOCD_APP_SOURCE_PATH ARGOCD_APP_SOURCE_TARGET_REVISION KUBE_VERSION KUBE_API_VERSIONS \
-        ARGOCD_ENV_X ARGOCD_APP_PARAMETERS PARAM_P_0";
-    assert_eq!(keys(&env), want.split_whitespace().collect::<Vec<_>>());
-    let x = &env.iter().find(|(k, _)| k == "ARGOCD_ENV_X").unwrap().1;
-    assert_eq!(
-        x.to_str(),
-        Some(format!("{}-1.33.4", &req.revision[..7]).as_str())
-    );
-    let path = &env.iter().find(|(k, _)| k == "PATH").unwrap().1;
-    let first = std::env::split_paths(path).next().unwrap();
-    assert_eq!(first, crate::support::assay_bin().parent().unwrap());
-    // GetParametersAnnouncement: no revision, namespace or KUBE_*; env expanded against the rest.
-    let want = "ARGOCD_APP_NAME ARGOCD_APP_SOURCE_REPO_URL ARGOCD_APP_SOURCE_PATH \
-        ARGOCD_APP_SOURCE_TARGET_REVISION ARGOCD_ENV_X ARGOCD_APP_PARAMETERS PARAM_P_0";
-    let env = server.parameters_env(&req);
-    assert_eq!(keys(&env), want.split_whitespace().collect::<Vec<_>>());
-    assert!(env.iter().any(|(k, v)| k == "ARGOCD_ENV_X" && v == "-"));
-}
-
-#[test]
-fn fake_split_follows_yaml_or_json_decoder() {
-    let kinds = |s: &str| {
-        split_manifests(s).map(|v| v.iter().map(|o| kind_of(o).to_string()).collect::<Vec<_>>())
-    };
-    assert_eq!(
-        kinds("---\nkind: A\n--- # c\n\n---\nnull\n---\nkind: B").unwrap(),
-        ["A", "B"]
-    );
-    assert_eq!(
-        kinds("{\"kind\":\"A\"}\n{\"kind\":\"B\"}").unwrap(),
-        ["A", "B"]
-    );
-    assert_eq!(
-        kinds("kind: PodList\napiVersion: v1\nitems:\n- metadata: {name: p}\n- kind: C").unwrap(),
-        ["Pod", "C"]
-    );
-    assert!(kinds("").unwrap().is_empty());
-    assert!(
-        kinds("- kind: A").is_err(),
-        "a top-level array is not unpacked"
-    );
-    let missing = kinds("apiVersion: v1\nmetadata: {name: x}").unwrap_err();
-    assert!(
-        missing
-            .message()
-            .starts_with("Object 'Kind' is missing in '"),
-        "{missing}"
-    );
 }
