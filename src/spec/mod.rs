@@ -3,6 +3,7 @@
 //! keeps positions; [`validate`] applies every rule and default once, giving a
 //! [`Release`] that the rest of assay can trust.
 
+mod check;
 mod duration;
 mod error;
 mod id;
@@ -10,6 +11,7 @@ mod model;
 pub mod names;
 pub mod raw;
 mod validate;
+mod validate_delivery;
 mod validate_experiment;
 pub mod yaml;
 

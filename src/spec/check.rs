@@ -1,0 +1,100 @@
+//! The small toolkit every validation rule uses: an error at a value's
+//! position, and the checks shared by many fields (labels, ranges, durations,
+//! URLs, images, keyed maps).
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_saphyr::Spanned as S;
+
+use super::duration;
+use super::error::{Location, SpecError, SpecErrorKind};
+use super::names::*;
+use super::raw::StringMap;
+
+pub(super) type R<T> = Result<T, SpecError>;
+
+/// Validation of one file: errors carry its name and a value's position.
+pub(super) struct Check<'a> {
+    pub file: &'a str,
+}
+
+impl Check<'_> {
+    pub fn err(&self, at: Location, path: &str, msg: impl Into<String>) -> SpecError {
+        SpecError::new(self.file, at, path, SpecErrorKind::Invalid(msg.into()))
+    }
+
+    pub fn at<T>(&self, v: &S<T>, path: &str, msg: impl Into<String>) -> SpecError {
+        self.err(Location::of(v), path, msg)
+    }
+
+    pub fn label(&self, v: &S<String>, path: &str) -> R<String> {
+        if !is_dns1123_label(&v.value) {
+            return Err(self.at(v, path, format!(
+                "must be a DNS-1123 label (lowercase letters, digits and '-', at most 63), got {:?}",
+                v.value
+            )));
+        }
+        Ok(v.value.clone())
+    }
+
+    pub fn int(&self, v: &S<i64>, path: &str, min: i64, max: i64) -> R<i64> {
+        if v.value < min || v.value > max {
+            return Err(self.at(
+                v,
+                path,
+                format!("must be between {min} and {max}, got {}", v.value),
+            ));
+        }
+        Ok(v.value)
+    }
+
+    pub fn duration(&self, v: &Option<S<String>>, path: &str, default: Duration) -> R<Duration> {
+        match v {
+            None => Ok(default),
+            Some(s) => duration::parse(&s.value).map_err(|m| self.at(s, path, m)),
+        }
+    }
+
+    pub fn url(&self, v: &S<String>, path: &str) -> R<String> {
+        if !is_http_url(&v.value) {
+            return Err(self.at(
+                v,
+                path,
+                format!("expected an http:// or https:// URL, got {:?}", v.value),
+            ));
+        }
+        Ok(v.value.clone())
+    }
+
+    pub fn image(&self, v: &S<String>, path: &str) -> R<String> {
+        if v.value.is_empty() || v.value.chars().any(char::is_whitespace) {
+            return Err(self.at(
+                v,
+                path,
+                format!("expected a container image reference, got {:?}", v.value),
+            ));
+        }
+        Ok(v.value.clone())
+    }
+
+    /// Maps keyed by Kubernetes-checked names; `S` is the enclosing map.
+    pub fn keys(
+        &self,
+        map: &Option<StringMap>,
+        at: Location,
+        path: &str,
+        ok: fn(&str) -> bool,
+        what: &str,
+    ) -> R<IndexMap<String, String>> {
+        let map = map.clone().unwrap_or_default();
+        if let Some(k) = map.keys().find(|k| !ok(k)) {
+            return Err(self.err(
+                at,
+                &format!("{path}.{k}"),
+                format!("{k:?} is not a valid {what}"),
+            ));
+        }
+        Ok(map)
+    }
+}
