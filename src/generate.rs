@@ -33,6 +33,10 @@ fn io(path: &Path, e: std::io::Error) -> GenerateError {
     }
 }
 
+/// Passthrough files may be large (CRDs run to megabytes) but not unbounded:
+/// Argo CD caps the whole response at 100 MiB.
+pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Renders the app in `dir` for the Argo CD environment `env`.
 pub fn generate(dir: &Path, env: &CmpEnv) -> Result<String, GenerateError> {
     let release = spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME)?;
@@ -86,9 +90,16 @@ pub fn read_app(dir: &Path, rel: &Release) -> Result<AppFiles, GenerateError> {
         }
         let path = inside(&root, &path)
             .map_err(|m| SpecError::new(&name, Location::START, "", SpecErrorKind::Invalid(m)))?;
+        let len = path.metadata().map_err(|e| io(&path, e))?.len();
+        if len > MAX_MANIFEST_BYTES {
+            let kind = SpecErrorKind::TooLarge {
+                bytes: len,
+                limit: MAX_MANIFEST_BYTES,
+            };
+            return Err(SpecError::new(&name, Location::START, "", kind).into());
+        }
         let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| SpecError::new(&name, Location::START, "", SpecErrorKind::NotUtf8))?;
+        let text = spec::yaml::utf8(&name, &bytes)?.to_string();
         passthrough.push(SourceFile { name, text });
     }
     Ok(AppFiles {

@@ -73,7 +73,7 @@ pub(crate) fn rbac(
     exp: &Experiment,
 ) -> Result<Vec<Document>, RenderError> {
     let namespace = ctx.namespace.clone().ok_or_else(|| {
-        ctx.spec_error(ctx.rel.places.candidate, "metadata.namespace",
+        ctx.spec_error(ctx.rel.places.metadata, "metadata.namespace",
             "not set, and the Application has no destination namespace; the hook's RoleBinding needs one")
     })?;
     let name = identity(ctx);

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::{Document, RenderError, SourceFile};
-use crate::spec::{Location, SpecError, SpecErrorKind};
+use crate::spec::{Location, SpecError, SpecErrorKind, yaml};
 
 fn error(f: &SourceFile, at: Location, message: String) -> RenderError {
     RenderError::Spec(SpecError::new(
@@ -25,12 +25,8 @@ pub(crate) fn documents(f: &SourceFile) -> Result<Vec<Document>, RenderError> {
     }
     let docs: Vec<Value> = serde_saphyr::from_str_multiple(&f.text).map_err(|e| {
         let at = e.location().map_or(Location::START, Location::from_saphyr);
-        let msg = e.to_string();
-        error(
-            f,
-            at,
-            format!("not valid YAML: {}", msg.lines().next().unwrap_or(&msg)),
-        )
+        let message = yaml::clean_message(&e.to_string());
+        error(f, at, format!("not valid YAML: {message}"))
     })?;
     let starts = document_starts(&f.text);
     for (i, d) in docs.iter().enumerate() {

@@ -9,11 +9,21 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
+use serde_saphyr::Spanned as S;
+
 use super::{Ctx, EXPERIMENT_LABEL, RenderError, SourceFile, security};
 use crate::spec::{Location, Release, Router, SpecError, SpecErrorKind, Version, seconds, yaml};
 
 /// Port when neither the spec nor the template names one.
 pub const DEFAULT_PORT: u16 = 8080;
+
+/// The two fields that say what a manifest is, with their places.
+#[derive(serde::Deserialize)]
+struct TemplateHead {
+    #[serde(rename = "apiVersion")]
+    api_version: Option<S<String>>,
+    kind: Option<S<String>>,
+}
 
 /// A parsed template and where it came from (for errors).
 pub(crate) struct Template {
@@ -40,6 +50,29 @@ fn template_error(file: &SourceFile, path: &str, message: impl Into<String>) -> 
 /// Parses the template file as one `apps/v1` Deployment.
 pub(crate) fn parse_template(file: &SourceFile) -> Result<Template, RenderError> {
     let text = yaml::check_text(&file.name, file.text.as_bytes())?;
+    // Say "not a Deployment" in words before serde says it in types.
+    let head: TemplateHead = yaml::from_str(&file.name, text)?;
+    let wrong = |v: &Option<S<String>>, field: &str, want: &str| -> Result<(), RenderError> {
+        match v {
+            Some(s) if s.value == want => Ok(()),
+            Some(s) => Err(RenderError::Spec(SpecError::new(
+                &file.name,
+                Location::of(s),
+                field,
+                SpecErrorKind::Invalid(format!(
+                    "the template must be an apps/v1 Deployment, got {field} {:?}",
+                    s.value
+                )),
+            ))),
+            None => Err(template_error(
+                file,
+                field,
+                format!("the template must be an apps/v1 Deployment; {field} is missing"),
+            )),
+        }
+    };
+    wrong(&head.api_version, "apiVersion", "apps/v1")?;
+    wrong(&head.kind, "kind", "Deployment")?;
     let deployment: Deployment = yaml::from_str(&file.name, text)?;
     let spec = deployment
         .spec

@@ -26,7 +26,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "s" => 1_000,
             "m" => 60_000,
             "h" => 3_600_000,
-            "" => {
+            "" if rest.is_empty() => {
                 return Err(format!(
                     "{} (a number needs a unit: ms, s, m or h)",
                     expected()
@@ -65,6 +65,7 @@ mod tests {
     #[test]
     fn refuses_bare_numbers_and_junk() {
         assert!(parse("30").unwrap_err().contains("needs a unit"));
+        assert!(!parse("2 minutes").unwrap_err().contains("needs a unit"));
         for bad in ["", "s", "1.5s", "-1s", "1d", "1s2", "99999999999999999999h"] {
             assert!(parse(bad).is_err(), "{bad}");
         }

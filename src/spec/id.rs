@@ -33,7 +33,7 @@ struct IdInput<'a> {
 pub fn experiment_id(raw: &RawRelease) -> String {
     let spec = &raw.spec.value;
     let input = IdInput {
-        name: &raw.metadata.name.value,
+        name: &raw.metadata.value.name.value,
         baseline: &spec.baseline.value,
         candidate: spec.candidate.as_ref().map(|c| &c.value),
         traffic: spec.traffic.as_ref().map(|t| &t.value),

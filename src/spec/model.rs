@@ -37,6 +37,7 @@ pub struct Release {
 /// Positions of sections in `assay.yaml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Places {
+    pub metadata: Location,
     pub spec: Location,
     pub candidate: Location,
     pub experiment: Location,

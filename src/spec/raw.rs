@@ -27,7 +27,8 @@ pub struct RawRelease {
     /// Must be `Release`.
     #[schemars(with = "String")]
     pub kind: S<String>,
-    pub metadata: RawMetadata,
+    #[schemars(with = "RawMetadata")]
+    pub metadata: S<RawMetadata>,
     #[schemars(with = "RawSpec")]
     pub spec: S<RawSpec>,
 }

@@ -35,7 +35,7 @@ pub fn release(file: &str, raw: &RawRelease) -> R<Release> {
             format!("expected Release, got {:?}", raw.kind.value),
         ));
     }
-    let name = &raw.metadata.name;
+    let name = &raw.metadata.value.name;
     if !is_dns1035_label(&name.value) || name.value.len() > MAX_NAME_LEN {
         return Err(c.at(name, "metadata.name", format!(
             "must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter) of at most {MAX_NAME_LEN} characters, got {:?}",
@@ -45,6 +45,7 @@ pub fn release(file: &str, raw: &RawRelease) -> R<Release> {
     let name = name.value.clone();
     let namespace = raw
         .metadata
+        .value
         .namespace
         .as_ref()
         .map(|n| c.label(n, "metadata.namespace"))
@@ -80,6 +81,7 @@ pub fn release(file: &str, raw: &RawRelease) -> R<Release> {
     };
 
     let mut places = Places {
+        metadata: Location::of(&raw.metadata),
         spec: Location::of(&raw.spec),
         candidate: spec
             .candidate
@@ -87,10 +89,7 @@ pub fn release(file: &str, raw: &RawRelease) -> R<Release> {
             .map_or(Location::of(&raw.spec), Location::of),
         ..Places::default()
     };
-    places.experiment = spec
-        .experiment
-        .as_ref()
-        .map_or(places.candidate, Location::of);
+    places.experiment = spec.experiment.as_ref().map_or(places.spec, Location::of);
     places.traffic = spec.traffic.as_ref().map_or(places.spec, Location::of);
     let workload = workload(&c, spec.workload.as_ref(), &mut places)?;
     let traffic = traffic(&c, spec.traffic.as_ref())?;

@@ -13,27 +13,37 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Guards `bytes` and returns them as text, or the error for `file`.
 pub fn check_text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, SpecError> {
-    let at_start = |kind| SpecError::new(file, Location::START, "", kind);
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(at_start(SpecErrorKind::TooLarge {
+        let kind = SpecErrorKind::TooLarge {
             bytes: bytes.len() as u64,
             limit: MAX_FILE_BYTES,
-        }));
+        };
+        return Err(SpecError::new(file, Location::START, "", kind));
     }
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let good = &bytes[..e.valid_up_to()];
-            // The prefix is valid UTF-8 by construction.
-            let prefix = std::str::from_utf8(good).unwrap_or_default();
-            let loc = location_at(prefix, prefix.len());
-            return Err(SpecError::new(file, loc, "", SpecErrorKind::NotUtf8));
-        }
-    };
-    if text.trim().is_empty() || text.lines().all(is_blank_or_comment) {
-        return Err(at_start(SpecErrorKind::Empty));
+    let text = utf8(file, bytes)?;
+    if text.lines().all(is_blank_or_comment) {
+        return Err(SpecError::new(
+            file,
+            Location::START,
+            "",
+            SpecErrorKind::Empty,
+        ));
     }
     Ok(text)
+}
+
+/// `bytes` as text, or an error at the first byte that is not UTF-8.
+pub fn utf8<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, SpecError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        // The prefix up to the error is valid UTF-8 by construction.
+        let prefix = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+        SpecError::new(
+            file,
+            location_at(prefix, prefix.len()),
+            "",
+            SpecErrorKind::NotUtf8,
+        )
+    })
 }
 
 fn is_blank_or_comment(line: &str) -> bool {
@@ -76,16 +86,103 @@ pub fn from_str<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, SpecEr
         })
     });
     result.map_err(|e| {
-        let location = e
-            .location()
-            .map(Location::from_saphyr)
-            .unwrap_or(Location::START);
+        let path = clean_path(&path);
+        let message = clean_message(&e.to_string());
+        let parser_location = e.location().map(Location::from_saphyr);
+        // The parser reports a missing field where the mapping ended; the
+        // reader needs the mapping that lacks it.
+        let location = if message.starts_with("missing field") {
+            mapping_start(text, &path).or(parser_location)
+        } else {
+            parser_location
+        };
         SpecError::new(
             file,
-            location,
-            clean_path(&path),
-            SpecErrorKind::Syntax(clean_message(&e.to_string())),
+            location.unwrap_or(Location::START),
+            path,
+            SpecErrorKind::Syntax(message),
         )
+    })
+}
+
+/// One significant line: its number, indentation and text after it.
+struct Line<'a> {
+    number: u32,
+    indent: usize,
+    text: &'a str,
+}
+
+/// Where the block mapping at `path` (`spec.experiment.objectives[1]`)
+/// starts, found by indentation. `None` for flow style or anything this
+/// simple reader does not follow; the caller then keeps the parser's place.
+pub fn mapping_start(text: &str, path: &str) -> Option<Location> {
+    let mut lines: Vec<Line> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let t = l.trim_start_matches(' ');
+            let significant = !t.is_empty() && !t.starts_with('#') && t != "---";
+            significant.then(|| Line {
+                number: i as u32 + 1,
+                indent: l.len() - t.len(),
+                text: t,
+            })
+        })
+        .collect();
+    let (mut lo, mut hi) = (0, lines.len());
+    for seg in path.split('.').filter(|s| !s.is_empty()) {
+        let (key, index) = match seg.split_once('[') {
+            Some((k, rest)) => (k, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (seg, None),
+        };
+        let indent = lines.get(lo)?.indent;
+        let at = (lo..hi).find(|&j| {
+            let l = &lines[j];
+            l.indent == indent
+                && [
+                    format!("{key}:"),
+                    format!("\"{key}\":"),
+                    format!("'{key}':"),
+                ]
+                .iter()
+                .any(|k| l.text.starts_with(k.as_str()))
+        })?;
+        let value = lines[at].text.split_once(':').map_or("", |(_, v)| v.trim());
+        if !value.is_empty() && !value.starts_with('#') {
+            return None;
+        }
+        lo = at + 1;
+        // A block sequence may sit at its key's own indentation.
+        let item = |l: &Line| l.text == "-" || l.text.starts_with("- ");
+        let sequence = lines.get(lo).is_some_and(|l| l.indent == indent && item(l));
+        hi = (lo..hi)
+            .find(|&j| {
+                lines[j].indent < indent
+                    || (lines[j].indent == indent && !(sequence && item(&lines[j])))
+            })
+            .unwrap_or(hi);
+        if let Some(i) = index {
+            let item_indent = lines.get(lo)?.indent;
+            let items: Vec<usize> = (lo..hi)
+                .filter(|&j| lines[j].indent == item_indent && item(&lines[j]))
+                .collect();
+            let start = *items.get(i)?;
+            let end = items.get(i + 1).copied().unwrap_or(hi);
+            let item = &mut lines[start];
+            let body = item.text.trim_start_matches('-').trim_start_matches(' ');
+            item.indent += item.text.len() - body.len();
+            item.text = body;
+            (lo, hi) = if body.is_empty() {
+                (start + 1, end)
+            } else {
+                (start, end)
+            };
+        }
+    }
+    let first = lines.get(lo).filter(|_| lo < hi)?;
+    Some(Location {
+        line: first.number,
+        column: first.indent as u32 + 1,
     })
 }
 
@@ -102,8 +199,8 @@ fn clean_path(path: &str) -> String {
 }
 
 /// The first line of the parser's message, without its own position prefix
-/// (we print ours), and with the type jargon of a few messages translated.
-fn clean_message(full: &str) -> String {
+/// (we print ours), and with the library's jargon translated.
+pub(crate) fn clean_message(full: &str) -> String {
     let first = full.lines().next().unwrap_or(full).trim();
     let mut msg = first.strip_prefix("error: ").unwrap_or(first);
     if let Some(rest) = msg.strip_prefix("line ")
@@ -113,6 +210,13 @@ fn clean_message(full: &str) -> String {
     }
     if let Some(i) = msg.find(" at line ") {
         msg = &msg[..i];
+    }
+    if let Some(key) = msg.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(", set DuplicateKeyPolicy").next().unwrap_or(key);
+        return format!("duplicate key `{key}`");
+    }
+    if let Some(what) = msg.strip_prefix("budget breached: ") {
+        return budget_message(what);
     }
     let translated = match msg {
         "invalid u32" | "invalid u16" | "invalid u64" | "invalid i64" | "invalid u8" => {
@@ -126,6 +230,22 @@ fn clean_message(full: &str) -> String {
         other => other,
     };
     translated.to_string()
+}
+
+/// serde-saphyr names a breached limit by its Rust debug form.
+fn budget_message(what: &str) -> String {
+    let name = what.split([' ', '{']).next().unwrap_or(what);
+    match name {
+        "Documents" => "expected one YAML document, found another (remove the extra ---)".into(),
+        "Nodes" | "Aliases" | "Anchors" | "Events" => {
+            format!(
+                "too large after expanding aliases ({}): refusing an alias bomb",
+                name.to_lowercase()
+            )
+        }
+        "Depth" => "nested too deeply".into(),
+        _ => format!("exceeds a parser limit ({name})"),
+    }
 }
 
 #[cfg(test)]
@@ -159,6 +279,32 @@ mod tests {
         let e = from_str::<Doc>("a.yaml", "top:\n  wieght: 1\n").unwrap_err();
         assert_eq!(e.location, Location { line: 2, column: 3 });
         assert!(e.to_string().contains("unknown field `wieght`"), "{e}");
+    }
+
+    #[test]
+    fn finds_the_mapping_that_lacks_a_field() {
+        let text = "# c\napiVersion: x\nspec:\n  traffic:\n    router: istio\n  objectives:\n  - metric: a\n  -\n    metric: b\n";
+        assert_eq!(
+            mapping_start(text, ""),
+            Some(Location { line: 2, column: 1 })
+        );
+        assert_eq!(
+            mapping_start(text, "spec"),
+            Some(Location { line: 4, column: 3 })
+        );
+        assert_eq!(
+            mapping_start(text, "spec.traffic"),
+            Some(Location { line: 5, column: 5 })
+        );
+        assert_eq!(
+            mapping_start(text, "spec.objectives[0]"),
+            Some(Location { line: 7, column: 5 })
+        );
+        assert_eq!(
+            mapping_start(text, "spec.objectives[1]"),
+            Some(Location { line: 9, column: 5 })
+        );
+        assert_eq!(mapping_start("a: {b: 1}\n", "a"), None);
     }
 
     #[test]
