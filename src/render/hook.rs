@@ -62,7 +62,8 @@ pub(crate) fn rules(ctx: &Ctx, cand: &Version, experiment: &str) -> Vec<PolicyRu
             &["get"],
         ));
     }
-    // Kubernetes cannot restrict `create` by resource name.
+    // Events: kube's Recorder creates an event, then patches its series when
+    // it repeats (events.k8s.io/v1). Kubernetes cannot restrict `create` by name.
     rules.push(rule("events.k8s.io", "events", &[], &["create", "patch"]));
     rules
 }
