@@ -56,6 +56,23 @@ impl Check<'_> {
         }
     }
 
+    /// A duration of at least `min`; the default applies when it is not written.
+    pub fn duration_min(
+        &self,
+        v: &Option<S<String>>,
+        path: &str,
+        default: Duration,
+        min: Duration,
+    ) -> R<Duration> {
+        let d = self.duration(v, path, default)?;
+        match v {
+            Some(s) if d < min => {
+                Err(self.at(s, path, format!("must be at least {}s", min.as_secs())))
+            }
+            _ => Ok(d),
+        }
+    }
+
     pub fn url(&self, v: &S<String>, path: &str) -> R<String> {
         if !is_http_url(&v.value) {
             return Err(self.at(

@@ -248,18 +248,12 @@ fn workload(c: &Check, w: Option<&RawWorkload>, places: &mut Places) -> R<Worklo
         is_qualified_name,
         "annotation key",
     )?;
-    let progress_deadline = c.duration(
+    let progress_deadline = c.duration_min(
         &w.progress_deadline,
         "spec.workload.progressDeadline",
         Duration::from_secs(600),
+        Duration::from_secs(1),
     )?;
-    if progress_deadline < Duration::from_secs(1) {
-        let v = w
-            .progress_deadline
-            .as_ref()
-            .expect("a zero deadline was written");
-        return Err(c.at(v, "spec.workload.progressDeadline", "must be at least 1s"));
-    }
     Ok(Workload {
         template,
         container,

@@ -8,21 +8,19 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde_saphyr::Spanned as S;
 
+use super::check::{Check, R};
 use super::duration;
 use super::error::{Location, SpecError, SpecErrorKind};
 use super::model::*;
 use super::raw::{RawExperiment, RawObjective};
 
-type R<T> = Result<T, SpecError>;
-
 /// Placeholders a custom query may use; the hook substitutes them per version.
 pub const PLACEHOLDERS: &[&str] = &["version", "workload", "namespace", "window"];
 
 pub(super) fn experiment(file: &str, e: Option<&S<RawExperiment>>) -> R<Experiment> {
-    let err = |at: Location, path: &str, msg: String| {
-        SpecError::new(file, at, path, SpecErrorKind::Invalid(msg))
-    };
-    let at = |v: &S<String>, path: &str, msg: String| err(Location::of(v), path, msg);
+    let c = Check { file };
+    let at = |v: &S<String>, path: &str, msg: String| c.at(v, path, msg);
+    let err = |l: Location, path: &str, msg: String| c.err(l, path, msg);
     let Some(es) = e else {
         return Ok(Experiment {
             pattern: Pattern::Canary,
@@ -39,28 +37,13 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawExperiment>>) -> R<Experime
     };
     let e = &es.value;
     let section = Location::of(es);
-    let dur = |v: &Option<S<String>>, field: &str, default: u64| -> R<Duration> {
-        match v {
-            None => Ok(Duration::from_secs(default)),
-            Some(s) => {
-                duration::parse(&s.value).map_err(|m| at(s, &format!("spec.experiment.{field}"), m))
-            }
-        }
-    };
-    let warmup = dur(&e.warmup, "warmup", 30)?;
-    let total = dur(&e.duration, "duration", 300)?;
-    let interval = dur(&e.interval, "interval", 10)?;
-    if total < Duration::from_secs(1) {
-        let v = e.duration.as_ref().expect("a zero duration was written");
-        return Err(at(
-            v,
-            "spec.experiment.duration",
-            "must be at least 1s".into(),
-        ));
-    }
-    if interval < Duration::from_secs(1) || interval > total {
+    let secs = Duration::from_secs;
+    let warmup = c.duration(&e.warmup, "spec.experiment.warmup", secs(30))?;
+    let total = c.duration_min(&e.duration, "spec.experiment.duration", secs(300), secs(1))?;
+    let interval = c.duration_min(&e.interval, "spec.experiment.interval", secs(10), secs(1))?;
+    if interval > total {
         let msg = format!(
-            "must be between 1s and the duration ({}s)",
+            "must not be longer than the duration ({}s)",
             duration::seconds(total)
         );
         return Err(match &e.interval {
@@ -74,14 +57,7 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawExperiment>>) -> R<Experime
     }
     let min_requests = match &e.min_requests {
         None => 100,
-        Some(v) if v.value < 0 => {
-            return Err(err(
-                Location::of(v),
-                "spec.experiment.minRequests",
-                format!("must be 0 or more, got {}", v.value),
-            ));
-        }
-        Some(v) => v.value as u64,
+        Some(v) => c.int(v, "spec.experiment.minRequests", 0, 1_000_000_000)? as u64,
     };
     let confidence = match &e.confidence {
         None => 0.95,
@@ -97,16 +73,11 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawExperiment>>) -> R<Experime
         }
         Some(v) => v.value,
     };
-    let prometheus = match &e.prometheus {
-        Some(v) if !super::names::is_http_url(&v.value) => {
-            return Err(at(
-                v,
-                "spec.experiment.prometheus",
-                format!("expected an http:// or https:// URL, got {:?}", v.value),
-            ));
-        }
-        v => v.as_ref().map(|v| v.value.clone()),
-    };
+    let prometheus = e
+        .prometheus
+        .as_ref()
+        .map(|v| c.url(v, "spec.experiment.prometheus"))
+        .transpose()?;
 
     let mut metrics = IndexMap::new();
     for (name, m) in e.metrics.iter().flatten() {
