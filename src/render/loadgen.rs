@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
-use super::{Ctx, EXPERIMENT_LABEL, security};
+use super::{Ctx, EXPERIMENT_LABEL, order, security};
 use crate::spec::{Loadgen, seconds};
 
 /// fortio's image runs as root by default; any unprivileged uid works.
@@ -45,11 +45,14 @@ pub(crate) fn job(ctx: &Ctx, l: &Loadgen) -> Job {
             "loadgen".to_string(),
         ),
         (EXPERIMENT_LABEL.to_string(), rel.id.clone()),
-        // A sidecar would keep the Job from ever completing.
-        ("sidecar.istio.io/inject".to_string(), "false".to_string()),
+        // A classic sidecar would keep the Job from ever completing; a native
+        // one (Istio on Kubernetes >= 1.29) exits with it.
+        ("sidecar.istio.io/inject".to_string(), l.sidecar.to_string()),
     ]);
+    let mut metadata = ctx.experiment_meta(super::experiment::loadgen_name(ctx));
+    Ctx::annotate(&mut metadata, order::WAVE, order::LOAD);
     Job {
-        metadata: ctx.experiment_meta(super::experiment::loadgen_name(ctx)),
+        metadata,
         spec: Some(JobSpec {
             backoff_limit: Some(2),
             // Bounded by the experiment: the run plus five minutes of slack.
@@ -61,6 +64,8 @@ pub(crate) fn job(ctx: &Ctx, l: &Loadgen) -> Job {
                 }),
                 spec: Some(PodSpec {
                     restart_policy: Some("Never".into()),
+                    // fortio never talks to the API server.
+                    automount_service_account_token: Some(false),
                     security_context: Some(security::pod_context(Some(NOBODY))),
                     containers: vec![Container {
                         name: "fortio".into(),

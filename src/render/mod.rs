@@ -23,6 +23,18 @@ use crate::spec::{Location, Mode, Release, SpecError, SpecErrorKind, Version};
 /// Label on every object that exists only for one experiment.
 pub const EXPERIMENT_LABEL: &str = "assay.dev/experiment";
 
+/// When Argo CD applies what, within one sync. Versions (wave 0) become
+/// Available before routing (wave 1) sends them requests, and the load
+/// (wave 2) starts once routing is in place. Versions and their Services are
+/// pruned last, after routing has moved away from them.
+pub(crate) mod order {
+    pub const WAVE: &str = "argocd.argoproj.io/sync-wave";
+    pub const ROUTING: &str = "1";
+    pub const LOAD: &str = "2";
+    pub const SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
+    pub const PRUNE_LAST: &str = "PruneLast=true";
+}
+
 /// A file from the app directory, already read.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
@@ -89,6 +101,13 @@ impl Ctx<'_> {
             labels: Some(labels),
             ..Default::default()
         }
+    }
+
+    /// Adds an annotation to `meta`.
+    pub fn annotate(meta: &mut ObjectMeta, key: &str, value: &str) {
+        meta.annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(key.into(), value.into());
     }
 
     /// Metadata of an object that exists only for the current experiment.

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
-use super::{Ctx, Document, object};
+use super::{Ctx, Document, object, order};
 use crate::spec::{Router, Version};
 
 /// The Services for the release.
@@ -41,11 +41,13 @@ fn service(ctx: &Ctx, name: &str, version: Option<(&Version, bool)>) -> Service 
     let meta = match version {
         Some((v, is_candidate)) => {
             selector.insert("version".into(), v.version.clone());
-            if is_candidate {
+            let mut meta = if is_candidate {
                 ctx.experiment_meta(name)
             } else {
                 ctx.meta(name, &[])
-            }
+            };
+            Ctx::annotate(&mut meta, order::SYNC_OPTIONS, order::PRUNE_LAST);
+            meta
         }
         None => ctx.meta(name, &[]),
     };
@@ -75,8 +77,10 @@ fn split<'a>(ctx: &Ctx<'a>) -> Vec<(&'a Version, u8)> {
 }
 
 fn metadata(ctx: &Ctx) -> Value {
+    let mut meta = ctx.meta(&ctx.rel.name, &[]);
+    Ctx::annotate(&mut meta, order::WAVE, order::ROUTING);
     // ObjectMeta serialises to a JSON object.
-    serde_json::to_value(ctx.meta(&ctx.rel.name, &[])).expect("serialisable metadata")
+    serde_json::to_value(meta).expect("serialisable metadata")
 }
 
 /// The routing objects for the chosen router.

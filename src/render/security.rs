@@ -4,8 +4,10 @@
 //! the pods after a sync that Argo CD already reported as applied.
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, PodSecurityContext, PodSpec, SeccompProfile, SecurityContext,
+    AppArmorProfile, Capabilities, Container, PodSecurityContext, PodSpec, SELinuxOptions,
+    SeccompProfile, SecurityContext, WindowsSecurityContextOptions,
 };
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// Volume types the restricted standard allows.
 const ALLOWED_VOLUMES: &[&str] = &[
@@ -17,6 +19,29 @@ const ALLOWED_VOLUMES: &[&str] = &[
     "persistentVolumeClaim",
     "projected",
     "secret",
+];
+
+/// Sysctls the baseline standard allows (Kubernetes 1.33).
+const SAFE_SYSCTLS: &[&str] = &[
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+];
+
+/// SELinux types the baseline standard allows.
+const SELINUX_TYPES: &[&str] = &[
+    "",
+    "container_t",
+    "container_init_t",
+    "container_kvm_t",
+    "container_engine_t",
 ];
 
 /// A pod-spec setting the restricted standard forbids: the field path and why.
@@ -68,8 +93,17 @@ pub fn container_context(read_only_root: bool) -> SecurityContext {
 }
 
 /// Makes `spec` meet the restricted standard, or says which setting forbids it.
-/// `path` is the field path of `spec` in the template (for the error).
-pub fn harden(spec: &mut PodSpec, path: &str) -> Result<(), Violation> {
+/// `meta` is the pod template's metadata (AppArmor annotations); `path` is the
+/// field path of `spec` in the template (for the error).
+pub fn harden(spec: &mut PodSpec, meta: &ObjectMeta, path: &str) -> Result<(), Violation> {
+    for (k, v) in meta.annotations.iter().flatten() {
+        if k.starts_with("container.apparmor.security.beta.kubernetes.io/") && v == "unconfined" {
+            return Err(violation(
+                format!("spec.template.metadata.annotations.{k}"),
+                "unconfined AppArmor is not allowed by the Pod Security Standards",
+            ));
+        }
+    }
     for (flag, set) in [
         ("hostNetwork", spec.host_network),
         ("hostPID", spec.host_pid),
@@ -113,6 +147,23 @@ pub fn harden(spec: &mut PodSpec, path: &str) -> Result<(), Violation> {
         pod.seccomp_profile.as_ref(),
         &format!("{path}.securityContext.seccompProfile"),
     )?;
+    for (i, s) in pod.sysctls.iter().flatten().enumerate() {
+        if !SAFE_SYSCTLS.contains(&s.name.as_str()) {
+            return Err(violation(
+                format!("{path}.securityContext.sysctls[{i}].name"),
+                format!(
+                    "sysctl {} is not in the Pod Security Standards' safe set",
+                    s.name
+                ),
+            ));
+        }
+    }
+    check_common(
+        &format!("{path}.securityContext"),
+        pod.se_linux_options.as_ref(),
+        pod.app_armor_profile.as_ref(),
+        pod.windows_options.as_ref(),
+    )?;
     pod.run_as_non_root = Some(true);
     if pod.seccomp_profile.is_none() {
         pod.seccomp_profile = Some(runtime_default());
@@ -131,6 +182,44 @@ pub fn harden(spec: &mut PodSpec, path: &str) -> Result<(), Violation> {
     }
     if spec.init_containers.as_ref().is_some_and(Vec::is_empty) {
         spec.init_containers = None;
+    }
+    Ok(())
+}
+
+/// SELinux, AppArmor and Windows settings, the same at pod and container level.
+fn check_common(
+    path: &str,
+    se_linux: Option<&SELinuxOptions>,
+    app_armor: Option<&AppArmorProfile>,
+    windows: Option<&WindowsSecurityContextOptions>,
+) -> Result<(), Violation> {
+    if let Some(se) = se_linux {
+        if !SELINUX_TYPES.contains(&se.type_.as_deref().unwrap_or("")) {
+            return Err(violation(
+                format!("{path}.seLinuxOptions.type"),
+                "this SELinux type is not allowed by the Pod Security Standards",
+            ));
+        }
+        if se.user.as_deref().is_some_and(|u| !u.is_empty())
+            || se.role.as_deref().is_some_and(|r| !r.is_empty())
+        {
+            return Err(violation(
+                format!("{path}.seLinuxOptions"),
+                "a custom SELinux user or role is not allowed by the Pod Security Standards",
+            ));
+        }
+    }
+    if app_armor.is_some_and(|a| a.type_ == "Unconfined") {
+        return Err(violation(
+            format!("{path}.appArmorProfile.type"),
+            "unconfined AppArmor is not allowed by the Pod Security Standards",
+        ));
+    }
+    if windows.and_then(|w| w.host_process) == Some(true) {
+        return Err(violation(
+            format!("{path}.windowsOptions.hostProcess"),
+            "host processes are not allowed by the Pod Security Standards",
+        ));
     }
     Ok(())
 }
@@ -187,6 +276,12 @@ fn harden_container(c: &mut Container, path: &str) -> Result<(), Violation> {
         ));
     }
     check_seccomp(sc.seccomp_profile.as_ref(), &p("seccompProfile"))?;
+    check_common(
+        &format!("{path}.securityContext"),
+        sc.se_linux_options.as_ref(),
+        sc.app_armor_profile.as_ref(),
+        sc.windows_options.as_ref(),
+    )?;
     sc.allow_privilege_escalation = Some(false);
     let caps = sc.capabilities.get_or_insert_with(Default::default);
     if let Some(add) = &caps.add
@@ -223,7 +318,7 @@ mod tests {
     #[test]
     fn fills_in_what_is_missing() {
         let mut p = pod();
-        harden(&mut p, "spec").unwrap();
+        harden(&mut p, &ObjectMeta::default(), "spec").unwrap();
         let sc = p.containers[0].security_context.as_ref().unwrap();
         assert_eq!(sc.allow_privilege_escalation, Some(false));
         assert_eq!(
@@ -243,12 +338,19 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            harden(&mut p, "spec").unwrap_err().path,
+            harden(&mut p, &ObjectMeta::default(), "spec")
+                .unwrap_err()
+                .path,
             "spec.containers[0].securityContext.privileged"
         );
         let mut p = pod();
         p.host_network = Some(true);
-        assert_eq!(harden(&mut p, "spec").unwrap_err().path, "spec.hostNetwork");
+        assert_eq!(
+            harden(&mut p, &ObjectMeta::default(), "spec")
+                .unwrap_err()
+                .path,
+            "spec.hostNetwork"
+        );
         let mut p = pod();
         p.containers[0].security_context = Some(SecurityContext {
             capabilities: Some(Capabilities {
@@ -258,7 +360,7 @@ mod tests {
             ..Default::default()
         });
         assert!(
-            harden(&mut p, "spec")
+            harden(&mut p, &ObjectMeta::default(), "spec")
                 .unwrap_err()
                 .message
                 .contains("NET_ADMIN")

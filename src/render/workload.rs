@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use serde_saphyr::Spanned as S;
 
-use super::{Ctx, EXPERIMENT_LABEL, RenderError, SourceFile, security};
+use super::{Ctx, EXPERIMENT_LABEL, RenderError, SourceFile, order, security};
 use crate::spec::{Location, Release, Router, SpecError, SpecErrorKind, Version, seconds, yaml};
 
 /// Port when neither the spec nor the template names one.
@@ -32,13 +32,17 @@ pub(crate) struct Template {
 }
 
 fn template_error(file: &SourceFile, path: &str, message: impl Into<String>) -> RenderError {
-    // Point at the first line that names the offending field, if any.
+    // Point at the offending field when the file is in block style; else at
+    // the first line that names it; else at the start.
     let key = path.rsplit('.').next().unwrap_or(path);
     let key = key.split('[').next().unwrap_or(key);
-    let at = file
-        .text
-        .find(&format!("{key}:"))
-        .map_or(Location::START, |i| yaml::location_at(&file.text, i));
+    let at = yaml::field_location(&file.text, path)
+        .or_else(|| {
+            file.text
+                .find(&format!("{key}:"))
+                .map(|i| yaml::location_at(&file.text, i))
+        })
+        .unwrap_or(Location::START);
     RenderError::Spec(SpecError::new(
         &file.name,
         at,
@@ -129,7 +133,9 @@ fn pick<'a>(pod: &'a PodSpec, name: Option<&str>) -> Result<&'a Container, Strin
     }
 }
 
-/// The Deployment of version `v`.
+/// The Deployment of version `v`: the template's whole Deployment (strategy,
+/// minReadySeconds, metadata…) with assay's name, selector, image, env,
+/// replicas and progress deadline, or one built from the inline fields.
 pub(crate) fn deployment(
     ctx: &Ctx,
     v: &Version,
@@ -144,17 +150,24 @@ pub(crate) fn deployment(
         ("version".to_string(), v.version.clone()),
     ]);
 
-    let (mut pod_meta, mut pod, replicas) = match template {
-        Some(t) => {
-            let spec = t.deployment.spec.clone().unwrap_or_default();
-            (
-                spec.template.metadata.unwrap_or_default(),
-                spec.template.spec.unwrap_or_default(),
-                spec.replicas,
-            )
-        }
-        None => (ObjectMeta::default(), inline_pod(ctx), None),
+    let (base_meta, mut spec) = match template {
+        Some(t) => (
+            t.deployment.metadata.clone(),
+            t.deployment.spec.clone().unwrap_or_default(),
+        ),
+        None => (
+            ObjectMeta::default(),
+            DeploymentSpec {
+                template: PodTemplateSpec {
+                    metadata: None,
+                    spec: Some(inline_pod(ctx)),
+                },
+                ..Default::default()
+            },
+        ),
     };
+    let mut pod_meta = spec.template.metadata.take().unwrap_or_default();
+    let mut pod = spec.template.spec.take().unwrap_or_default();
     let index = match template {
         Some(_) => {
             let chosen = pick(&pod, w.container.as_deref())
@@ -188,7 +201,13 @@ pub(crate) fn deployment(
     if let Some(sa) = &w.service_account_name {
         pod.service_account_name = Some(sa.clone());
     }
-    if let Err(v) = security::harden(&mut pod, "spec.template.spec") {
+    if let Some(uid) = w.run_as_user {
+        let sc = pod.security_context.get_or_insert_with(Default::default);
+        sc.run_as_user = Some(uid);
+        sc.run_as_group.get_or_insert(uid);
+        sc.fs_group.get_or_insert(uid);
+    }
+    if let Err(v) = security::harden(&mut pod, &pod_meta, "spec.template.spec") {
         return Err(match template {
             Some(t) => template_error(&t.file, &v.path, v.message),
             None => ctx.spec_error(rel.places.spec, &v.path, v.message),
@@ -217,31 +236,44 @@ pub(crate) fn deployment(
     } else {
         ctx.meta(&name, &[])
     };
+    // The template's own labels and annotations first; assay's win.
     let labels = meta.labels.get_or_insert_with(BTreeMap::new);
+    for (k, val) in base_meta.labels.into_iter().flatten() {
+        labels.entry(k).or_insert(val);
+    }
     labels.extend(selector.clone());
     if !is_candidate {
         labels.remove(EXPERIMENT_LABEL);
     }
+    meta.annotations = base_meta.annotations;
+    Ctx::annotate(&mut meta, order::SYNC_OPTIONS, order::PRUNE_LAST);
+    let deadline = w
+        .progress_deadline
+        .map(|d| seconds(d).min(i32::MAX as u64) as i32);
+    spec.replicas = Some(w.replicas.map(|r| r as i32).or(spec.replicas).unwrap_or(1));
+    spec.selector = LabelSelector {
+        match_labels: Some(selector),
+        ..Default::default()
+    };
+    spec.template = PodTemplateSpec {
+        metadata: Some(pod_meta),
+        spec: Some(pod),
+    };
+    spec.progress_deadline_seconds = Some(
+        deadline
+            .or(spec.progress_deadline_seconds)
+            .unwrap_or(DEFAULT_PROGRESS_DEADLINE),
+    );
     Ok(Deployment {
         metadata: meta,
-        spec: Some(DeploymentSpec {
-            replicas: Some(w.replicas.map(|r| r as i32).or(replicas).unwrap_or(1)),
-            selector: LabelSelector {
-                match_labels: Some(selector),
-                ..Default::default()
-            },
-            template: PodTemplateSpec {
-                metadata: Some(pod_meta),
-                spec: Some(pod),
-            },
-            progress_deadline_seconds: Some(
-                seconds(w.progress_deadline).min(i32::MAX as u64) as i32
-            ),
-            ..Default::default()
-        }),
+        spec: Some(spec),
         status: None,
     })
 }
+
+/// Ten minutes, as Kubernetes' own default: a candidate that is not
+/// Available by then turns Degraded, and the SyncFail hook rejects it.
+const DEFAULT_PROGRESS_DEADLINE: i32 = 600;
 
 /// A one-container pod from the inline workload fields.
 fn inline_pod(ctx: &Ctx) -> PodSpec {

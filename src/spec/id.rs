@@ -1,6 +1,6 @@
 //! The experiment identity: a content hash of what the experiment depends on
-//! (name, baseline, candidate, traffic, experiment, loadgen) as parsed from
-//! `assay.yaml` alone. Never the environment, parameters or commit SHA: the
+//! (name, workload, baseline, candidate, traffic, experiment, loadgen) as
+//! parsed from `assay.yaml` alone, plus [`RENDER_EPOCH`]. Never the environment, parameters or commit SHA: the
 //! write-back recomputes it from the file at the branch head to tell whether
 //! Git still holds this experiment, and Argo CD may reuse cached output under
 //! a newer SHA. Comments, formatting and the `queue`/`rejected` lists do not
@@ -10,14 +10,23 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::raw::{RawExperiment, RawLoadgen, RawRelease, RawTraffic, RawVersion};
+use super::raw::{RawExperiment, RawLoadgen, RawRelease, RawTraffic, RawVersion, RawWorkload};
 
 /// Hex characters kept: 40 bits, short enough for object names.
 pub const ID_LEN: usize = 10;
 
+/// Bumped whenever assay renders an experiment's immutable objects (the
+/// loadgen Job's template) differently. The Job is named from the id, so a
+/// new rendering gets a new Job instead of an apply Kubernetes must refuse;
+/// a running experiment is then superseded by an identical new one.
+pub const RENDER_EPOCH: u32 = 1;
+
 #[derive(Serialize)]
 struct IdInput<'a> {
+    epoch: u32,
     name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workload: Option<&'a RawWorkload>,
     baseline: &'a RawVersion,
     #[serde(skip_serializing_if = "Option::is_none")]
     candidate: Option<&'a RawVersion>,
@@ -33,12 +42,14 @@ struct IdInput<'a> {
 pub fn experiment_id(raw: &RawRelease) -> String {
     let spec = &raw.spec.value;
     let input = IdInput {
+        epoch: RENDER_EPOCH,
         name: &raw.metadata.value.name.value,
+        workload: spec.workload.as_ref(),
         baseline: &spec.baseline.value,
         candidate: spec.candidate.as_ref().map(|c| &c.value),
         traffic: spec.traffic.as_ref().map(|t| &t.value),
         experiment: spec.experiment.as_ref().map(|e| &e.value),
-        loadgen: spec.loadgen.as_ref(),
+        loadgen: spec.loadgen.as_ref().map(|l| &l.value),
     };
     // Serialising plain data structures to JSON cannot fail.
     let json = serde_json::to_vec(&input).expect("serialisable");
@@ -77,5 +88,7 @@ mod tests {
             ))
         );
         assert_ne!(id(BASE), id(&format!("{BASE}  loadgen: {{qps: 4}}\n")));
+        // The port is in the loadgen Job's immutable template (its default URL).
+        assert_ne!(id(BASE), id(&format!("{BASE}  workload: {{port: 8081}}\n")));
     }
 }

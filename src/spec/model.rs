@@ -55,7 +55,10 @@ pub struct Workload {
     pub service_account_name: Option<String>,
     pub pod_labels: IndexMap<String, String>,
     pub pod_annotations: IndexMap<String, String>,
-    pub progress_deadline: Duration,
+    /// Unset: the template's, else Kubernetes' default of 10 minutes.
+    pub progress_deadline: Option<Duration>,
+    /// For images whose `USER` is not a numeric non-root uid.
+    pub run_as_user: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -141,13 +144,16 @@ pub struct Reward {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loadgen {
     pub url: Option<String>,
+    /// Inject the Istio sidecar into the load generator (native sidecars only).
+    pub sidecar: bool,
     pub qps: f64,
     pub connections: u32,
     pub headers: IndexMap<String, String>,
     pub image: String,
 }
 
-/// fortio, pinned: the load generator is part of the experiment identity.
+/// fortio, pinned. Changing it changes the loadgen Job's immutable template:
+/// bump `RENDER_EPOCH` (spec/id.rs) with it.
 pub const DEFAULT_LOADGEN_IMAGE: &str = "fortio/fortio:1.69.5";
 
 #[derive(Debug, Clone, PartialEq)]

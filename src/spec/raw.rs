@@ -64,7 +64,8 @@ pub struct RawSpec {
     pub experiment: Option<S<RawExperiment>>,
     /// Optional load generator (fortio); absent means real traffic only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub loadgen: Option<RawLoadgen>,
+    #[schemars(with = "Option<RawLoadgen>")]
+    pub loadgen: Option<S<RawLoadgen>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion: Option<RawPromotion>,
     /// Candidates waiting their turn (`promotion.onNewCandidate: queue`).
@@ -80,7 +81,7 @@ pub struct RawSpec {
     pub exclude: Option<Vec<S<String>>>,
 }
 
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawWorkload {
     /// A Deployment file in this directory used as the template of every version.
@@ -104,7 +105,11 @@ pub struct RawWorkload {
     pub pod_labels: Option<StringMap>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_annotations: Option<StringMap>,
-    /// How long a version may take to become available (default 10m).
+    /// Pod user id (and group, fsGroup) for images that do not run as a numeric non-root user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<u32>")]
+    pub run_as_user: Option<S<i64>>,
+    /// How long a version may take to become available (default: the template's, else 10m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub progress_deadline: Option<S<String>>,
@@ -283,6 +288,9 @@ pub struct RawLoadgen {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub image: Option<S<String>>,
+    /// Inject the Istio sidecar so in-mesh load follows the weights (needs native sidecars).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidecar: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]

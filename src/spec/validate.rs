@@ -97,7 +97,7 @@ pub fn release(file: &str, raw: &RawRelease) -> R<Release> {
     let loadgen = spec
         .loadgen
         .as_ref()
-        .map(|l| loadgen(&c, l, places.spec))
+        .map(|l| loadgen(&c, l, traffic.router))
         .transpose()?;
     let promotion = promotion(&c, spec.promotion.as_ref(), places.spec)?;
 
@@ -172,16 +172,7 @@ fn version(c: &Check, name: &str, v: &S<RawVersion>, path: &str) -> R<Version> {
 }
 
 fn workload(c: &Check, w: Option<&RawWorkload>, places: &mut Places) -> R<Workload> {
-    let empty = RawWorkload {
-        template: None,
-        container: None,
-        replicas: None,
-        port: None,
-        service_account_name: None,
-        pod_labels: None,
-        pod_annotations: None,
-        progress_deadline: None,
-    };
+    let empty = RawWorkload::default();
     let w = w.unwrap_or(&empty);
     let template = match &w.template {
         None => None,
@@ -248,12 +239,20 @@ fn workload(c: &Check, w: Option<&RawWorkload>, places: &mut Places) -> R<Worklo
         is_qualified_name,
         "annotation key",
     )?;
-    let progress_deadline = c.duration_min(
-        &w.progress_deadline,
-        "spec.workload.progressDeadline",
-        Duration::from_secs(600),
-        Duration::from_secs(1),
-    )?;
+    let progress_deadline = match &w.progress_deadline {
+        None => None,
+        d => Some(c.duration_min(
+            d,
+            "spec.workload.progressDeadline",
+            Duration::ZERO,
+            Duration::from_secs(1),
+        )?),
+    };
+    let run_as_user = w
+        .run_as_user
+        .as_ref()
+        .map(|v| c.int(v, "spec.workload.runAsUser", 1, i64::from(i32::MAX)))
+        .transpose()?;
     Ok(Workload {
         template,
         container,
@@ -263,6 +262,7 @@ fn workload(c: &Check, w: Option<&RawWorkload>, places: &mut Places) -> R<Worklo
         pod_labels,
         pod_annotations,
         progress_deadline,
+        run_as_user,
     })
 }
 

@@ -113,7 +113,18 @@ fn is_gateway_ref(s: &str) -> bool {
     }
 }
 
-pub(super) fn loadgen(c: &Check, l: &RawLoadgen, at: Location) -> R<Loadgen> {
+pub(super) fn loadgen(c: &Check, ls: &S<RawLoadgen>, router: Router) -> R<Loadgen> {
+    let (l, at) = (&ls.value, Location::of(ls));
+    let sidecar = l.sidecar.unwrap_or(false);
+    // Weights are applied by the client's sidecar (or a gateway). Load sent
+    // straight to the Service from a pod without one is split by kube-proxy.
+    if router != Router::None && l.url.is_none() && !sidecar {
+        return Err(c.err(at, "spec.loadgen.url", format!(
+            "with router {} the load must pass a gateway or a sidecar to follow the weights: \
+             point url at an ingress gateway, or set sidecar: true (needs Istio native sidecars, so the Job can finish)",
+            router_name(router)
+        )));
+    }
     let url = l
         .url
         .as_ref()
@@ -151,6 +162,7 @@ pub(super) fn loadgen(c: &Check, l: &RawLoadgen, at: Location) -> R<Loadgen> {
         .unwrap_or_else(|| DEFAULT_LOADGEN_IMAGE.to_string());
     Ok(Loadgen {
         url,
+        sidecar,
         qps,
         connections,
         headers,

@@ -232,6 +232,32 @@ pub(crate) fn clean_message(full: &str) -> String {
     translated.to_string()
 }
 
+/// Where the field at `path` (`spec.template.spec.containers[0].image`) is
+/// written: its key in the block mapping that holds it.
+pub fn field_location(text: &str, path: &str) -> Option<Location> {
+    let (parent, key) = match path.rsplit_once('.') {
+        Some((p, k)) => (p, k),
+        None => ("", path),
+    };
+    let key = key.split('[').next().unwrap_or(key);
+    let at = mapping_start(text, parent)?;
+    let column = at.column as usize - 1;
+    for (i, line) in text.lines().enumerate().skip(at.line as usize - 1) {
+        let body: String = line.chars().skip(column).collect();
+        let indent = line.len() - line.trim_start_matches([' ', '-']).len();
+        if i + 1 > at.line as usize && indent < column && !line.trim().is_empty() {
+            break;
+        }
+        if body.starts_with(&format!("{key}:")) {
+            return Some(Location {
+                line: i as u32 + 1,
+                column: at.column,
+            });
+        }
+    }
+    None
+}
+
 /// serde-saphyr names a breached limit by its Rust debug form.
 fn budget_message(what: &str) -> String {
     let name = what.split([' ', '{']).next().unwrap_or(what);
@@ -305,6 +331,23 @@ mod tests {
             Some(Location { line: 9, column: 5 })
         );
         assert_eq!(mapping_start("a: {b: 1}\n", "a"), None);
+    }
+
+    #[test]
+    fn finds_a_field_by_path() {
+        let text = "metadata:\n  name: web\nspec:\n  containers:\n    - name: a\n      image: x\n";
+        assert_eq!(
+            field_location(text, "spec.containers[0].image"),
+            Some(Location { line: 6, column: 7 })
+        );
+        assert_eq!(
+            field_location(text, "spec.containers[0].name"),
+            Some(Location { line: 5, column: 7 })
+        );
+        assert_eq!(
+            field_location(text, "metadata.name"),
+            Some(Location { line: 2, column: 3 })
+        );
     }
 
     #[test]

@@ -274,6 +274,9 @@ impl Spec {
                     "    url: {}\n",
                     q(&format!("http://{}:8080/health?x=1", self.name))
                 ));
+            } else if self.router != "none" {
+                // In-mesh load must go through a sidecar to follow the weights.
+                o.push_str("    sidecar: true\n");
             }
             if !l.headers.is_empty() {
                 o.push_str("    headers:\n");

@@ -110,3 +110,56 @@ fn promotion_keeps_the_pod_template() {
         template(&after, "productpage-v2")
     );
 }
+
+/// The template is honoured whole: what assay does not own survives.
+#[test]
+fn template_settings_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("assay.yaml"),
+        "apiVersion: assay.dev/v1alpha1\nkind: Release\nmetadata: {name: web}\nspec:\n  workload: {template: deploy.yaml}\n  baseline: {version: v1, image: web:1}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {team: shop}\n  annotations: {owner: shop@example.com}\nspec:\n  strategy: {type: Recreate}\n  minReadySeconds: 15\n  revisionHistoryLimit: 3\n  progressDeadlineSeconds: 120\n  template:\n    spec:\n      containers: [{name: web, image: placeholder}]\n",
+    )
+    .unwrap();
+    let out = generate_ok(dir.path(), &[]);
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(&out).unwrap();
+    let d = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    assert_eq!(d["spec"]["strategy"]["type"], "Recreate");
+    assert_eq!(d["spec"]["minReadySeconds"], 15);
+    assert_eq!(d["spec"]["revisionHistoryLimit"], 3);
+    assert_eq!(d["spec"]["progressDeadlineSeconds"], 120);
+    assert_eq!(d["metadata"]["labels"]["team"], "shop");
+    assert_eq!(d["metadata"]["annotations"]["owner"], "shop@example.com");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "web:1"
+    );
+}
+
+/// Images that run as root by name need a numeric user in the spec.
+#[test]
+fn inline_run_as_user() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("assay.yaml"),
+        "apiVersion: assay.dev/v1alpha1\nkind: Release\nmetadata: {name: web}\nspec:\n  workload: {runAsUser: 101}\n  baseline: {version: v1, image: nginx:1.27}\n",
+    )
+    .unwrap();
+    let out = generate_ok(dir.path(), &[]);
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(&out).unwrap();
+    let d = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    let sc = &d["spec"]["template"]["spec"]["securityContext"];
+    assert_eq!(
+        (
+            sc["runAsUser"].as_i64(),
+            sc["runAsGroup"].as_i64(),
+            sc["fsGroup"].as_i64()
+        ),
+        (Some(101), Some(101), Some(101))
+    );
+    assert_eq!(sc["runAsNonRoot"], true);
+}
