@@ -37,10 +37,13 @@ fn io(path: &Path, e: std::io::Error) -> GenerateError {
 /// Argo CD caps the whole response at 100 MiB.
 pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
 
+/// All passthrough files together, well under Argo CD's response cap.
+pub const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Renders the app in `dir` for the Argo CD environment `env`.
 pub fn generate(dir: &Path, env: &CmpEnv) -> Result<String, GenerateError> {
     let release = spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME)?;
-    let files = read_app(dir, &release)?;
+    let files = read_app(dir, &release, env.source_path.as_deref())?;
     let docs = render::all(&release, env, &files)?;
     if docs.is_empty() {
         return Err(GenerateError::Empty);
@@ -48,14 +51,22 @@ pub fn generate(dir: &Path, env: &CmpEnv) -> Result<String, GenerateError> {
     Ok(render::to_yaml(&docs))
 }
 
-/// Reads the template and the passthrough manifests of `dir`.
-pub fn read_app(dir: &Path, rel: &Release) -> Result<AppFiles, GenerateError> {
+/// Reads the template and the passthrough manifests of `dir`. `source_path`
+/// (Argo CD's `ARGOCD_APP_SOURCE_PATH`) locates the repository root above
+/// it: like Argo CD's directory source, symlinks may point anywhere inside
+/// the repository (`x.yaml -> ../common/x.yaml`), never outside it.
+pub fn read_app(
+    dir: &Path,
+    rel: &Release,
+    source_path: Option<&str>,
+) -> Result<AppFiles, GenerateError> {
     let root = dir.canonicalize().map_err(|e| io(dir, e))?;
+    let repo = repo_root(&root, source_path);
     let template = match &rel.workload.template {
         None => None,
         Some(t) => {
             let display = t.to_string_lossy().into_owned();
-            let path = inside(&root, &root.join(t)).map_err(|m| {
+            let path = inside(&repo, &root, &root.join(t)).map_err(|m| {
                 SpecError::new(
                     spec::FILE_NAME,
                     rel.places.template,
@@ -83,19 +94,21 @@ pub fn read_app(dir: &Path, rel: &Release) -> Result<AppFiles, GenerateError> {
     }
     names.sort();
     let mut passthrough = Vec::new();
+    let mut total = 0;
     for name in names {
         let path = root.join(&name);
         if !path.is_file() {
             continue;
         }
-        let path = inside(&root, &path)
+        let path = inside(&repo, &root, &path)
             .map_err(|m| SpecError::new(&name, Location::START, "", SpecErrorKind::Invalid(m)))?;
         let len = path.metadata().map_err(|e| io(&path, e))?.len();
-        if len > MAX_MANIFEST_BYTES {
-            let kind = SpecErrorKind::TooLarge {
-                bytes: len,
-                limit: MAX_MANIFEST_BYTES,
-            };
+        total += len;
+        let over = [(len, MAX_MANIFEST_BYTES), (total, MAX_TOTAL_BYTES)]
+            .into_iter()
+            .find(|(n, max)| n > max);
+        if let Some((bytes, limit)) = over {
+            let kind = SpecErrorKind::TooLarge { bytes, limit };
             return Err(SpecError::new(&name, Location::START, "", kind).into());
         }
         let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
@@ -125,16 +138,32 @@ fn is_manifest_name(name: &str, rel: &Release) -> bool {
         && !rel.exclude.iter().any(|g| glob_match(g, name))
 }
 
-/// `path` with symlinks resolved, if it stays under `root`.
-fn inside(root: &Path, path: &Path) -> Result<PathBuf, String> {
-    let real = path
-        .canonicalize()
-        .map_err(|e| format!("{}: {e}", path.strip_prefix(root).unwrap_or(path).display()))?;
+/// The repository root: `dir` (canonical) minus the trailing `source_path`
+/// components, when they match; else `dir` itself.
+fn repo_root(dir: &Path, source_path: Option<&str>) -> PathBuf {
+    let parts: Vec<_> = Path::new(source_path.unwrap_or(""))
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let mut root = dir.to_path_buf();
+    for part in parts.iter().rev() {
+        if root.file_name() != Some(part) || !root.pop() {
+            return dir.to_path_buf();
+        }
+    }
+    root
+}
+
+/// `path` (in the app directory `dir`) with symlinks resolved, if it stays
+/// under `root`.
+fn inside(root: &Path, dir: &Path, path: &Path) -> Result<PathBuf, String> {
+    let shown = path.strip_prefix(dir).unwrap_or(path).display();
+    let real = path.canonicalize().map_err(|e| format!("{shown}: {e}"))?;
     if !real.starts_with(root) {
-        return Err(format!(
-            "{} resolves outside the app directory",
-            path.strip_prefix(root).unwrap_or(path).display()
-        ));
+        return Err(format!("{shown} resolves outside the repository"));
     }
     Ok(real)
 }

@@ -74,7 +74,7 @@ fn validate(file: &Path) -> anyhow::Result<String> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let files = assay::generate::read_app(dir, &rel)?;
+    let files = assay::generate::read_app(dir, &rel, None)?;
     if let Some(t) = &files.template {
         assay::render::check_template(t)?;
     }

@@ -8,6 +8,7 @@ use crate::experiment::{
     ApplicationRef, Author, CustomMetric, Experiment, ExperimentSpec, LoadgenRef, Objective,
     Reward, VersionRef, Window, WriteBack,
 };
+use crate::spec::names::is_branch_name;
 use crate::spec::{FILE_NAME, Version, seconds};
 
 /// `<name>-<id>`.
@@ -39,11 +40,7 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
                 "not set, and Argo CD gave no ARGOCD_APP_SOURCE_REPO_URL to write the verdict to",
             )
         })?;
-    let branch = p
-        .branch
-        .clone()
-        .or_else(|| ctx.env.target_revision.clone())
-        .unwrap_or_else(|| "HEAD".into());
+    let branch = branch(ctx)?;
     let dir = normalise(ctx.env.source_path.as_deref().unwrap_or("")).ok_or_else(|| {
         ctx.spec_error(
             rel.places.candidate,
@@ -132,6 +129,26 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
     let mut exp = Experiment::new(&name(ctx), spec);
     exp.metadata = ctx.experiment_meta(name(ctx));
     Ok(exp)
+}
+
+/// The branch the verdict is committed to: the spec's, else the one the
+/// Application tracks. A commit SHA, tag or version range is not a branch,
+/// so it cannot be guessed from; `HEAD` means the remote's default branch.
+fn branch(ctx: &Ctx) -> Result<String, RenderError> {
+    if let Some(b) = &ctx.rel.promotion.branch {
+        return Ok(b.clone());
+    }
+    let rev = ctx.env.target_revision.as_deref().unwrap_or("HEAD");
+    let rev = rev.strip_prefix("refs/heads/").unwrap_or(rev);
+    let sha = rev.len() >= 7 && rev.len() <= 40 && rev.bytes().all(|b| b.is_ascii_hexdigit());
+    if rev == "HEAD" || (!sha && !rev.starts_with("refs/") && is_branch_name(rev)) {
+        return Ok(rev.to_string());
+    }
+    Err(ctx.spec_error(
+        ctx.rel.places.spec,
+        "spec.promotion.branch",
+        format!("not set, and the Application tracks {rev:?}, which is not a branch; set the branch verdicts are committed to"),
+    ))
 }
 
 /// `a/./b/../c` → `a/c`; `None` when the path climbs above its root.

@@ -3,46 +3,73 @@
 //! 1.1 reader then interprets it exactly as it would have without assay);
 //! JSON is re-emitted one object per document, because a JSON stream is not
 //! YAML. Each document is checked for a `kind` here, so a broken file fails
-//! generation with its name and line instead of failing the sync later.
+//! generation with its name and line instead of failing the sync later, and
+//! each object's identity is kept so collisions with generated objects can be
+//! refused.
 
 use serde_json::Value;
 
 use super::{Document, RenderError, SourceFile};
 use crate::spec::{Location, SpecError, SpecErrorKind, yaml};
 
-fn error(f: &SourceFile, at: Location, message: String) -> RenderError {
+/// A passthrough object: what identifies it, and where it is written.
+pub(crate) struct Placed {
+    pub object: Value,
+    pub file: String,
+    pub at: Location,
+}
+
+fn error(file: &str, at: Location, message: String) -> RenderError {
     RenderError::Spec(SpecError::new(
-        &f.name,
+        file,
         at,
         "",
         SpecErrorKind::Invalid(message),
     ))
 }
 
-pub(crate) fn documents(f: &SourceFile) -> Result<Vec<Document>, RenderError> {
+/// Limits sized for real manifests (CRDs run to megabytes, files to
+/// thousands of documents) that still stop alias bombs.
+fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_documents = 100_000;
+    budget.max_nodes = 5_000_000;
+    budget.max_events = 20_000_000;
+    serde_saphyr::options! { budget: Some(budget) }
+}
+
+/// The documents of `f` for the output stream, and the objects in it.
+pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
     if f.name.ends_with(".json") {
         return json(f);
     }
-    let docs: Vec<Value> = serde_saphyr::from_str_multiple(&f.text).map_err(|e| {
-        let at = e.location().map_or(Location::START, Location::from_saphyr);
-        let message = yaml::clean_message(&e.to_string());
-        error(f, at, format!("not valid YAML: {message}"))
-    })?;
+    let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(&f.text, options())
+        .map_err(|e| {
+            let at = e.location().map_or(Location::START, Location::from_saphyr);
+            let message = yaml::clean_message(&e.to_string());
+            error(&f.name, at, format!("not valid YAML: {message}"))
+        })?;
     let starts = document_starts(&f.text);
-    for (i, d) in docs.iter().enumerate() {
+    let mut placed = Vec::new();
+    for (i, d) in docs.into_iter().enumerate() {
         if !d.is_null() {
             let at = starts.get(i).copied().unwrap_or(Location::START);
-            check_kind(f, d, at, i + 1)?;
+            check_kind(&f.name, &d, at, i + 1)?;
+            placed.push(Placed {
+                object: d,
+                file: f.name.clone(),
+                at,
+            });
         }
     }
-    if docs.iter().all(Value::is_null) {
-        return Ok(vec![]);
+    if placed.is_empty() {
+        return Ok((vec![], vec![]));
     }
-    Ok(vec![Document::Raw(f.text.clone())])
+    Ok((vec![Document::Raw(f.text.clone())], placed))
 }
 
-fn json(f: &SourceFile) -> Result<Vec<Document>, RenderError> {
-    let mut out = Vec::new();
+fn json(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
+    let (mut out, mut placed) = (Vec::new(), Vec::new());
     let stream = serde_json::Deserializer::from_str(&f.text).into_iter::<Value>();
     for (i, d) in stream.enumerate() {
         let d = d.map_err(|e| {
@@ -50,16 +77,21 @@ fn json(f: &SourceFile) -> Result<Vec<Document>, RenderError> {
                 line: e.line() as u32,
                 column: e.column().max(1) as u32,
             };
-            error(f, at, format!("not valid JSON: {e}"))
+            error(&f.name, at, format!("not valid JSON: {e}"))
         })?;
-        check_kind(f, &d, Location::START, i + 1)?;
+        check_kind(&f.name, &d, Location::START, i + 1)?;
         // A JSON object's text is also valid YAML; one object per document.
         out.push(Document::Raw(d.to_string()));
+        placed.push(Placed {
+            object: d,
+            file: f.name.clone(),
+            at: Location::START,
+        });
     }
-    Ok(out)
+    Ok((out, placed))
 }
 
-fn check_kind(f: &SourceFile, d: &Value, at: Location, n: usize) -> Result<(), RenderError> {
+fn check_kind(file: &str, d: &Value, at: Location, n: usize) -> Result<(), RenderError> {
     let kind = d
         .as_object()
         .and_then(|o| o.get("kind"))
@@ -67,13 +99,29 @@ fn check_kind(f: &SourceFile, d: &Value, at: Location, n: usize) -> Result<(), R
     match kind {
         Some(k) if !k.is_empty() => Ok(()),
         _ => Err(error(
-            f,
+            file,
             at,
             format!(
                 "document {n} is not a Kubernetes object (no kind); exclude the file with spec.exclude"
             ),
         )),
     }
+}
+
+/// (API group, kind, namespace, name) of an object; `namespace` fills in
+/// where the object has none, as Argo CD does at sync.
+pub(crate) fn identity(o: &Value, namespace: Option<&str>) -> (String, String, String, String) {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let group = s(&o["apiVersion"])
+        .rsplit_once('/')
+        .map(|(g, _)| g.to_string())
+        .unwrap_or_default();
+    let ns = o["metadata"]["namespace"]
+        .as_str()
+        .or(namespace)
+        .unwrap_or_default()
+        .to_string();
+    (group, s(&o["kind"]), ns, s(&o["metadata"]["name"]))
 }
 
 /// Where each `---`-separated document starts, for errors.

@@ -65,6 +65,19 @@ pub fn is_http_url(s: &str) -> bool {
     matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/') && !s.chars().any(char::is_whitespace))
 }
 
+/// Enough of git-check-ref-format to catch typos.
+pub fn is_branch_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(['-', '/'])
+        && !s.ends_with(['/', '.'])
+        && !s.contains("..")
+        && !s.contains("//")
+        && !s.ends_with(".lock")
+        && !s
+            .chars()
+            .any(|ch| ch.is_whitespace() || ch.is_control() || "~^:?*[\\".contains(ch))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -285,16 +285,3 @@ fn default_author() -> Author {
         email: "assay@assay.dev".into(),
     }
 }
-
-/// Enough of git-check-ref-format to catch typos.
-fn is_branch_name(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with(['-', '/'])
-        && !s.ends_with(['/', '.'])
-        && !s.contains("..")
-        && !s.contains("//")
-        && !s.ends_with(".lock")
-        && !s
-            .chars()
-            .any(|ch| ch.is_whitespace() || ch.is_control() || "~^:?*[\\".contains(ch))
-}

@@ -251,10 +251,12 @@ fn ten_megabyte_spec() {
 
 /// An app directory inside a parent that holds `outside.yaml`, a valid
 /// Deployment, so only the symlink's target is wrong.
+/// `<tmp>/repo/app` (the app, source path `app`) and `<tmp>/outside.yaml`,
+/// a file outside the repository.
 fn app_with_outside_file() -> (tempfile::TempDir, PathBuf) {
     let root = tempfile::tempdir().unwrap();
-    let app = root.path().join("app");
-    std::fs::create_dir(&app).unwrap();
+    let app = root.path().join("repo/app");
+    std::fs::create_dir_all(&app).unwrap();
     std::fs::copy(
         repo_root().join("samples/bookinfo/productpage-deployment.yaml"),
         root.path().join("outside.yaml"),
@@ -264,19 +266,19 @@ fn app_with_outside_file() -> (tempfile::TempDir, PathBuf) {
 }
 
 #[test]
-fn template_symlink_outside_the_directory() {
+fn template_symlink_outside_the_repository() {
     let (_root, app) = app_with_outside_file();
     let spec = VALID_SPEC.replace(
         "spec:\n",
         "spec:\n  workload:\n    template: deployment.yaml\n",
     );
     std::fs::write(app.join("assay.yaml"), &spec).unwrap();
-    std::os::unix::fs::symlink("../outside.yaml", app.join(TEMPLATE)).unwrap();
+    std::os::unix::fs::symlink("../../outside.yaml", app.join(TEMPLATE)).unwrap();
     let out = generate(&app, &base_env());
     let line = refused("template-symlink-outside", &app, &out);
     snapshot(
         "template-symlink-outside",
-        &format!("{spec}(deployment.yaml -> ../outside.yaml)"),
+        &format!("{spec}(deployment.yaml -> ../../outside.yaml)"),
         &line,
     );
 }
@@ -300,15 +302,15 @@ fn template_symlink_to_an_absolute_path() {
 }
 
 #[test]
-fn manifest_symlink_outside_the_directory() {
+fn manifest_symlink_outside_the_repository() {
     let (_root, app) = app_with_outside_file();
     std::fs::write(app.join("assay.yaml"), VALID_SPEC).unwrap();
-    std::os::unix::fs::symlink("../outside.yaml", app.join(MANIFEST)).unwrap();
+    std::os::unix::fs::symlink("../../outside.yaml", app.join(MANIFEST)).unwrap();
     let out = generate(&app, &base_env());
     let line = refused("manifest-symlink-outside", &app, &out);
     snapshot(
         "manifest-symlink-outside",
-        &format!("{VALID_SPEC}(manifest.yaml -> ../outside.yaml)"),
+        &format!("{VALID_SPEC}(manifest.yaml -> ../../outside.yaml)"),
         &line,
     );
 }
@@ -323,4 +325,31 @@ fn place_parses_only_the_error_shape() {
     assert_eq!(place("assay: :1:1: bad"), None);
     assert_eq!(place("error: assay.yaml:1:1: bad"), None);
     assert_eq!(place("assay: assay.yaml:1:x: bad"), None);
+}
+
+/// Like Argo CD's directory source, a symlink may point anywhere inside the
+/// repository (here `repo/common.yaml`, above the app directory).
+#[test]
+fn symlinks_inside_the_repository_are_followed() {
+    let (root, app) = app_with_outside_file();
+    std::fs::copy(
+        root.path().join("outside.yaml"),
+        root.path().join("repo/common.yaml"),
+    )
+    .unwrap();
+    let spec = VALID_SPEC.replace(
+        "spec:\n",
+        "spec:\n  workload:\n    template: deployment.yaml\n",
+    );
+    std::fs::write(app.join("assay.yaml"), &spec).unwrap();
+    std::os::unix::fs::symlink("../common.yaml", app.join(TEMPLATE)).unwrap();
+    let out = generate(&app, &base_env());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("serviceAccountName: bookinfo-productpage")
+    );
 }
