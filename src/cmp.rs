@@ -4,6 +4,8 @@
 //! Application parameters (`ARGOCD_APP_PARAMETERS`), plugin env
 //! (`ARGOCD_ENV_*`), then built-in defaults.
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 
 use crate::spec::Mode;
@@ -11,35 +13,66 @@ use crate::spec::Mode;
 /// The image of the hook Jobs when the sidecar does not say (`ASSAY_IMAGE`).
 pub const DEFAULT_IMAGE: &str = concat!("ghcr.io/assay-dev/assay:v", env!("CARGO_PKG_VERSION"));
 
-/// One plugin setting: its parameter name, its `ARGOCD_ENV_` name and what it is.
-pub struct Setting {
-    pub param: &'static str,
-    pub env: &'static str,
-    pub title: &'static str,
-    pub tooltip: &'static str,
+/// A value the plugin takes from the Argo CD Application when the spec is silent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    CandidateWeight,
+    PrometheusUrl,
+    PromotionMode,
 }
 
-/// Every setting a user can give the plugin; `assay parameters` announces them.
-pub const SETTINGS: [Setting; 3] = [
-    Setting {
-        param: "candidate-weight",
-        env: "CANDIDATE_WEIGHT",
-        title: "Candidate weight (%)",
-        tooltip: "Share of requests routed to the candidate, 0-100, when assay.yaml sets no spec.traffic.candidateWeight.",
-    },
-    Setting {
-        param: "prometheus-url",
-        env: "PROMETHEUS_URL",
-        title: "Prometheus URL",
-        tooltip: "Where the promote hook queries metrics, when assay.yaml sets no spec.experiment.prometheus.",
-    },
-    Setting {
-        param: "promotion-mode",
-        env: "PROMOTION_MODE",
-        title: "Promotion mode",
-        tooltip: "pull-request or push: how the verdict reaches Git, when assay.yaml sets no spec.promotion.mode.",
-    },
-];
+impl Setting {
+    /// Every setting, in the order the UI lists them.
+    pub const ALL: [Setting; 3] = [
+        Setting::CandidateWeight,
+        Setting::PrometheusUrl,
+        Setting::PromotionMode,
+    ];
+
+    /// The Application parameter name.
+    pub fn param(self) -> &'static str {
+        match self {
+            Setting::CandidateWeight => "candidate-weight",
+            Setting::PrometheusUrl => "prometheus-url",
+            Setting::PromotionMode => "promotion-mode",
+        }
+    }
+
+    /// The plugin env name, after `ARGOCD_ENV_` (matched case-insensitively).
+    pub fn env(self) -> &'static str {
+        match self {
+            Setting::CandidateWeight => "CANDIDATE_WEIGHT",
+            Setting::PrometheusUrl => "PROMETHEUS_URL",
+            Setting::PromotionMode => "PROMOTION_MODE",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Setting::CandidateWeight => "Candidate weight (%)",
+            Setting::PrometheusUrl => "Prometheus URL",
+            Setting::PromotionMode => "Promotion mode",
+        }
+    }
+
+    fn tooltip(self) -> &'static str {
+        match self {
+            Setting::CandidateWeight => {
+                "Share of requests routed to the candidate, 0-100, when assay.yaml sets no spec.traffic.candidateWeight."
+            }
+            Setting::PrometheusUrl => {
+                "Where the promote hook queries metrics, when assay.yaml sets no spec.experiment.prometheus."
+            }
+            Setting::PromotionMode => {
+                "pull-request or push: how the verdict reaches Git, when assay.yaml sets no spec.promotion.mode."
+            }
+        }
+    }
+
+    fn from_param(name: &str) -> Option<Setting> {
+        Setting::ALL.into_iter().find(|s| s.param() == name)
+    }
+}
 
 /// A bad plugin environment or parameter; says which one and what was expected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -75,16 +108,19 @@ pub struct CmpEnv {
     pub app_namespace: Option<String>,
     /// The destination namespace (`ARGOCD_APP_NAMESPACE`); may be empty.
     pub namespace: Option<String>,
+    /// `ARGOCD_APP_SOURCE_REPO_URL`: where the verdict is written by default.
     pub repo_url: Option<String>,
+    /// `ARGOCD_APP_SOURCE_PATH`: the app directory inside the repository.
     pub source_path: Option<String>,
+    /// `ARGOCD_APP_SOURCE_TARGET_REVISION`: a branch, tag, SHA or `HEAD`.
     pub target_revision: Option<String>,
     pub settings: Settings,
     /// The image for the hook Jobs: the sidecar's own `ASSAY_IMAGE`.
     pub image: String,
 }
 
+/// One entry of `ARGOCD_APP_PARAMETERS`; Argo CD sends only the set fields.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Parameter {
     name: String,
     #[serde(default)]
@@ -106,9 +142,10 @@ impl CmpEnv {
 
     /// Reads an environment given as pairs (the tests' way in).
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<CmpEnv, CmpError> {
-        let vars: std::collections::HashMap<String, String> = vars.into_iter().collect();
+        let vars: HashMap<String, String> = vars.into_iter().collect();
         let get = |k: &str| vars.get(k).filter(|v| !v.is_empty()).cloned();
         let (app_namespace, app_name) = match get("ARGOCD_APP_NAME") {
+            // Application names are DNS subdomains: the first `_` is the separator.
             Some(n) => match n.split_once('_') {
                 Some((ns, name)) => (Some(ns.to_string()), Some(name.to_string())),
                 None => (None, Some(n)),
@@ -116,34 +153,54 @@ impl CmpEnv {
             None => (None, None),
         };
         let mut settings = Settings::default();
-        // Plugin env first, then parameters over it.
-        for s in &SETTINGS {
-            if let Some(v) = vars
-                .get(&format!("ARGOCD_ENV_{}", s.env))
-                .filter(|v| !v.trim().is_empty())
-            {
-                settings.set(s.param, v, "plugin env", &format!("ARGOCD_ENV_{}", s.env))?;
+        // Plugin env first, then parameters over it. Argo CD passes plugin env
+        // names verbatim, so `prometheus_url` is as good as `PROMETHEUS_URL`.
+        let mut env: Vec<_> = vars
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("ARGOCD_ENV_")?, v)))
+            .filter_map(|(k, v)| {
+                Some((
+                    Setting::ALL
+                        .into_iter()
+                        .find(|s| s.env().eq_ignore_ascii_case(k))?,
+                    k,
+                    v,
+                ))
+            })
+            .collect();
+        env.sort_by_key(|(_, k, _)| *k);
+        for (setting, name, value) in env {
+            if !value.trim().is_empty() {
+                settings.set(setting, value, "plugin env", &format!("ARGOCD_ENV_{name}"))?;
             }
         }
-        if let Some(json) = vars.get("ARGOCD_APP_PARAMETERS") {
+        let params = vars
+            .get("ARGOCD_APP_PARAMETERS")
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty());
+        if let Some(json) = params {
             let params: Option<Vec<Parameter>> =
                 serde_json::from_str(json).map_err(|e| CmpError::Parameters(e.to_string()))?;
             for p in params.into_iter().flatten() {
-                if !SETTINGS.iter().any(|s| s.param == p.name) {
-                    return Err(CmpError::UnknownParameter { name: p.name });
-                }
+                let setting =
+                    Setting::from_param(&p.name).ok_or_else(|| CmpError::UnknownParameter {
+                        name: p.name.clone(),
+                    })?;
                 let value = match (p.string, p.array, p.map) {
                     (Some(v), None, None) => v,
+                    // A parameter announced but never given a value is unset.
+                    (None, None, None) => continue,
                     _ => {
+                        let message = "expected a string value".into();
                         return Err(CmpError::Value {
                             source_name: "parameter",
                             name: p.name,
-                            message: "expected a string value".into(),
+                            message,
                         });
                     }
                 };
                 if !value.trim().is_empty() {
-                    settings.set(&p.name.clone(), &value, "parameter", &p.name)?;
+                    settings.set(setting, &value, "parameter", &p.name)?;
                 }
             }
         }
@@ -163,7 +220,7 @@ impl CmpEnv {
 impl Settings {
     fn set(
         &mut self,
-        param: &str,
+        setting: Setting,
         value: &str,
         source_name: &'static str,
         name: &str,
@@ -174,16 +231,17 @@ impl Settings {
             message,
         };
         let value = value.trim();
-        match param {
-            "candidate-weight" => {
-                let w: u8 = value.parse().ok().filter(|w| *w <= 100).ok_or_else(|| {
+        match setting {
+            Setting::CandidateWeight => {
+                let w = value.parse::<u8>().ok().filter(|w| *w <= 100);
+                let w = w.ok_or_else(|| {
                     bad(format!(
                         "expected a whole number between 0 and 100, got {value:?}"
                     ))
                 })?;
                 self.candidate_weight = Some(w);
             }
-            "prometheus-url" => {
+            Setting::PrometheusUrl => {
                 if !crate::spec::names::is_http_url(value) {
                     return Err(bad(format!(
                         "expected an http:// or https:// URL, got {value:?}"
@@ -191,43 +249,49 @@ impl Settings {
                 }
                 self.prometheus_url = Some(value.to_string());
             }
-            "promotion-mode" => {
-                self.promotion_mode = Some(match value {
-                    "pull-request" => Mode::PullRequest,
-                    "push" => Mode::Push,
-                    _ => return Err(bad(format!("expected pull-request or push, got {value:?}"))),
-                });
+            Setting::PromotionMode => {
+                let mode = serde_json::from_value(serde_json::Value::String(value.into()));
+                self.promotion_mode =
+                    Some(mode.map_err(|_| {
+                        bad(format!("expected pull-request or push, got {value:?}"))
+                    })?);
             }
-            _ => unreachable!("settings are matched against SETTINGS"),
         }
         Ok(())
+    }
+
+    /// A setting's value as the UI shows it.
+    fn shown(&self, setting: Setting) -> Option<String> {
+        match setting {
+            Setting::CandidateWeight => self.candidate_weight.map(|w| w.to_string()),
+            Setting::PrometheusUrl => self.prometheus_url.clone(),
+            Setting::PromotionMode => self.promotion_mode.map(|m| match m {
+                Mode::PullRequest => "pull-request".to_string(),
+                Mode::Push => "push".to_string(),
+            }),
+        }
     }
 }
 
 /// The `assay parameters` announcement (ARGOCD.md §1.3): one string parameter
-/// per setting, showing the value `generate` would use when one is known.
-pub fn announcement(current: &Settings) -> serde_json::Value {
-    let value = |param: &str| match param {
-        "candidate-weight" => current.candidate_weight.map(|w| w.to_string()),
-        "prometheus-url" => current.prometheus_url.clone(),
-        _ => current.promotion_mode.map(|m| match m {
-            Mode::PullRequest => "pull-request".to_string(),
-            Mode::Push => "push".to_string(),
-        }),
-    };
-    serde_json::Value::Array(
-        SETTINGS
-            .iter()
-            .map(|s| {
-                let mut o =
-                    serde_json::json!({"name": s.param, "title": s.title, "tooltip": s.tooltip});
-                if let Some(v) = value(s.param) {
-                    o["string"] = v.into();
-                }
-                o
-            })
-            .collect(),
-    )
+/// per setting with the value `generate` would use. Where `assay.yaml` sets
+/// the value (`from_spec`), the tooltip says so, because it wins over
+/// anything typed into the UI.
+pub fn announcement(effective: &Settings, from_spec: &Settings) -> serde_json::Value {
+    let params = Setting::ALL.into_iter().map(|s| {
+        let mut tooltip = s.tooltip().to_string();
+        if let Some(v) = from_spec.shown(s) {
+            tooltip.push_str(&format!(
+                " assay.yaml sets it to {v}, which takes precedence."
+            ));
+        }
+        let mut o = serde_json::json!({"name": s.param(), "title": s.title(), "tooltip": tooltip});
+        if let Some(v) = effective.shown(s) {
+            o["string"] = v.into();
+        }
+        o
+    });
+    serde_json::Value::Array(params.collect())
 }
 
 #[cfg(test)]
@@ -246,11 +310,14 @@ mod tests {
     }
 
     #[test]
-    fn null_parameters_are_none() {
-        assert_eq!(
-            env(&[("ARGOCD_APP_PARAMETERS", "null")]).unwrap().settings,
-            Settings::default()
-        );
+    fn null_empty_and_valueless_parameters_are_unset() {
+        for p in ["null", "", r#"[{"name":"candidate-weight"}]"#] {
+            assert_eq!(
+                env(&[("ARGOCD_APP_PARAMETERS", p)]).unwrap().settings,
+                Settings::default(),
+                "{p}"
+            );
+        }
     }
 
     #[test]
@@ -264,6 +331,15 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(e.settings.candidate_weight, Some(35));
+    }
+
+    #[test]
+    fn plugin_env_names_are_case_insensitive() {
+        let e = env(&[("ARGOCD_ENV_prometheus_url", "http://prom:9090")]).unwrap();
+        assert_eq!(
+            e.settings.prometheus_url.as_deref(),
+            Some("http://prom:9090")
+        );
     }
 
     #[test]

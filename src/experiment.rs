@@ -140,6 +140,13 @@ pub struct Author {
     pub email: String,
 }
 
+/// The CRD as YAML, as `samples/install/crd.yaml` holds it.
+pub fn crd_yaml() -> String {
+    use kube::CustomResourceExt;
+    // A CRD is plain data; serialising it cannot fail.
+    serde_saphyr::to_string(&Experiment::crd()).expect("serialisable CRD")
+}
+
 /// Written only by the promote hook. Never holds credentials.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -43,12 +43,53 @@ pub const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
 /// Renders the app in `dir` for the Argo CD environment `env`.
 pub fn generate(dir: &Path, env: &CmpEnv) -> Result<String, GenerateError> {
     let release = spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME)?;
-    let files = read_app(dir, &release, env.source_path.as_deref())?;
+    let files = read_app(dir, spec::FILE_NAME, &release, env.source_path.as_deref())?;
     let docs = render::all(&release, env, &files)?;
     if docs.is_empty() {
         return Err(GenerateError::Empty);
     }
     Ok(render::to_yaml(&docs))
+}
+
+/// `assay parameters`: the announcement for the Argo CD UI. It shows what
+/// `generate` would use: the spec's values where it sets them, else
+/// parameters and plugin env. A broken spec or environment still announces
+/// the parameters, so the UI stays usable while the user fixes them.
+pub fn parameters(dir: &Path, env: Result<CmpEnv, CmpError>) -> String {
+    let mut effective = env.map(|e| e.settings).unwrap_or_default();
+    let mut from_spec = crate::cmp::Settings::default();
+    if let Ok(rel) = spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME) {
+        from_spec.candidate_weight = rel.traffic.candidate_weight;
+        from_spec.prometheus_url = rel.experiment.prometheus;
+        from_spec.promotion_mode = rel.promotion.mode;
+        effective.candidate_weight = from_spec.candidate_weight.or(effective.candidate_weight);
+        effective.prometheus_url = from_spec
+            .prometheus_url
+            .clone()
+            .or(effective.prometheus_url);
+        effective.promotion_mode = from_spec.promotion_mode.or(effective.promotion_mode);
+    }
+    crate::cmp::announcement(&effective, &from_spec).to_string() + "\n"
+}
+
+/// `assay validate`: the spec at `file` and the files it names, without an
+/// Argo CD environment. Says what state the file is in.
+pub fn validate(file: &Path) -> Result<String, GenerateError> {
+    let display = file.display().to_string();
+    let rel = spec::load(file, &display)?;
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let files = read_app(dir, &display, &rel, None)?;
+    if let Some(t) = &files.template {
+        render::check_template(t)?;
+    }
+    let state = match &rel.candidate {
+        Some(c) => format!("candidate {} under test, experiment {}", c.version, rel.id),
+        None => "steady state".to_string(),
+    };
+    Ok(format!("{display}: valid ({state})\n"))
 }
 
 /// Reads the template and the passthrough manifests of `dir`. `source_path`
@@ -57,6 +98,7 @@ pub fn generate(dir: &Path, env: &CmpEnv) -> Result<String, GenerateError> {
 /// the repository (`x.yaml -> ../common/x.yaml`), never outside it.
 pub fn read_app(
     dir: &Path,
+    spec_file: &str,
     rel: &Release,
     source_path: Option<&str>,
 ) -> Result<AppFiles, GenerateError> {
@@ -68,7 +110,7 @@ pub fn read_app(
             let display = t.to_string_lossy().into_owned();
             let path = inside(&repo, &root, &root.join(t)).map_err(|m| {
                 SpecError::new(
-                    spec::FILE_NAME,
+                    spec_file,
                     rel.places.template,
                     "spec.workload.template",
                     SpecErrorKind::Invalid(m),

@@ -6,14 +6,13 @@
 mod cli;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
 
-use assay::cmp::{self, CmpEnv};
-use assay::spec;
+use assay::cmp::CmpEnv;
+use assay::{generate, spec};
 use cli::{Args, Command};
 
 fn main() -> ExitCode {
@@ -30,59 +29,19 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<String> {
     let cwd = || PathBuf::from(".");
-    match args.command {
+    Ok(match args.command {
         Command::Generate { dir } => {
-            let env = CmpEnv::from_process()?;
-            Ok(assay::generate::generate(&dir.unwrap_or_else(cwd), &env)?)
+            generate::generate(&dir.unwrap_or_else(cwd), &CmpEnv::from_process()?)?
         }
-        Command::Parameters { dir } => parameters(&dir.unwrap_or_else(cwd)),
+        Command::Parameters { dir } => {
+            generate::parameters(&dir.unwrap_or_else(cwd), CmpEnv::from_process())
+        }
         Command::Validate { file } => {
-            validate(&file.unwrap_or_else(|| PathBuf::from(spec::FILE_NAME)))
+            generate::validate(&file.unwrap_or_else(|| PathBuf::from(spec::FILE_NAME)))?
         }
-        Command::Crd => {
-            use kube::CustomResourceExt;
-            Ok(
-                serde_saphyr::to_string(&assay::experiment::Experiment::crd())
-                    .context("serialising the CRD")?,
-            )
-        }
-        Command::Schema => {
-            let schema = schemars::schema_for!(spec::raw::RawRelease);
-            Ok(serde_json::to_string_pretty(&schema)? + "\n")
-        }
-    }
-}
-
-/// The announcement shows what `generate` would use: the spec's values where it
-/// sets them, else parameters and plugin env. A broken spec still announces
-/// the parameters, so the UI stays usable while the user fixes the file.
-fn parameters(dir: &Path) -> anyhow::Result<String> {
-    let env = CmpEnv::from_process()?;
-    let mut current = env.settings.clone();
-    if let Ok(rel) = spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME) {
-        current.candidate_weight = rel.traffic.candidate_weight.or(current.candidate_weight);
-        current.prometheus_url = rel.experiment.prometheus.or(current.prometheus_url);
-        current.promotion_mode = rel.promotion.mode.or(current.promotion_mode);
-    }
-    Ok(cmp::announcement(&current).to_string() + "\n")
-}
-
-fn validate(file: &Path) -> anyhow::Result<String> {
-    let display = file.display().to_string();
-    let rel = spec::load(file, &display)?;
-    let dir = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let files = assay::generate::read_app(dir, &rel, None)?;
-    if let Some(t) = &files.template {
-        assay::render::check_template(t)?;
-    }
-    let state = match &rel.candidate {
-        Some(c) => format!("candidate {} under test, experiment {}", c.version, rel.id),
-        None => "steady state".to_string(),
-    };
-    Ok(format!("{display}: valid ({state})\n"))
+        Command::Crd => assay::experiment::crd_yaml(),
+        Command::Schema => spec::json_schema(),
+    })
 }
 
 /// Writes all of `out` at once; a closed pipe is not an error.

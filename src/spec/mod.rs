@@ -78,6 +78,13 @@ pub fn read_file(path: &Path, display: &str) -> Result<Vec<u8>, SpecError> {
     Ok(bytes)
 }
 
+/// The JSON Schema of `assay.yaml` (`assay schema`), for editors.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(raw::RawRelease);
+    // A schema is plain data; serialising it cannot fail.
+    serde_json::to_string_pretty(&schema).expect("serialisable schema") + "\n"
+}
+
 /// Reads and validates `path`, naming it `display` in errors.
 pub fn load(path: &Path, display: &str) -> Result<Release, SpecError> {
     parse(display, &read_file(path, display)?)
