@@ -112,7 +112,7 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, phase: Phase) -> Job {
             "promote",
             "PostSync",
             vec!["promote"],
-            seconds(rel.experiment.warmup + rel.experiment.duration) + 1800,
+            seconds(rel.experiment.run_time()) + 1800,
         ),
         Phase::SyncFail => (
             "syncfail",
@@ -130,7 +130,9 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, phase: Phase) -> Job {
         ),
     ]));
     let pod_labels = BTreeMap::from([
-        ("app.kubernetes.io/name".to_string(), rel.name.clone()),
+        // part-of, not name: selectors for the app's own pods (PDBs,
+        // NetworkPolicies) must not match the experiment's helpers.
+        ("app.kubernetes.io/part-of".to_string(), rel.name.clone()),
         (
             "app.kubernetes.io/component".to_string(),
             format!("{suffix}-hook"),

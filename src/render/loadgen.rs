@@ -17,7 +17,7 @@ const NOBODY: i64 = 65534;
 
 pub(crate) fn job(ctx: &Ctx, l: &Loadgen) -> Job {
     let rel = ctx.rel;
-    let run = seconds(rel.experiment.warmup + rel.experiment.duration);
+    let run = seconds(rel.experiment.run_time());
     let url = l
         .url
         .clone()
@@ -39,7 +39,9 @@ pub(crate) fn job(ctx: &Ctx, l: &Loadgen) -> Job {
     }
     args.push(url);
     let labels = BTreeMap::from([
-        ("app.kubernetes.io/name".to_string(), rel.name.clone()),
+        // part-of, not name: selectors for the app's own pods (PDBs,
+        // NetworkPolicies) must not match the experiment's helpers.
+        ("app.kubernetes.io/part-of".to_string(), rel.name.clone()),
         (
             "app.kubernetes.io/component".to_string(),
             "loadgen".to_string(),

@@ -91,6 +91,13 @@ pub struct Experiment {
     pub metrics: IndexMap<String, String>,
 }
 
+impl Experiment {
+    /// Warmup plus duration: how long load runs and the window lasts.
+    pub fn run_time(&self) -> Duration {
+        self.warmup + self.duration
+    }
+}
+
 /// Built-in Istio metrics, per version; latency ones are in milliseconds.
 pub const BUILTIN_METRICS: &[&str] = &[
     "request-count",

@@ -93,6 +93,20 @@ pub fn release(file: &str, raw: &RawRelease) -> R<Release> {
     places.traffic = spec.traffic.as_ref().map_or(places.spec, Location::of);
     let workload = workload(&c, spec.workload.as_ref(), &mut places)?;
     let traffic = traffic(&c, spec.traffic.as_ref())?;
+    // A weight towards a candidate with no pods is a share of failed requests.
+    if let (Some(_), Some(0), Some(w)) =
+        (&spec.candidate, workload.replicas, traffic.candidate_weight)
+        && w > 0
+    {
+        let at = spec
+            .workload
+            .as_ref()
+            .and_then(|w| w.replicas.as_ref())
+            .map_or(places.spec, Location::of);
+        return Err(c.err(at, "spec.workload.replicas", format!(
+            "is 0, so the candidate has no pods for its {w}% of requests; use at least 1 or candidateWeight 0"
+        )));
+    }
     let experiment = super::validate_experiment::experiment(file, spec.experiment.as_ref())?;
     let loadgen = spec
         .loadgen

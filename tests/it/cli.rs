@@ -144,3 +144,15 @@ fn sigterm_stops_generate_with_no_output() {
     assert_eq!(out, "");
     assert!(err.contains("SIGTERM"), "{err}");
 }
+
+/// The install kit's ConfigMap must carry plugin.yaml as it is.
+#[test]
+fn install_kit_carries_plugin_yaml() {
+    let root = crate::support::repo_root();
+    let cm: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(root.join("samples/install/cmp-plugin.yaml")).unwrap(),
+    )
+    .unwrap();
+    let plugin = std::fs::read_to_string(root.join("plugin.yaml")).unwrap();
+    assert_eq!(cm["data"]["plugin.yaml"].as_str(), Some(plugin.as_str()));
+}
