@@ -16,8 +16,11 @@ pub const DEFAULT_IMAGE: &str = concat!("ghcr.io/assay-dev/assay:v", env!("CARGO
 /// A value the plugin takes from the Argo CD Application when the spec is silent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {
+    /// `candidate-weight` / `CANDIDATE_WEIGHT`: the candidate's share of requests, 0–100.
     CandidateWeight,
+    /// `prometheus-url` / `PROMETHEUS_URL`: where the hook queries metrics.
     PrometheusUrl,
+    /// `promotion-mode` / `PROMOTION_MODE`: `pull-request` or `push`.
     PromotionMode,
 }
 
@@ -77,16 +80,25 @@ impl Setting {
 /// A bad plugin environment or parameter; says which one and what was expected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CmpError {
+    /// `ARGOCD_APP_PARAMETERS` is not a JSON list of parameters.
     #[error("ARGOCD_APP_PARAMETERS: expected a JSON list of {{name, string}} objects: {0}")]
     Parameters(String),
+    /// A parameter assay does not know: refused, since a typo must not be ignored.
     #[error(
         "parameter {name:?} is not one assay knows; known: candidate-weight, prometheus-url, promotion-mode"
     )]
-    UnknownParameter { name: String },
+    UnknownParameter {
+        /// The parameter name as given.
+        name: String,
+    },
+    /// A known setting with a value it cannot take.
     #[error("{source_name} {name}: {message}")]
     Value {
+        /// `parameter` or `plugin env`.
         source_name: &'static str,
+        /// The parameter or env variable name as given.
         name: String,
+        /// What was expected, and what was given.
         message: String,
     },
 }
@@ -94,8 +106,11 @@ pub enum CmpError {
 /// Settings resolved from parameters and plugin env (not yet from the spec).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
+    /// Percentage of requests for the candidate, 0–100.
     pub candidate_weight: Option<u8>,
+    /// http(s) URL the hook queries.
     pub prometheus_url: Option<String>,
+    /// How the verdict reaches Git.
     pub promotion_mode: Option<Mode>,
 }
 
@@ -114,6 +129,7 @@ pub struct CmpEnv {
     pub source_path: Option<String>,
     /// `ARGOCD_APP_SOURCE_TARGET_REVISION`: a branch, tag, SHA or `HEAD`.
     pub target_revision: Option<String>,
+    /// Plugin settings from parameters and plugin env; `assay.yaml` overrides them.
     pub settings: Settings,
     /// The image for the hook Jobs: the sidecar's own `ASSAY_IMAGE`.
     pub image: String,

@@ -34,57 +34,80 @@ pub struct ExperimentSpec {
     pub release: String,
     /// The Argo CD Application that rendered it.
     pub application: ApplicationRef,
+    /// `canary`, `ab` or `slo`: how the candidate is judged.
     pub pattern: Pattern,
+    /// The version serving now.
     pub baseline: VersionRef,
+    /// The version under test.
     pub candidate: VersionRef,
+    /// When measuring starts and how long it lasts, counted from the start of the load.
     pub window: Window,
     /// Requests per version before any verdict.
     pub min_requests: u64,
+    /// Confidence a verdict needs, strictly between 0.5 and 1.
     pub confidence: f64,
+    /// http(s) URL of the Prometheus the hook queries.
     pub prometheus: String,
+    /// Limits the candidate must stay within.
     pub objectives: Vec<Objective>,
+    /// `ab` only: metrics whose better value picks the winner.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewards: Vec<Reward>,
+    /// Custom PromQL metrics that objectives and rewards may name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<CustomMetric>,
     /// The load generator Job, whose start opens the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loadgen: Option<LoadgenRef>,
+    /// Where and how the verdict is committed.
     pub write_back: WriteBack,
 }
 
+/// The Argo CD Application that rendered the experiment.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationRef {
+    /// Application name, without the `<namespace>_` prefix.
     pub name: String,
     /// Set when the Application lives outside Argo CD's own namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
 }
 
+/// One version as deployed.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionRef {
+    /// Version name: the `version` pod label.
     pub version: String,
+    /// Container image of the version.
     pub image: String,
     /// The Deployment running it, as Istio's `destination_workload` names it.
     pub workload: String,
 }
 
+/// The measurement window, in whole seconds.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Window {
+    /// Load before measuring starts.
     pub warmup_seconds: u64,
+    /// Length of the measurement after the warmup.
     pub duration_seconds: u64,
+    /// Time between two evaluations of the metrics.
     pub interval_seconds: u64,
 }
 
+/// A limit on one metric; at least one of `upperLimit` and `lowerLimit` is set.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Objective {
+    /// A built-in metric (`error-rate`, `mean-latency`, `p99-latency`, …) or a name in `metrics`.
     pub metric: String,
+    /// Highest acceptable value; absent: no upper limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upper_limit: Option<f64>,
+    /// Lowest acceptable value; absent: no lower limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lower_limit: Option<f64>,
     /// Limits are ratios to the baseline's value.
@@ -92,23 +115,31 @@ pub struct Objective {
     pub relative: bool,
 }
 
+/// A metric an `ab` experiment optimises to pick the winner.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reward {
+    /// A built-in metric or a name in `metrics`.
     pub metric: String,
+    /// `high` or `low`: which values win.
     pub prefer: Prefer,
 }
 
+/// A custom metric: a PromQL query run once per version.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomMetric {
+    /// The name objectives and rewards use.
     pub name: String,
+    /// PromQL using `{{version}}` or `{{workload}}`, optionally `{{namespace}}` and `{{window}}`.
     pub query: String,
 }
 
+/// The load generator of this experiment.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadgenRef {
+    /// Name of the Job (`<release>-loadgen-<id>`), in the Experiment's namespace.
     pub job: String,
 }
 
@@ -116,27 +147,35 @@ pub struct LoadgenRef {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WriteBack {
+    /// Repository the verdict is committed to.
     #[serde(rename = "repoURL")]
     pub repo_url: String,
     /// `HEAD` means the remote's default branch.
     pub branch: String,
     /// Path of assay.yaml inside the repository.
     pub path: String,
+    /// `pull-request` or `push`.
     pub mode: Mode,
     /// Secret in the Experiment's namespace, mounted into the hook.
     pub credentials_secret: String,
+    /// `auto`, `github`, `gitlab` or `gitea`: where pull requests are opened.
     pub forge: Forge,
+    /// Forge API base URL, for GitHub Enterprise and self-hosted forges.
     #[serde(default, rename = "apiURL", skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
+    /// Author of the verdict commit.
     pub author: Author,
     /// Repository paths of other assay.yaml files that receive the winner.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<String>,
 }
 
+/// A Git commit author.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 pub struct Author {
+    /// Display name.
     pub name: String,
+    /// Email address.
     pub email: String,
 }
 
@@ -157,19 +196,25 @@ pub struct ExperimentStatus {
     /// promote, reject or superseded, once decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<String>,
+    /// Human-readable detail of the phase or verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// How many times the metrics have been evaluated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iteration: Option<u32>,
+    /// When the hook started judging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+    /// When the hook last wrote the status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+    /// The measurements behind the verdict, per version and metric.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
     /// The verdict commit, once pushed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// The pull request carrying the verdict, in `pull-request` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<String>,
 }
@@ -178,13 +223,19 @@ pub struct ExperimentStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Evidence {
+    /// The version measured.
     pub version: String,
+    /// The metric measured.
     pub metric: String,
+    /// Measured value in the metric's unit; absent when Prometheus returned no data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
+    /// The limit it was judged against, as text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
+    /// Requests the value is based on.
     pub samples: u64,
+    /// Confidence bound on the value, at the spec's `confidence`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound: Option<f64>,
     /// pass, fail or pending.

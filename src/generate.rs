@@ -12,14 +12,23 @@ use crate::spec::{self, Location, Release, SpecError, SpecErrorKind};
 /// Why `generate` produced no manifests.
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
+    /// `assay.yaml`, the template or a manifest is invalid or unreadable.
     #[error(transparent)]
     Spec(#[from] SpecError),
+    /// The spec cannot be rendered in this environment or with this template.
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// The Argo CD environment or parameters are invalid.
     #[error(transparent)]
     Cmp(#[from] CmpError),
+    /// The app directory or a file in it could not be read.
     #[error("{path}: {message}")]
-    Io { path: String, message: String },
+    Io {
+        /// The file or directory, as the plugin sees it.
+        path: String,
+        /// The operating system's error.
+        message: String,
+    },
     /// Never expected (the baseline is always rendered), but an empty stream
     /// would make Argo CD prune the whole application, so it is an error.
     #[error("rendered no manifests; refusing to print an empty stream")]

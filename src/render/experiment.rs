@@ -21,6 +21,8 @@ pub(crate) fn loadgen_name(ctx: &Ctx) -> String {
     format!("{}-loadgen-{}", ctx.rel.name, ctx.rel.id)
 }
 
+/// The Experiment for `cand`; an error when the hook would lack a Prometheus URL, a
+/// repository or a branch to write to.
 pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, RenderError> {
     let rel = ctx.rel;
     let e = &rel.experiment;

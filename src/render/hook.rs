@@ -25,9 +25,12 @@ pub const CREDENTIALS_DIR: &str = "/var/run/secrets/assay/git";
 /// The uid of the assay image (Dockerfile `USER 999`).
 const ASSAY_UID: i64 = 999;
 
+/// When a hook Job runs, which decides its name and arguments.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
+    /// After a successful sync: `assay promote` judges and writes the verdict.
     PostSync,
+    /// After a failed sync: `assay promote --sync-failed` rejects the candidate.
     SyncFail,
 }
 
@@ -68,6 +71,7 @@ pub(crate) fn rules(ctx: &Ctx, cand: &Version, experiment: &str) -> Vec<PolicyRu
     rules
 }
 
+/// ServiceAccount, Role and RoleBinding of the hooks; needs a namespace for the binding.
 pub(crate) fn rbac(
     ctx: &Ctx,
     cand: &Version,
@@ -104,6 +108,7 @@ pub(crate) fn rbac(
     Ok(vec![object(&sa), object(&role), object(&binding)])
 }
 
+/// The hook Job of `phase`, judging the Experiment named `experiment`.
 pub(crate) fn job(ctx: &Ctx, experiment: &str, phase: Phase) -> Job {
     let rel = ctx.rel;
     let (suffix, hook, args, deadline) = match phase {

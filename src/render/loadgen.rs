@@ -15,6 +15,7 @@ use crate::spec::{Loadgen, seconds};
 /// fortio's image runs as root by default; any unprivileged uid works.
 const NOBODY: i64 = 65534;
 
+/// The fortio Job, running for warmup + duration against `l.url` or the Service.
 pub(crate) fn job(ctx: &Ctx, l: &Loadgen) -> Job {
     let rel = ctx.rel;
     let run = seconds(rel.experiment.run_time());

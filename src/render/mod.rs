@@ -28,10 +28,15 @@ pub const EXPERIMENT_LABEL: &str = "assay.dev/experiment";
 /// (wave 2) starts once routing is in place. Versions and their Services are
 /// pruned last, after routing has moved away from them.
 pub(crate) mod order {
+    /// Annotation that orders objects within one sync.
     pub const WAVE: &str = "argocd.argoproj.io/sync-wave";
+    /// Wave of routing objects: after the versions (wave 0) are Available.
     pub const ROUTING: &str = "1";
+    /// Wave of the load generator: after routing is in place.
     pub const LOAD: &str = "2";
+    /// Annotation carrying Argo CD sync options.
     pub const SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
+    /// Prune only after the rest, so a removed version serves until routing has left it.
     pub const PRUNE_LAST: &str = "PruneLast=true";
 }
 
@@ -40,12 +45,14 @@ pub(crate) mod order {
 pub struct SourceFile {
     /// Name relative to the app directory, as errors show it.
     pub name: String,
+    /// The whole file, already checked to be UTF-8 and within the size limits.
     pub text: String,
 }
 
 /// The app directory's files other than `assay.yaml`.
 #[derive(Debug, Clone, Default)]
 pub struct AppFiles {
+    /// The Deployment file named by `spec.workload.template`, if any.
     pub template: Option<SourceFile>,
     /// Other manifests, in the order they are emitted (sorted by name).
     pub passthrough: Vec<SourceFile>,
@@ -63,19 +70,24 @@ pub enum Document {
 /// Why rendering failed; always a place in `assay.yaml` or a file it names.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    /// The spec does not fit the template, the manifests or the Argo CD environment.
     #[error(transparent)]
     Spec(#[from] SpecError),
 }
 
 /// What rendering resolved once: settings from spec, parameters and env.
 pub(crate) struct Ctx<'a> {
+    /// The validated spec.
     pub rel: &'a Release,
+    /// The Argo CD environment and plugin settings.
     pub env: &'a CmpEnv,
+    /// `metadata.namespace`, else the Application's destination namespace.
     pub namespace: Option<String>,
     /// The port the workload serves on.
     pub port: u16,
     /// Percentage of traffic to the candidate.
     pub weight: u8,
+    /// How the verdict reaches Git: the spec's, a parameter, plugin env, else pull-request.
     pub mode: Mode,
 }
 
@@ -115,6 +127,7 @@ impl Ctx<'_> {
         self.meta(name, &[(EXPERIMENT_LABEL, &self.rel.id)])
     }
 
+    /// An `Invalid` error in `assay.yaml`, for rules that need the template or the environment.
     pub fn spec_error(&self, at: Location, path: &str, message: impl Into<String>) -> RenderError {
         RenderError::Spec(SpecError::new(
             crate::spec::FILE_NAME,

@@ -14,8 +14,11 @@ use crate::spec::{Location, SpecError, SpecErrorKind, yaml};
 
 /// A passthrough object: what identifies it, and where it is written.
 pub(crate) struct Placed {
+    /// The parsed object (for its identity).
     pub object: Value,
+    /// The file it came from.
     pub file: String,
+    /// Where its document starts.
     pub at: Location,
 }
 

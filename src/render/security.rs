@@ -47,7 +47,9 @@ const SELINUX_TYPES: &[&str] = &[
 /// A pod-spec setting the restricted standard forbids: the field path and why.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Violation {
+    /// Field path in the template, e.g. `spec.template.spec.hostNetwork`.
     pub path: String,
+    /// Why the standard forbids it.
     pub message: String,
 }
 

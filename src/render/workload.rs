@@ -27,7 +27,9 @@ struct TemplateHead {
 
 /// A parsed template and where it came from (for errors).
 pub(crate) struct Template {
+    /// The file, for errors that point into it.
     pub file: SourceFile,
+    /// The parsed Deployment.
     pub deployment: Deployment,
 }
 

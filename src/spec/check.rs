@@ -12,22 +12,27 @@ use super::error::{Location, SpecError, SpecErrorKind};
 use super::names::*;
 use super::raw::StringMap;
 
+/// The result of a validation rule.
 pub(super) type R<T> = Result<T, SpecError>;
 
 /// Validation of one file: errors carry its name and a value's position.
 pub(super) struct Check<'a> {
+    /// The file name every error carries.
     pub file: &'a str,
 }
 
 impl Check<'_> {
+    /// An `Invalid` error at `at`, for values without a position of their own.
     pub fn err(&self, at: Location, path: &str, msg: impl Into<String>) -> SpecError {
         SpecError::new(self.file, at, path, SpecErrorKind::Invalid(msg.into()))
     }
 
+    /// An `Invalid` error at the position of `v`.
     pub fn at<T>(&self, v: &S<T>, path: &str, msg: impl Into<String>) -> SpecError {
         self.err(Location::of(v), path, msg)
     }
 
+    /// A DNS-1123 label (versions, containers, namespaces).
     pub fn label(&self, v: &S<String>, path: &str) -> R<String> {
         if !is_dns1123_label(&v.value) {
             return Err(self.at(v, path, format!(
@@ -38,6 +43,7 @@ impl Check<'_> {
         Ok(v.value.clone())
     }
 
+    /// An integer in `min..=max`; YAML gives every integer as `i64`.
     pub fn int(&self, v: &S<i64>, path: &str, min: i64, max: i64) -> R<i64> {
         if v.value < min || v.value > max {
             return Err(self.at(
@@ -49,6 +55,7 @@ impl Check<'_> {
         Ok(v.value)
     }
 
+    /// A duration such as `30s`, or `default` when the field is not written.
     pub fn duration(&self, v: &Option<S<String>>, path: &str, default: Duration) -> R<Duration> {
         match v {
             None => Ok(default),
@@ -73,6 +80,7 @@ impl Check<'_> {
         }
     }
 
+    /// An absolute http(s) URL with a host.
     pub fn url(&self, v: &S<String>, path: &str) -> R<String> {
         if !is_http_url(&v.value) {
             return Err(self.at(
@@ -84,6 +92,7 @@ impl Check<'_> {
         Ok(v.value.clone())
     }
 
+    /// A container image reference: non-empty, no whitespace (the registry checks the rest).
     pub fn image(&self, v: &S<String>, path: &str) -> R<String> {
         if v.value.is_empty() || v.value.chars().any(char::is_whitespace) {
             return Err(self.at(

@@ -8,7 +8,9 @@ use std::fmt;
 /// A 1-based line and column (in characters), as editors count them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Location {
+    /// 1-based line.
     pub line: u32,
+    /// 1-based column, in characters.
     pub column: u32,
 }
 
@@ -16,6 +18,7 @@ impl Location {
     /// The start of a file: used for errors about the file as a whole.
     pub const START: Location = Location { line: 1, column: 1 };
 
+    /// A serde-saphyr location; line 0 (no position recorded) becomes the file start.
     pub(crate) fn from_saphyr(loc: serde_saphyr::Location) -> Location {
         if loc.line() == 0 {
             return Location::START;
@@ -44,7 +47,12 @@ pub enum SpecErrorKind {
     /// The file could not be read.
     Io(String),
     /// The file is larger than any sane spec; refused before parsing.
-    TooLarge { bytes: u64, limit: u64 },
+    TooLarge {
+        /// The file's size in bytes.
+        bytes: u64,
+        /// The limit it exceeds, in bytes.
+        limit: u64,
+    },
     /// The file is not UTF-8.
     NotUtf8,
     /// The file holds no document.
@@ -88,14 +96,17 @@ impl fmt::Display for SpecErrorKind {
 pub struct SpecError {
     /// The file as the user named it (relative to the app directory in `generate`).
     pub file: String,
+    /// Where the offending value starts; the file start for errors about the whole file.
     pub location: Location,
     /// Dotted field path (`spec.experiment.objectives[1].metric`); empty for
     /// errors about the whole file.
     pub path: String,
+    /// What went wrong.
     pub kind: SpecErrorKind,
 }
 
 impl SpecError {
+    /// An error at `location`; `path` is empty for errors about the whole file.
     pub fn new(
         file: impl Into<String>,
         location: Location,

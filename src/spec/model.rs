@@ -16,17 +16,29 @@ pub use super::raw::{
 /// One application's release state, from `assay.yaml`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Release {
+    /// `metadata.name`: prefix of every generated object.
     pub name: String,
+    /// `None`: the Application's destination namespace, resolved at render time.
     pub namespace: Option<String>,
+    /// How each version's Deployment is built.
     pub workload: Workload,
+    /// The version serving in steady state.
     pub baseline: Version,
+    /// The version under test; `None` in steady state, when no experiment is rendered.
     pub candidate: Option<Version>,
+    /// How requests are split between the versions.
     pub traffic: Traffic,
+    /// How the candidate is judged; defaulted even in steady state.
     pub experiment: Experiment,
+    /// The load generator; `None` means real traffic only.
     pub loadgen: Option<Loadgen>,
+    /// Where and how the verdict is written back.
     pub promotion: Promotion,
+    /// Candidates waiting their turn (`onNewCandidate: queue`).
     pub queue: Vec<Version>,
+    /// Candidates that failed, newest last, as the hook recorded them.
     pub rejected: Vec<Rejected>,
+    /// File-name globs of app-directory files that are not passed through.
     pub exclude: Vec<String>,
     /// Content hash of the experiment-relevant parts of the file (see `id`).
     pub id: String,
@@ -37,23 +49,36 @@ pub struct Release {
 /// Positions of sections in `assay.yaml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Places {
+    /// The `metadata` mapping.
     pub metadata: Location,
+    /// The `spec` mapping: the fallback for errors about absent sections.
     pub spec: Location,
+    /// `spec.candidate`, else `spec`.
     pub candidate: Location,
+    /// `spec.experiment`, else `spec`.
     pub experiment: Location,
+    /// `spec.traffic`, else `spec`.
     pub traffic: Location,
+    /// The `spec.workload.template` value; meaningless without a template.
     pub template: Location,
 }
 
+/// How each version's Deployment is built; `None` falls back to the template, then to defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
     /// Relative to the app directory, already checked not to escape it.
     pub template: Option<PathBuf>,
+    /// Container that receives image and env; `None`: the template's first, or `<name>` inline.
     pub container: Option<String>,
+    /// Replicas per version (0–1000); `None`: the template's, else 1.
     pub replicas: Option<u32>,
+    /// Service and route port; `None`: the template container's first port, else 8080.
     pub port: Option<u16>,
+    /// `None` keeps the template's ServiceAccount.
     pub service_account_name: Option<String>,
+    /// Extra labels on every version's pods; never `app` or `version`.
     pub pod_labels: IndexMap<String, String>,
+    /// Extra annotations on every version's pods.
     pub pod_annotations: IndexMap<String, String>,
     /// Unset: the template's, else Kubernetes' default of 10 minutes.
     pub progress_deadline: Option<Duration>,
@@ -61,33 +86,54 @@ pub struct Workload {
     pub run_as_user: Option<i64>,
 }
 
+/// One version of the application: what CI proposes and promotion moves to the baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Version {
+    /// A DNS-1123 label: the `version` pod label and the Deployment suffix (`<name>-<version>`).
     pub version: String,
+    /// Container image reference.
     pub image: String,
+    /// Env of the chosen container, in the user's order (for `$(VAR)` references).
     pub env: IndexMap<String, String>,
 }
 
+/// How requests are split; options the router would ignore have been refused.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Traffic {
+    /// What splits the traffic.
     pub router: Router,
+    /// 0–100, only with a router; `None`: the parameter, plugin env, else 10 (at render time).
     pub candidate_weight: Option<u8>,
+    /// Extra VirtualService hosts (Istio only).
     pub hosts: Vec<String>,
+    /// Istio gateways (`name` or `namespace/name`); empty means Istio's `mesh`.
     pub gateways: Vec<String>,
+    /// HTTPRoute parents (Gateway API only); empty means the Service (GAMMA mesh routing).
     pub parent_refs: Vec<ParentRef>,
 }
 
+/// How the candidate is judged, with every default applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {
+    /// Which comparison decides the verdict.
     pub pattern: Pattern,
+    /// Load before measuring starts (default 30s).
     pub warmup: Duration,
+    /// Length of the measurement window, at least 1s (default 5m).
     pub duration: Duration,
+    /// How often metrics are evaluated: between 1s and `duration` (default 10s).
     pub interval: Duration,
+    /// Requests per version before any verdict (default 100).
     pub min_requests: u64,
+    /// Strictly between 0.5 and 1 (default 0.95).
     pub confidence: f64,
+    /// `None`: the parameter or plugin env at render time; a candidate needs one.
     pub prometheus: Option<String>,
+    /// Never empty for canary and slo; default: `error-rate` at most 0.01.
     pub objectives: Vec<Objective>,
+    /// Non-empty exactly when the pattern is ab.
     pub rewards: Vec<Reward>,
+    /// Custom metric name → PromQL with placeholders (see `PLACEHOLDERS`), in the user's order.
     pub metrics: IndexMap<String, String>,
 }
 
@@ -124,6 +170,7 @@ pub enum MetricKind {
 }
 
 impl MetricKind {
+    /// The kind of a metric by name: built-ins by their unit, anything else `Custom`.
     pub fn of(metric: &str) -> MetricKind {
         match metric {
             "request-count" | "error-count" => MetricKind::Count,
@@ -134,28 +181,42 @@ impl MetricKind {
     }
 }
 
+/// A limit on one metric; at least one of the two limits is set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Objective {
+    /// A built-in metric or a key of `Experiment::metrics`.
     pub metric: String,
+    /// In the metric's unit (fraction, milliseconds, count), or a ratio when `relative`.
     pub upper_limit: Option<f64>,
+    /// In the same unit; never above `upper_limit`.
     pub lower_limit: Option<f64>,
+    /// Limits are ratios to the baseline's value; never with pattern slo.
     pub relative: bool,
 }
 
+/// What an A/B test optimises to pick the winner.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reward {
+    /// A built-in metric or a key of `Experiment::metrics`.
     pub metric: String,
+    /// Whether higher or lower values win.
     pub prefer: Prefer,
 }
 
+/// The fortio load generator, with defaults applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loadgen {
+    /// `None`: `http://<name>:<port>/`, built at render time (with a router, needs `sidecar`).
     pub url: Option<String>,
     /// Inject the Istio sidecar into the load generator (native sidecars only).
     pub sidecar: bool,
+    /// Total requests per second across all connections, in (0, 10000] (default 8).
     pub qps: f64,
+    /// Concurrent connections, 1–1000 (default 4).
     pub connections: u32,
+    /// Sent with every request, in the user's order.
     pub headers: IndexMap<String, String>,
+    /// fortio image (default `DEFAULT_LOADGEN_IMAGE`).
     pub image: String,
 }
 
@@ -163,31 +224,51 @@ pub struct Loadgen {
 /// bump `RENDER_EPOCH` (spec/id.rs) with it.
 pub const DEFAULT_LOADGEN_IMAGE: &str = "fortio/fortio:1.69.5";
 
+/// How and where the verdict is written back to Git, with defaults applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Promotion {
+    /// `None`: the parameter, plugin env, else pull-request (at render time).
     pub mode: Option<Mode>,
+    /// Secret with the Git credentials, mounted into the hook (default `assay-git`).
     pub credentials_secret: String,
+    /// What a new candidate does to a running experiment (default preempt).
     pub on_new_candidate: OnNewCandidate,
+    /// Paths, relative to this file, of other `assay.yaml` files that receive the winner.
     pub next: Vec<String>,
+    /// `None`: the Application's target revision, which must then be a branch.
     pub branch: Option<String>,
+    /// `None`: the Application's source repository.
     pub repo: Option<String>,
+    /// Where pull requests are opened (default auto: from the repository URL's host).
     pub forge: Forge,
+    /// Forge API base URL, for GitHub Enterprise and self-hosted forges.
     pub api_url: Option<String>,
+    /// Author of verdict commits (default `assay <assay@assay.dev>`).
     pub author: Author,
+    /// Longest `rejected` list kept, 1–1000 (default 20).
     pub max_rejected: u32,
 }
 
+/// A Git commit author.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Author {
+    /// Non-empty display name.
     pub name: String,
+    /// Contains `@`; no `<`, `>` or line breaks.
     pub email: String,
 }
 
+/// A candidate that failed, as the hook recorded it (its shape is checked, its values are not).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejected {
+    /// The rejected candidate's version.
     pub version: String,
+    /// The rejected candidate's image.
     pub image: String,
+    /// The experiment that rejected it.
     pub experiment: Option<String>,
+    /// Why it was rejected.
     pub reason: Option<String>,
+    /// When it was rejected.
     pub date: Option<String>,
 }

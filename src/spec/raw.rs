@@ -27,12 +27,15 @@ pub struct RawRelease {
     /// Must be `Release`.
     #[schemars(with = "String")]
     pub kind: S<String>,
+    /// Name (and optionally namespace) of the generated objects.
     #[schemars(with = "RawMetadata")]
     pub metadata: S<RawMetadata>,
+    /// The versions, and how a candidate is routed, judged and promoted.
     #[schemars(with = "RawSpec")]
     pub spec: S<RawSpec>,
 }
 
+/// Names the generated objects.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawMetadata {
@@ -45,20 +48,25 @@ pub struct RawMetadata {
     pub namespace: Option<S<String>>,
 }
 
+/// One application: its versions, traffic split, experiment and write-back.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawSpec {
+    /// How each version's Deployment is built: a template file, inline fields, or both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<RawWorkload>,
+    /// The version serving in steady state; its Deployment is `<name>-<version>`.
     #[schemars(with = "RawVersion")]
     pub baseline: S<RawVersion>,
     /// Present while a candidate is under test; absent in steady state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<RawVersion>")]
     pub candidate: Option<S<RawVersion>>,
+    /// How requests are split between baseline and candidate (default: router `none`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<RawTraffic>")]
     pub traffic: Option<S<RawTraffic>>,
+    /// How the candidate is judged (default: canary on `error-rate` at most 1%).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<RawExperiment>")]
     pub experiment: Option<S<RawExperiment>>,
@@ -66,6 +74,7 @@ pub struct RawSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<RawLoadgen>")]
     pub loadgen: Option<S<RawLoadgen>>,
+    /// How and where the promote hook commits the verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion: Option<RawPromotion>,
     /// Candidates waiting their turn (`promotion.onNewCandidate: queue`).
@@ -81,6 +90,7 @@ pub struct RawSpec {
     pub exclude: Option<Vec<S<String>>>,
 }
 
+/// The Deployment every version runs; unset fields come from the template, else defaults.
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawWorkload {
@@ -92,17 +102,22 @@ pub struct RawWorkload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub container: Option<S<String>>,
+    /// Replicas per version, 0–1000 (default: the template's, else 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<u32>")]
     pub replicas: Option<S<i64>>,
+    /// Service and route port, 1–65535 (default: the template container's first port, else 8080).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<u16>")]
     pub port: Option<S<i64>>,
+    /// ServiceAccount of the pods, a DNS-1123 subdomain (default: the template's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub service_account_name: Option<S<String>>,
+    /// Labels added to every version's pods; `app` and `version` are set by assay and refused here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_labels: Option<StringMap>,
+    /// Annotations added to every version's pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_annotations: Option<StringMap>,
     /// Pod user id (and group, fsGroup) for images that do not run as a numeric non-root user.
@@ -122,24 +137,32 @@ pub struct RawVersion {
     /// Label value and name suffix (`<name>-<version>`): a DNS-1123 label.
     #[schemars(with = "String")]
     pub version: S<String>,
+    /// Container image reference (no whitespace), e.g. `iter8/productpage:v1`.
     #[schemars(with = "String")]
     pub image: S<String>,
+    /// Environment variables of the container, in the order written (for `$(VAR)` references).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<StringMap>,
 }
 
+/// How requests are split between the versions.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Router {
+    /// DestinationRule subsets and VirtualService weights.
     Istio,
+    /// An HTTPRoute with weighted backendRefs, one Service per version.
     GatewayApi,
+    /// One Service over all versions: requests split by replica count, so no `candidateWeight`.
     #[default]
     None,
 }
 
+/// How requests are split between baseline and candidate; options the router ignores are refused.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawTraffic {
+    /// `istio`, `gateway-api` or `none` (default `none`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub router: Option<Router>,
     /// Percentage of requests sent to the candidate (0–100).
@@ -159,23 +182,31 @@ pub struct RawTraffic {
     pub parent_refs: Option<Vec<RawParentRef>>,
 }
 
+/// A parent of the HTTPRoute, as in Gateway API's `parentRefs` (passed on as written).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawParentRef {
+    /// API group of the parent (Gateway API's default: `gateway.networking.k8s.io`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// Kind of the parent (Gateway API's default: `Gateway`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// Name of the parent: a DNS-1123 subdomain.
     #[schemars(with = "String")]
     pub name: S<String>,
+    /// Namespace of the parent (default: the route's namespace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// Listener of the parent to attach to (default: all of them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub section_name: Option<String>,
+    /// Port of the parent to attach to (default: all of them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
 }
 
+/// How the candidate is judged.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Pattern {
@@ -188,32 +219,42 @@ pub enum Pattern {
     Slo,
 }
 
+/// How the candidate is judged, and for how long.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawExperiment {
+    /// `canary`, `ab` or `slo` (default `canary`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<Pattern>,
+    /// Load before measuring starts, e.g. `30s` or `1h30m` (units ms, s, m, h; default `30s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub warmup: Option<S<String>>,
+    /// Length of the measurement window, at least `1s` (default `5m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub duration: Option<S<String>>,
+    /// How often the metrics are evaluated, between `1s` and `duration` (default `10s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub interval: Option<S<String>>,
+    /// Requests each version must serve before any verdict, 0–1000000000 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<u64>")]
     pub min_requests: Option<S<i64>>,
+    /// Confidence a verdict needs, strictly between 0.5 and 1 (default 0.95).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<f64>")]
     pub confidence: Option<S<f64>>,
+    /// Prometheus URL for the hook; needed with a candidate (default: parameter, then plugin env).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub prometheus: Option<S<String>>,
+    /// One limit entry per metric; canary and slo need one (default: `error-rate` at most 0.01).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<Vec<RawObjective>>")]
     pub objectives: Option<Vec<S<RawObjective>>>,
+    /// Metrics whose better value picks the winner: `ab` only, and required there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<Vec<RawReward>>")]
     pub rewards: Option<Vec<S<RawReward>>>,
@@ -227,18 +268,24 @@ pub struct RawExperiment {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(untagged)]
 pub enum RawLimit {
+    /// A plain number in the metric's unit: a fraction for rates, milliseconds for latency.
     Number(f64),
+    /// A percentage for rates (`1%`) or a duration for latency (`300ms`).
     Text(String),
 }
 
+/// A limit on one metric that the candidate must stay within: `upperLimit`, `lowerLimit` or both.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawObjective {
+    /// A built-in metric (`error-rate`, `mean-latency`, `p99-latency`, …) or a key of `metrics`.
     #[schemars(with = "String")]
     pub metric: S<String>,
+    /// Highest acceptable value: a fraction or percentage for rates, ms or a duration for latency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<RawLimit>")]
     pub upper_limit: Option<S<String>>,
+    /// Lowest acceptable value, in the same units; not above `upperLimit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<RawLimit>")]
     pub lower_limit: Option<S<String>>,
@@ -247,21 +294,28 @@ pub struct RawObjective {
     pub relative: Option<bool>,
 }
 
+/// Which values of a reward metric are better.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Prefer {
+    /// Higher values win (e.g. a conversion rate).
     High,
+    /// Lower values win (e.g. latency).
     Low,
 }
 
+/// A metric an `ab` experiment optimises to pick the winner.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawReward {
+    /// A built-in metric or a name under `metrics`; each metric at most once.
     #[schemars(with = "String")]
     pub metric: S<String>,
+    /// `high` or `low`: which values win.
     pub prefer: Prefer,
 }
 
+/// A custom metric: one PromQL query, run once per version.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawMetric {
@@ -270,6 +324,7 @@ pub struct RawMetric {
     pub query: S<String>,
 }
 
+/// A fortio Job that sends load for warmup + duration, so the window sees traffic.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawLoadgen {
@@ -277,14 +332,18 @@ pub struct RawLoadgen {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub url: Option<S<String>>,
+    /// Total requests per second, more than 0 and at most 10000 (default 8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<f64>")]
     pub qps: Option<S<f64>>,
+    /// Concurrent connections, 1–1000 (default 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<u32>")]
     pub connections: Option<S<i64>>,
+    /// HTTP headers sent with every request (e.g. `Host` for a gateway).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<StringMap>,
+    /// fortio image (default `fortio/fortio:1.69.5`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub image: Option<S<String>>,
@@ -293,40 +352,54 @@ pub struct RawLoadgen {
     pub sidecar: Option<bool>,
 }
 
+/// How the verdict reaches Git.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
+    /// Open a pull request, merged by a person or by CI.
     PullRequest,
+    /// Commit straight to the branch.
     Push,
 }
 
+/// What a new candidate does while another is under test.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum OnNewCandidate {
+    /// The new candidate replaces the one under test, whose experiment is superseded.
     #[default]
     Preempt,
+    /// The new candidate waits in `queue`; every candidate is tested in turn.
     Queue,
 }
 
+/// The Git forge pull requests are opened on.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Forge {
     /// From the repository URL's host (github.com, gitlab.*, gitea.*).
     #[default]
     Auto,
+    /// GitHub or GitHub Enterprise (set `apiUrl` for Enterprise).
     Github,
+    /// GitLab, hosted or self-managed.
     Gitlab,
+    /// Gitea.
     Gitea,
 }
 
+/// How and where the promote hook commits the verdict.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawPromotion {
+    /// `pull-request` or `push` (default: parameter, then plugin env, then `pull-request`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
+    /// Secret with the Git credentials, mounted into the hook (default `assay-git`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub credentials_secret: Option<S<String>>,
+    /// `preempt` or `queue` (default `preempt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_new_candidate: Option<OnNewCandidate>,
     /// Paths (relative to this file) of other assay.yaml files that receive the winner.
@@ -341,12 +414,14 @@ pub struct RawPromotion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub repo: Option<S<String>>,
+    /// `auto`, `github`, `gitlab` or `gitea` (default `auto`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forge: Option<Forge>,
     /// Forge API base URL, for GitHub Enterprise and self-hosted forges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub api_url: Option<S<String>>,
+    /// Author of verdict commits (default `assay <assay@assay.dev>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<RawAuthor>,
     /// How many rejected candidates to remember (default 20).
@@ -355,10 +430,13 @@ pub struct RawPromotion {
     pub max_rejected: Option<S<i64>>,
 }
 
+/// The author of verdict commits.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawAuthor {
+    /// Display name; must not be empty.
     pub name: String,
+    /// Email address: contains `@`, no `<`, `>` or line breaks.
     pub email: String,
 }
 
@@ -366,12 +444,17 @@ pub struct RawAuthor {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawRejected {
+    /// The rejected candidate's version.
     pub version: String,
+    /// The rejected candidate's image.
     pub image: String,
+    /// The experiment that rejected it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment: Option<String>,
+    /// Why it was rejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When it was rejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
 }

@@ -12,6 +12,7 @@ use super::model::*;
 use super::names::*;
 use super::raw::*;
 
+/// `spec.traffic`: the router, the weight and the router-specific options.
 pub(super) fn traffic(c: &Check, t: Option<&S<RawTraffic>>) -> R<Traffic> {
     let Some(ts) = t else {
         return Ok(Traffic {
@@ -113,6 +114,7 @@ fn is_gateway_ref(s: &str) -> bool {
     }
 }
 
+/// `spec.loadgen`: refuses in-mesh load that would bypass the router's weights.
 pub(super) fn loadgen(c: &Check, ls: &S<RawLoadgen>, router: Router) -> R<Loadgen> {
     let (l, at) = (&ls.value, Location::of(ls));
     let sidecar = l.sidecar.unwrap_or(false);
@@ -170,6 +172,7 @@ pub(super) fn loadgen(c: &Check, ls: &S<RawLoadgen>, router: Router) -> R<Loadge
     })
 }
 
+/// `spec.promotion`: the write-back target and its defaults.
 pub(super) fn promotion(c: &Check, p: Option<&RawPromotion>, at: Location) -> R<Promotion> {
     let Some(p) = p else {
         return Ok(Promotion {

@@ -17,6 +17,7 @@ use super::raw::{RawExperiment, RawObjective};
 /// Placeholders a custom query may use; the hook substitutes them per version.
 pub const PLACEHOLDERS: &[&str] = &["version", "workload", "namespace", "window"];
 
+/// `spec.experiment`, with every default; refuses experiments that could never fail or win.
 pub(super) fn experiment(file: &str, e: Option<&S<RawExperiment>>) -> R<Experiment> {
     let c = Check { file };
     let at = |v: &S<String>, path: &str, msg: String| c.at(v, path, msg);
