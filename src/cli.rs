@@ -30,8 +30,95 @@ pub enum Command {
         /// The spec file (default: ./assay.yaml).
         file: Option<PathBuf>,
     },
+    /// Propose or withdraw a candidate in assay.yaml (what CI runs).
+    Candidate {
+        #[command(subcommand)]
+        action: CandidateAction,
+    },
+    /// Write a verdict to the env repository, exactly as the promote hook does.
+    Writeback(WritebackArgs),
     /// Print the Experiment CustomResourceDefinition (YAML).
     Crd,
     /// Print the JSON Schema of assay.yaml, for editors.
     Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CandidateAction {
+    /// Propose a candidate: it replaces the current one, or joins the queue
+    /// with `promotion.onNewCandidate: queue`.
+    Set {
+        /// The spec to edit.
+        #[arg(long, default_value = "assay.yaml")]
+        file: PathBuf,
+        /// Version label of the candidate (a DNS-1123 label, e.g. v2).
+        #[arg(long)]
+        version: String,
+        /// Container image of the candidate.
+        #[arg(long)]
+        image: String,
+        /// Environment variable of the candidate, KEY=VALUE (repeatable).
+        #[arg(long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// Propose it even if it was rejected before.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Withdraw the candidate.
+    Clear {
+        /// The spec to edit.
+        #[arg(long, default_value = "assay.yaml")]
+        file: PathBuf,
+    },
+}
+
+/// The verdict to write.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum VerdictArg {
+    Promote,
+    Reject,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WritebackArgs {
+    /// The env repository (git://, ssh://, https://, file://).
+    #[arg(long)]
+    pub repo: String,
+    /// Branch to write to (HEAD: the remote's default branch).
+    #[arg(long, default_value = "HEAD")]
+    pub branch: String,
+    /// Path of assay.yaml in the repository.
+    #[arg(long)]
+    pub path: String,
+    /// The experiment id the verdict is for.
+    #[arg(long)]
+    pub experiment: String,
+    #[arg(long, value_enum)]
+    pub verdict: VerdictArg,
+    /// Why the candidate is rejected (recorded under `rejected`).
+    #[arg(long, default_value = "rejected by assay writeback")]
+    pub reason: String,
+    /// How the verdict reaches the branch.
+    #[arg(long, value_enum, default_value = "push")]
+    pub mode: ModeArg,
+    /// The mounted credentials Secret (a missing directory means anonymous).
+    #[arg(long, default_value = assay::gitops::credentials::DEFAULT_DIR)]
+    pub credentials: PathBuf,
+    /// Markdown evidence for the commit body.
+    #[arg(long)]
+    pub evidence: Option<PathBuf>,
+    /// Give up retrying after this long.
+    #[arg(long, default_value = "5m")]
+    pub deadline: String,
+    #[arg(long, default_value = "assay")]
+    pub author_name: String,
+    #[arg(long, default_value = "assay@assay.dev")]
+    pub author_email: String,
+}
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ModeArg {
+    Push,
+    PullRequest,
 }

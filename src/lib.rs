@@ -5,5 +5,6 @@
 pub mod cmp;
 pub mod experiment;
 pub mod generate;
+pub mod gitops;
 pub mod render;
 pub mod spec;

@@ -12,8 +12,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use assay::cmp::CmpEnv;
+use assay::gitops::edit::{Proposal, Proposed};
+use assay::gitops::local;
 use assay::{generate, spec};
-use cli::{Args, Command};
+use cli::{Args, CandidateAction, Command, ModeArg, VerdictArg, WritebackArgs};
 
 fn main() -> ExitCode {
     on_sigterm();
@@ -39,9 +41,102 @@ fn run(args: Args) -> anyhow::Result<String> {
         Command::Validate { file } => {
             generate::validate(&file.unwrap_or_else(|| PathBuf::from(spec::FILE_NAME)))?
         }
+        Command::Candidate { action } => candidate(action)?,
+        Command::Writeback(args) => writeback(args)?,
         Command::Crd => assay::experiment::crd_yaml(),
         Command::Schema => spec::json_schema(),
     })
+}
+
+/// `assay candidate`: edit the spec; say what happened on stderr.
+fn candidate(action: CandidateAction) -> anyhow::Result<String> {
+    let message = match action {
+        CandidateAction::Set {
+            file,
+            version,
+            image,
+            env,
+            force,
+        } => {
+            let p = Proposal {
+                version: version.clone(),
+                image,
+                env: local::parse_env(&env)?,
+            };
+            match local::set_candidate(&file, &p, force)? {
+                Proposed::Candidate => format!("{}: {version} is the candidate", file.display()),
+                Proposed::Queued { position } => format!(
+                    "{}: {version} queued at position {position}",
+                    file.display()
+                ),
+                Proposed::Unchanged => format!(
+                    "{}: {version} is already proposed; nothing changed",
+                    file.display()
+                ),
+            }
+        }
+        CandidateAction::Clear { file } => match local::clear_candidate(&file)? {
+            true => format!("{}: candidate withdrawn", file.display()),
+            false => format!("{}: no candidate; nothing changed", file.display()),
+        },
+    };
+    eprintln!("assay: {message}");
+    Ok(String::new())
+}
+
+/// `assay writeback`: what the hook runs, for operators and tests. Every
+/// verdict that is in Git afterwards (written, already there, superseded) is
+/// success; the outcome is said on stderr.
+fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
+    use assay::gitops::{credentials::Credentials, edit::Verdict, repo::Remote, writeback};
+    let deadline =
+        spec::parse_duration(&a.deadline).map_err(|m| anyhow::anyhow!("--deadline: {m}"))?;
+    let evidence = match &a.evidence {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| anyhow::anyhow!("--evidence {}: {e}", f.display()))?,
+        None => String::new(),
+    };
+    let verdict = match a.verdict {
+        VerdictArg::Promote => Verdict::Promote,
+        VerdictArg::Reject => Verdict::Reject {
+            reason: a.reason.clone(),
+            date: writeback::today(),
+        },
+    };
+    if let ModeArg::PullRequest = a.mode {
+        anyhow::bail!("--mode pull-request: not available yet in this build; use --mode push");
+    }
+    let remote = Remote::new(&a.repo, Credentials::from_dir(&a.credentials)?);
+    let req = writeback::Request {
+        branch: a.branch,
+        path: a.path,
+        experiment: a.experiment,
+        verdict,
+        evidence,
+        author_name: a.author_name,
+        author_email: a.author_email,
+        deadline,
+    };
+    let message = match writeback::write_back(&remote, &req, std::thread::sleep)? {
+        writeback::Outcome::Written { commit, attempts } => {
+            format!("verdict written: {commit} (attempt {attempts})")
+        }
+        writeback::Outcome::AlreadyPresent { commit } => {
+            format!("verdict already present: {commit}")
+        }
+        writeback::Outcome::Superseded { found: Some(id) } => {
+            format!(
+                "superseded: {} now holds experiment {id}; nothing written",
+                req.path
+            )
+        }
+        writeback::Outcome::Superseded { found: None } => format!(
+            "superseded: {} holds no candidate; nothing written",
+            req.path
+        ),
+    };
+    eprintln!("assay: {message}");
+    Ok(String::new())
 }
 
 /// Writes all of `out` at once; a closed pipe is not an error.

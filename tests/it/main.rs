@@ -5,7 +5,11 @@ mod support;
 
 mod cli;
 mod cmp;
+mod forge;
+mod git_servers;
 mod invalid;
 mod props;
 mod render;
 mod validation;
+mod writeback;
+mod writeback_faults;

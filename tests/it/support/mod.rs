@@ -93,3 +93,4 @@ pub fn generate_ok(dir: &std::path::Path, extra: &[(&str, &str)]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+pub mod git_servers;

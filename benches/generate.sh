@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Whole-process benchmark of `assay generate` on samples/bookinfo with a
+# candidate proposed, against `kubectl kustomize` on benches/kustomize (an
+# overlay that builds the same objects) and against /bin/true, interleaved in
+# one run. Prints markdown (results, hyperfine cross-check, target checks) on
+# stdout; progress on stderr.
+#
+#   benches/generate.sh                  # 300 rounds, 20 warm-up, RSS over 20 runs
+#   ROUNDS=50 RSS_RUNS=5 benches/generate.sh
+#
+# Needs: cargo, python3 with PyYAML, kubectl (kustomize is built in), GNU time
+# at /usr/bin/time; hyperfine is optional (cross-check only).
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-300}
+WARMUP=${WARMUP:-20}
+RSS_RUNS=${RSS_RUNS:-20}
+HYPERFINE_RUNS=${HYPERFINE_RUNS:-$ROUNDS}
+KUBECTL=${KUBECTL:-kubectl}
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+missing() {
+    echo "benches/generate.sh: $1 is missing; $2" >&2
+    exit 1
+}
+command -v cargo >/dev/null || missing cargo "install Rust 1.95 or newer"
+command -v python3 >/dev/null || missing python3 "install python3"
+python3 -c 'import yaml' 2>/dev/null || missing "PyYAML" "install python3-yaml (or pip install pyyaml)"
+command -v "$KUBECTL" >/dev/null || missing kubectl "install kubectl or set KUBECTL=/path/to/kubectl"
+[[ -x /usr/bin/time ]] || missing "/usr/bin/time" "install the 'time' package (apt-get install -y time)"
+command -v hyperfine >/dev/null ||
+    echo "benches/generate.sh: hyperfine is missing (apt-get install -y hyperfine); skipping the cross-check" >&2
+
+echo "building: cargo build --release --locked" >&2
+cargo build --release --locked >&2
+assay=$root/target/release/assay
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# samples/bookinfo with the candidate CI would propose: BOOKINFO_CANDIDATE
+# from the integration tests, inserted before the traffic block.
+cp -R samples/bookinfo "$tmp/bookinfo"
+python3 - "$tmp/bookinfo/assay.yaml" tests/it/support/mod.rs <<'EOF'
+import ast, re, sys
+spec, support = sys.argv[1], sys.argv[2]
+literal = re.search(r'BOOKINFO_CANDIDATE: &str = ("(?:[^"\\]|\\.)*");', open(support).read())
+candidate = ast.literal_eval(literal.group(1))
+text = open(spec).read()
+at = text.index("  traffic:\n")
+open(spec, "w").write(text[:at] + candidate + text[at:])
+EOF
+
+# What Argo CD's repo-server sets for the sample Application (samples/bookinfo/argocd-app.yaml).
+export ARGOCD_APP_NAME=bookinfo
+export ARGOCD_APP_NAMESPACE=bookinfo
+export ARGOCD_APP_SOURCE_REPO_URL=https://github.com/YOUR_ORG/bookinfo-env.git
+export ARGOCD_APP_SOURCE_PATH=samples/bookinfo
+export ARGOCD_APP_SOURCE_TARGET_REVISION=main
+
+overlay=benches/kustomize/overlays/candidate
+"$assay" generate "$tmp/bookinfo" >"$tmp/assay.yaml"
+"$KUBECTL" kustomize "$overlay" >"$tmp/kustomize.yaml"
+echo "checking that both build the same objects" >&2
+python3 benches/check_kustomize.py "$tmp/assay.yaml" "$tmp/kustomize.yaml" >&2
+
+cat <<EOF
+## assay generate vs kubectl kustomize vs /bin/true
+
+- machine: $(nproc) CPUs, $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r)
+- assay $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (with local changes)'), $(rustc --version)
+- $("$KUBECTL" version --client 2>/dev/null | tr '\n' ' ')
+- binary: $(stat -c %s "$assay") bytes
+- commands: \`assay generate DIR\` (samples/bookinfo + candidate, in a temp dir),
+  \`$KUBECTL kustomize $overlay\`, \`/bin/true\`
+
+EOF
+
+echo "timing: $ROUNDS interleaved rounds (+$WARMUP warm-up), then RSS, then hyperfine" >&2
+python3 benches/timing.py --rounds "$ROUNDS" --warmup "$WARMUP" --rss-runs "$RSS_RUNS" \
+    --hyperfine-runs "$HYPERFINE_RUNS" \
+    "assay=$assay generate $tmp/bookinfo" \
+    "kustomize=$KUBECTL kustomize $overlay" \
+    "true=/bin/true"

@@ -1,0 +1,198 @@
+//! Git credentials from a mounted Secret directory (the hook's
+//! `/var/run/secrets/assay/git`): `token`, or `username` + `password`, or
+//! `sshPrivateKey` + `knownHosts`. A secret value lives only in [`Secret`],
+//! which has no `Display` and a redacted `Debug`, so it cannot reach a log,
+//! an error, a commit or a status by accident.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where the hook Job mounts the credentials Secret.
+pub const DEFAULT_DIR: &str = "/var/run/secrets/assay/git";
+
+/// A secret string. Deliberately not `Display`; `Debug` prints `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the one place that must hand it to git.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How to authenticate to the env repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// No Secret mounted: git://, file:// or a public https remote.
+    Anonymous,
+    /// An access token over HTTPS (GitHub, GitLab, Gitea accept it as the
+    /// password with any user name); also the forge API token.
+    Token { username: String, token: Secret },
+    /// HTTPS basic authentication.
+    UserPassword { username: String, password: Secret },
+    /// An SSH key; the server must be listed in `known_hosts`.
+    Ssh {
+        private_key: Secret,
+        known_hosts: String,
+    },
+}
+
+/// Why the credentials directory cannot be used. Never contains a secret.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CredentialsError {
+    #[error("{dir}: cannot read {file}: {message}")]
+    Read {
+        dir: String,
+        file: &'static str,
+        message: String,
+    },
+    #[error("{dir}: {message}")]
+    Incomplete { dir: String, message: &'static str },
+}
+
+impl Credentials {
+    /// Reads `dir`. A directory that does not exist means anonymous access;
+    /// one that exists but holds no usable combination is an error, because a
+    /// mounted but wrong Secret should not silently become anonymous.
+    pub fn from_dir(dir: &Path) -> Result<Credentials, CredentialsError> {
+        if !dir.is_dir() {
+            return Ok(Credentials::Anonymous);
+        }
+        let shown = dir.display().to_string();
+        let read = |file: &'static str| -> Result<Option<String>, CredentialsError> {
+            let path: PathBuf = dir.join(file);
+            match std::fs::read_to_string(&path) {
+                Ok(s) => Ok(
+                    Some(s.trim_end_matches(['\n', '\r']).to_string()).filter(|s| !s.is_empty())
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(CredentialsError::Read {
+                    dir: shown.clone(),
+                    file,
+                    message: e.kind().to_string(),
+                }),
+            }
+        };
+        let incomplete = |message| CredentialsError::Incomplete {
+            dir: shown.clone(),
+            message,
+        };
+        if let Some(key) = read("sshPrivateKey")? {
+            let known_hosts = read("knownHosts")?.ok_or_else(|| {
+                incomplete("sshPrivateKey needs knownHosts: assay never trusts an unknown host key")
+            })?;
+            return Ok(Credentials::Ssh {
+                private_key: Secret(key + "\n"),
+                known_hosts,
+            });
+        }
+        let username = read("username")?;
+        if let Some(token) = read("token")? {
+            let username = username.unwrap_or_else(|| "x-access-token".into());
+            return Ok(Credentials::Token {
+                username,
+                token: Secret(token),
+            });
+        }
+        match (username, read("password")?) {
+            (Some(username), Some(password)) => Ok(Credentials::UserPassword {
+                username,
+                password: Secret(password),
+            }),
+            (None, None) => Err(incomplete(
+                "holds none of token, username + password, sshPrivateKey + knownHosts",
+            )),
+            _ => Err(incomplete("username and password must be given together")),
+        }
+    }
+
+    /// The token for forge APIs (pull requests), if any.
+    pub fn api_token(&self) -> Option<&Secret> {
+        match self {
+            Credentials::Token { token, .. } => Some(token),
+            Credentials::UserPassword { password, .. } => Some(password),
+            _ => None,
+        }
+    }
+}
+
+/// `url` without any `user:password@` part, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            match authority.rsplit_once('@') {
+                Some((user, host)) if user.contains(':') => {
+                    let user = user.split(':').next().unwrap_or_default();
+                    format!("{scheme}://{user}:***@{host}{path}")
+                }
+                _ => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            std::fs::write(d.path().join(name), content).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn reads_each_kind() {
+        let d = dir(&[("token", "s3cret\n")]);
+        let c = Credentials::from_dir(d.path()).unwrap();
+        assert_eq!(
+            c,
+            Credentials::Token {
+                username: "x-access-token".into(),
+                token: Secret("s3cret".into())
+            }
+        );
+        let d = dir(&[("username", "bot"), ("password", "pw")]);
+        assert!(matches!(
+            Credentials::from_dir(d.path()).unwrap(),
+            Credentials::UserPassword { .. }
+        ));
+        assert_eq!(
+            Credentials::from_dir(Path::new("/nonexistent/assay")).unwrap(),
+            Credentials::Anonymous
+        );
+    }
+
+    #[test]
+    fn ssh_needs_known_hosts() {
+        let d = dir(&[("sshPrivateKey", "KEY")]);
+        let e = Credentials::from_dir(d.path()).unwrap_err();
+        assert!(e.to_string().contains("knownHosts"), "{e}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let d = dir(&[("token", "s3cret")]);
+        let c = Credentials::from_dir(d.path()).unwrap();
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert_eq!(
+            redact_url("https://bot:s3cret@git.example.com/a.git"),
+            "https://bot:***@git.example.com/a.git"
+        );
+        assert_eq!(
+            redact_url("git://127.0.0.1:9418/a.git"),
+            "git://127.0.0.1:9418/a.git"
+        );
+    }
+}

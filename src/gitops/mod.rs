@@ -1,0 +1,10 @@
+//! The env repository: comment-preserving edits of `assay.yaml` (what CI
+//! proposes and what a verdict changes), and writing them back to Git safely
+//! against concurrent writers. Depends on `spec` only; never on rendering.
+
+pub mod credentials;
+pub mod edit;
+pub mod forge;
+pub mod local;
+pub mod repo;
+pub mod writeback;

@@ -1,0 +1,324 @@
+//! Delivering a verdict to the env repository: fetch the branch, check that
+//! `assay.yaml` there still holds this experiment, apply the verdict (and
+//! hand the winner to `promotion.next` environments) as one commit, and push
+//! it as a fast-forward of what was fetched. When another writer got there
+//! first, re-fetch, re-check and re-apply, with jittered exponential backoff
+//! under an overall deadline. Every outcome is idempotent: a commit carrying
+//! this experiment's trailer means the work is already done.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::edit::{self, Applied, Proposal, Proposed, Verdict};
+use super::repo::{GitError, GitErrorKind, Remote, Snapshot};
+
+/// History searched for an earlier verdict commit of this experiment.
+pub const HISTORY_DEPTH: i32 = 200;
+
+/// Who commits, and where.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Branch to write (`HEAD`: the remote's default branch).
+    pub branch: String,
+    /// Path of the `assay.yaml` in the repository.
+    pub path: String,
+    /// The experiment id the verdict belongs to.
+    pub experiment: String,
+    pub verdict: Verdict,
+    /// Markdown evidence for the commit body (and pull request).
+    pub evidence: String,
+    pub author_name: String,
+    pub author_email: String,
+    /// Give up retrying after this long.
+    pub deadline: Duration,
+}
+
+/// What happened; every one of these is success for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The verdict commit was pushed.
+    Written { commit: String, attempts: u32 },
+    /// A commit with this experiment's trailer is already on the branch.
+    AlreadyPresent { commit: String },
+    /// The file no longer holds this experiment: nothing to write.
+    Superseded { found: Option<String> },
+}
+
+/// Why the verdict could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteBackError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("{path}: {source}")]
+    Edit {
+        path: String,
+        source: edit::EditError,
+    },
+    #[error("gave up after {attempts} attempts in {seconds}s: {last}")]
+    Deadline {
+        attempts: u32,
+        seconds: u64,
+        last: GitError,
+    },
+}
+
+impl From<git2::Error> for WriteBackError {
+    fn from(e: git2::Error) -> Self {
+        WriteBackError::Git(GitError {
+            url: String::new(),
+            kind: GitErrorKind::Other(e.message().to_string()),
+        })
+    }
+}
+
+/// The trailer that marks this experiment's verdict commit.
+pub fn trailer(experiment: &str) -> String {
+    format!("Assay-Experiment: {experiment}")
+}
+
+/// Runs the write-back until it is done, superseded, or the deadline passes.
+/// `sleep` is injected so tests can run the backoff without waiting.
+pub fn write_back(
+    remote: &Remote,
+    req: &Request,
+    sleep: impl FnMut(Duration),
+) -> Result<Outcome, WriteBackError> {
+    write_back_with(remote, req, sleep, |_| {})
+}
+
+/// [`write_back`], calling `before_push(attempt)` between building the
+/// commit and pushing it: the moment another writer can race us, which
+/// tests use to make that race happen deterministically.
+pub fn write_back_with(
+    remote: &Remote,
+    req: &Request,
+    mut sleep: impl FnMut(Duration),
+    mut before_push: impl FnMut(u32),
+) -> Result<Outcome, WriteBackError> {
+    let start = Instant::now();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_once(remote, req, &mut || before_push(attempt)) {
+            Ok(Outcome::Written { commit, .. }) => {
+                return Ok(Outcome::Written {
+                    commit,
+                    attempts: attempt,
+                });
+            }
+            Ok(other) => return Ok(other),
+            Err(WriteBackError::Git(e)) if e.is_retryable() => {
+                let wait = backoff(attempt);
+                if start.elapsed() + wait > req.deadline {
+                    return Err(WriteBackError::Deadline {
+                        attempts: attempt,
+                        seconds: start.elapsed().as_secs(),
+                        last: e,
+                    });
+                }
+                sleep(wait);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// 200 ms doubling to 5 s, each wait drawn from its upper half so that
+/// writers who collided do not collide again in step.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = (200u64 << attempt.min(5).saturating_sub(1)).min(5_000);
+    Duration::from_millis(ceiling / 2 + jitter() % (ceiling / 2 + 1))
+}
+
+/// Cheap randomness for jitter: the clock's nanoseconds mixed with the pid.
+fn jitter() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let x = u64::from(nanos) ^ (u64::from(std::process::id()) << 32);
+    x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16
+}
+
+fn try_once(
+    remote: &Remote,
+    req: &Request,
+    before_push: &mut dyn FnMut(),
+) -> Result<Outcome, WriteBackError> {
+    let snap = remote.fetch(&req.branch, 1)?;
+    let file = |message: String| WriteBackError::File {
+        path: req.path.clone(),
+        message,
+    };
+    let Some(text) = snap.read(&req.path)? else {
+        return already_or_superseded(remote, req, None);
+    };
+    let winner = candidate_of(&text);
+    let applied = edit::apply_verdict(&text, &req.experiment, &req.verdict).map_err(|source| {
+        WriteBackError::Edit {
+            path: req.path.clone(),
+            source,
+        }
+    })?;
+    let (new_text, next) = match applied {
+        Applied::Superseded { found } => return already_or_superseded(remote, req, found),
+        Applied::Changed { text, next } => (text, next),
+    };
+    let mut files = vec![(req.path.clone(), new_text)];
+    if let (Verdict::Promote, Some(winner)) = (&req.verdict, &winner) {
+        for n in &next {
+            let path = beside(&req.path, n)
+                .ok_or_else(|| file(format!("promotion.next {n:?} leaves the repository")))?;
+            let Some(other) = snap.read(&path)? else {
+                return Err(file(format!(
+                    "promotion.next {path} does not exist on {}",
+                    snap.branch
+                )));
+            };
+            match edit::receive_winner(&other, winner).map_err(|source| WriteBackError::Edit {
+                path: path.clone(),
+                source,
+            })? {
+                (_, Proposed::Unchanged) => {}
+                (text, _) => files.push((path, text)),
+            }
+        }
+    }
+    let message = message(req, &text, winner.as_ref());
+    let author = git2::Signature::now(&req.author_name, &req.author_email)?;
+    let commit = snap.commit(&files, &message, &author)?;
+    before_push();
+    remote.push(&snap, commit, &snap.branch, false)?;
+    Ok(Outcome::Written {
+        commit: commit.to_string(),
+        attempts: 1,
+    })
+}
+
+/// The file no longer holds the experiment: either our verdict is already on
+/// the branch (a re-run after a crash), or Git moved on without it.
+fn already_or_superseded(
+    remote: &Remote,
+    req: &Request,
+    found: Option<String>,
+) -> Result<Outcome, WriteBackError> {
+    let deep: Snapshot = remote.fetch(&req.branch, HISTORY_DEPTH)?;
+    Ok(match deep.find_trailer(&trailer(&req.experiment)) {
+        Some((oid, _)) => Outcome::AlreadyPresent {
+            commit: oid.to_string(),
+        },
+        None => Outcome::Superseded { found },
+    })
+}
+
+/// The candidate `text` proposes, as the winner handed to `promotion.next`.
+fn candidate_of(text: &str) -> Option<Proposal> {
+    let raw = crate::spec::parse_raw("assay.yaml", text.as_bytes()).ok()?;
+    let c = raw.spec.value.candidate?.value;
+    Some(Proposal {
+        version: c.version.value,
+        image: c.image.value,
+        env: c.env.unwrap_or_default(),
+    })
+}
+
+/// `assay: promote productpage v2`, the evidence, then the trailers.
+fn message(req: &Request, before: &str, winner: Option<&Proposal>) -> String {
+    let name = crate::spec::parse_raw("assay.yaml", before.as_bytes())
+        .map(|r| r.metadata.value.name.value)
+        .unwrap_or_else(|_| "release".into());
+    let (verb, verdict) = match req.verdict {
+        Verdict::Promote => ("promote", "promote"),
+        Verdict::Reject { .. } => ("reject", "reject"),
+    };
+    let version = winner
+        .map(|w| format!(" {}", w.version))
+        .unwrap_or_default();
+    let mut m = format!("assay: {verb} {name}{version}\n\n");
+    if let Verdict::Reject { reason, .. } = &req.verdict {
+        m.push_str(&format!("Reason: {reason}\n\n"));
+    }
+    if !req.evidence.trim().is_empty() {
+        m.push_str(req.evidence.trim_end());
+        m.push_str("\n\n");
+    }
+    m.push_str(&format!(
+        "{}\nAssay-Verdict: {verdict}\n",
+        trailer(&req.experiment)
+    ));
+    m
+}
+
+/// `next` (relative to the directory of `path`) as a repository path.
+fn beside(path: &str, next: &str) -> Option<String> {
+    let mut out = PathBuf::new();
+    let dir = Path::new(path).parent().unwrap_or(Path::new(""));
+    for c in dir.join(next).components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::ParentDir if !out.pop() => return None,
+            _ => {}
+        }
+    }
+    Some(out.to_string_lossy().replace('\\', "/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_paths_resolve_inside_the_repository() {
+        assert_eq!(
+            beside("envs/dev/assay.yaml", "../prod/assay.yaml").as_deref(),
+            Some("envs/prod/assay.yaml")
+        );
+        assert_eq!(
+            beside("assay.yaml", "prod/assay.yaml").as_deref(),
+            Some("prod/assay.yaml")
+        );
+        assert_eq!(beside("assay.yaml", "../x.yaml"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_bounded() {
+        for attempt in 1..20 {
+            let b = backoff(attempt);
+            assert!(b <= Duration::from_secs(5), "{b:?}");
+            assert!(b >= Duration::from_millis(100), "{b:?}");
+        }
+    }
+}
+
+/// Today's date in UTC as `YYYY-MM-DD`, for the `rejected` record.
+pub fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    civil_date(secs / 86_400)
+}
+
+/// Days since 1970-01-01 → `YYYY-MM-DD` (Howard Hinnant's civil_from_days).
+fn civil_date(days: u64) -> String {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod date_tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_date(0), "1970-01-01");
+        assert_eq!(super::civil_date(20_413), "2025-11-21");
+        assert_eq!(super::civil_date(11_016), "2000-02-29");
+    }
+}
