@@ -123,21 +123,23 @@ impl Credentials {
     }
 }
 
-/// `url` without any `user:password@` part, for messages.
+/// `url` without credentials, for messages: a password, or a user name that
+/// may be a token (`https://TOKEN@host/...`), becomes `***`.
 pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            match authority.rsplit_once('@') {
-                Some((user, host)) if user.contains(':') => {
-                    let user = user.split(':').next().unwrap_or_default();
-                    format!("{scheme}://{user}:***@{host}{path}")
-                }
-                _ => url.to_string(),
-            }
-        }
-        None => url.to_string(),
-    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let shown = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        // Over HTTP a bare user name is often a token; over ssh it is `git`.
+        None if scheme.starts_with("http") => "***".to_string(),
+        None => userinfo.to_string(),
+    };
+    format!("{scheme}://{shown}@{host}{path}")
 }
 
 #[cfg(test)]
