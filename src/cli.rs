@@ -101,6 +101,12 @@ pub struct WritebackArgs {
     /// How the verdict reaches the branch.
     #[arg(long, value_enum, default_value = "push")]
     pub mode: ModeArg,
+    /// The forge hosting the repository, for pull requests (auto: from the URL).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub forge: ForgeArg,
+    /// The forge's API base URL (GitHub Enterprise, self-hosted GitLab or Gitea).
+    #[arg(long)]
+    pub api_url: Option<String>,
     /// The mounted credentials Secret (a missing directory means anonymous).
     #[arg(long, default_value = assay::gitops::credentials::DEFAULT_DIR)]
     pub credentials: PathBuf,
@@ -121,4 +127,13 @@ pub struct WritebackArgs {
 pub enum ModeArg {
     Push,
     PullRequest,
+}
+
+/// `--forge`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ForgeArg {
+    Auto,
+    Github,
+    Gitlab,
+    Gitea,
 }

@@ -15,7 +15,7 @@ use assay::cmp::CmpEnv;
 use assay::gitops::edit::{Proposal, Proposed};
 use assay::gitops::local;
 use assay::{generate, spec};
-use cli::{Args, CandidateAction, Command, ModeArg, VerdictArg, WritebackArgs};
+use cli::{Args, CandidateAction, Command, ForgeArg, ModeArg, VerdictArg, WritebackArgs};
 
 fn main() -> ExitCode {
     on_sigterm();
@@ -103,9 +103,6 @@ fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
             date: writeback::today(),
         },
     };
-    if let ModeArg::PullRequest = a.mode {
-        anyhow::bail!("--mode pull-request: not available yet in this build; use --mode push");
-    }
     let remote = Remote::new(&a.repo, Credentials::from_dir(&a.credentials)?);
     let req = writeback::Request {
         branch: a.branch,
@@ -116,10 +113,30 @@ fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
         author_name: a.author_name,
         author_email: a.author_email,
         deadline,
+        mode: match a.mode {
+            ModeArg::Push => spec::Mode::Push,
+            ModeArg::PullRequest => spec::Mode::PullRequest,
+        },
+        forge: match a.forge {
+            ForgeArg::Auto => spec::Forge::Auto,
+            ForgeArg::Github => spec::Forge::Github,
+            ForgeArg::Gitlab => spec::Forge::Gitlab,
+            ForgeArg::Gitea => spec::Forge::Gitea,
+        },
+        api_url: a.api_url,
     };
     let message = match writeback::write_back(&remote, &req, std::thread::sleep)? {
         writeback::Outcome::Written { commit, attempts } => {
             format!("verdict written: {commit} (attempt {attempts})")
+        }
+        writeback::Outcome::PullRequest { url, created: true } => {
+            format!("pull request opened: {url}")
+        }
+        writeback::Outcome::PullRequest {
+            url,
+            created: false,
+        } => {
+            format!("verdict already present: pull request {url} is open")
         }
         writeback::Outcome::AlreadyPresent { commit } => {
             format!("verdict already present: {commit}")

@@ -37,10 +37,12 @@ pub enum Credentials {
     Token { username: String, token: Secret },
     /// HTTPS basic authentication.
     UserPassword { username: String, password: Secret },
-    /// An SSH key; the server must be listed in `known_hosts`.
+    /// An SSH key; the server must be listed in `known_hosts`. A `token`
+    /// beside it is for the forge API (pull requests).
     Ssh {
         private_key: Secret,
         known_hosts: String,
+        token: Option<Secret>,
     },
 }
 
@@ -88,9 +90,11 @@ impl Credentials {
             let known_hosts = read("knownHosts")?.ok_or_else(|| {
                 incomplete("sshPrivateKey needs knownHosts: assay never trusts an unknown host key")
             })?;
+            let token = read("token")?.map(Secret);
             return Ok(Credentials::Ssh {
                 private_key: Secret(key + "\n"),
                 known_hosts,
+                token,
             });
         }
         let username = read("username")?;
@@ -118,7 +122,8 @@ impl Credentials {
         match self {
             Credentials::Token { token, .. } => Some(token),
             Credentials::UserPassword { password, .. } => Some(password),
-            _ => None,
+            Credentials::Ssh { token, .. } => token.as_ref(),
+            Credentials::Anonymous => None,
         }
     }
 }

@@ -89,6 +89,16 @@ impl Remote {
         }
     }
 
+    /// The URL as given (it may hold credentials: never print it).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// How this remote authenticates.
+    pub fn credentials(&self) -> &Credentials {
+        &self.creds
+    }
+
     /// The URL as messages may show it.
     pub fn shown(&self) -> String {
         redact_url(&self.url)

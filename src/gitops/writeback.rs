@@ -10,7 +10,9 @@ use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::edit::{self, Applied, Proposal, Proposed, Verdict};
+use super::forge::{Forge, ForgeError, ForgeRepo};
 use super::repo::{GitError, GitErrorKind, Remote, Snapshot};
+use crate::spec::{Forge as ForgeSetting, Mode};
 
 /// History searched for an earlier verdict commit of this experiment.
 pub const HISTORY_DEPTH: i32 = 200;
@@ -31,6 +33,12 @@ pub struct Request {
     pub author_email: String,
     /// Give up retrying after this long.
     pub deadline: Duration,
+    /// Push to the branch, or open a pull request from `assay/<name>-<id>`.
+    pub mode: Mode,
+    /// Which forge hosts the repository (pull-request mode).
+    pub forge: ForgeSetting,
+    /// The forge's API base URL, for GitHub Enterprise and self-hosted forges.
+    pub api_url: Option<String>,
 }
 
 /// What happened; every one of these is success for the caller.
@@ -38,6 +46,9 @@ pub struct Request {
 pub enum Outcome {
     /// The verdict commit was pushed.
     Written { commit: String, attempts: u32 },
+    /// The verdict is on `assay/<name>-<id>` with a pull request open;
+    /// `created` is false when it was already open.
+    PullRequest { url: String, created: bool },
     /// A commit with this experiment's trailer is already on the branch.
     AlreadyPresent { commit: String },
     /// The file no longer holds this experiment: nothing to write.
@@ -56,12 +67,29 @@ pub enum WriteBackError {
         path: String,
         source: edit::EditError,
     },
+    #[error(transparent)]
+    Forge(#[from] ForgeError),
+    #[error(
+        "pull-request mode needs an API token: put `token` (or username and password) in the credentials Secret"
+    )]
+    NoToken,
     #[error("gave up after {attempts} attempts in {seconds}s: {last}")]
     Deadline {
         attempts: u32,
         seconds: u64,
-        last: GitError,
+        last: String,
     },
+}
+
+impl WriteBackError {
+    /// Failures that another attempt, after a re-fetch, may get past.
+    fn retryable(&self) -> bool {
+        match self {
+            WriteBackError::Git(e) => e.is_retryable(),
+            WriteBackError::Forge(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
 }
 
 impl From<git2::Error> for WriteBackError {
@@ -97,11 +125,22 @@ pub fn write_back_with(
     mut sleep: impl FnMut(Duration),
     mut before_push: impl FnMut(u32),
 ) -> Result<Outcome, WriteBackError> {
+    let forge = match req.mode {
+        Mode::Push => None,
+        Mode::PullRequest => {
+            let repo = ForgeRepo::from_url(remote.url(), req.forge, req.api_url.as_deref())?;
+            let token = remote
+                .credentials()
+                .api_token()
+                .ok_or(WriteBackError::NoToken)?;
+            Some(Forge::new(repo, token)?)
+        }
+    };
     let start = Instant::now();
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match try_once(remote, req, &mut || before_push(attempt)) {
+        match try_once(remote, req, forge.as_ref(), &mut || before_push(attempt)) {
             Ok(Outcome::Written { commit, .. }) => {
                 return Ok(Outcome::Written {
                     commit,
@@ -109,13 +148,14 @@ pub fn write_back_with(
                 });
             }
             Ok(other) => return Ok(other),
-            Err(WriteBackError::Git(e)) if e.is_retryable() => {
+            Err(e) if e.retryable() => {
                 let wait = backoff(attempt);
                 if start.elapsed() + wait > req.deadline {
+                    let (attempts, seconds) = (attempt, start.elapsed().as_secs());
                     return Err(WriteBackError::Deadline {
-                        attempts: attempt,
-                        seconds: start.elapsed().as_secs(),
-                        last: e,
+                        attempts,
+                        seconds,
+                        last: e.to_string(),
                     });
                 }
                 sleep(wait);
@@ -144,6 +184,7 @@ fn jitter() -> u64 {
 fn try_once(
     remote: &Remote,
     req: &Request,
+    forge: Option<&Forge>,
     before_push: &mut dyn FnMut(),
 ) -> Result<Outcome, WriteBackError> {
     let snap = remote.fetch(&req.branch, 1)?;
@@ -154,6 +195,16 @@ fn try_once(
     let Some(text) = snap.read(&req.path)? else {
         return already_or_superseded(remote, req, None);
     };
+    let pr_branch = format!("assay/{}-{}", release_name(&text), req.experiment);
+    // An open pull request for this experiment: the verdict is delivered.
+    if let Some(f) = forge
+        && let Some(pr) = f.find_open(&pr_branch, &snap.branch)?
+    {
+        return Ok(Outcome::PullRequest {
+            url: pr.url,
+            created: false,
+        });
+    }
     let winner = candidate_of(&text);
     let applied = edit::apply_verdict(&text, &req.experiment, &req.verdict).map_err(|source| {
         WriteBackError::Edit {
@@ -189,11 +240,32 @@ fn try_once(
     let author = git2::Signature::now(&req.author_name, &req.author_email)?;
     let commit = snap.commit(&files, &message, &author)?;
     before_push();
-    remote.push(&snap, commit, &snap.branch, false)?;
-    Ok(Outcome::Written {
-        commit: commit.to_string(),
-        attempts: 1,
-    })
+    match forge {
+        None => {
+            remote.push(&snap, commit, &snap.branch, false)?;
+            Ok(Outcome::Written {
+                commit: commit.to_string(),
+                attempts: 1,
+            })
+        }
+        Some(f) => {
+            // The branch is this experiment's alone: rebuilding it is safe.
+            remote.push(&snap, commit, &pr_branch, true)?;
+            let (title, body) = message.split_once("\n\n").unwrap_or((&message, ""));
+            let (pr, created) = f.open(&pr_branch, &snap.branch, title, body)?;
+            Ok(Outcome::PullRequest {
+                url: pr.url,
+                created,
+            })
+        }
+    }
+}
+
+/// `metadata.name` of the spec in `text` (for branch names and subjects).
+fn release_name(text: &str) -> String {
+    crate::spec::parse_raw("assay.yaml", text.as_bytes())
+        .map(|r| r.metadata.value.name.value)
+        .unwrap_or_else(|_| "release".into())
 }
 
 /// The file no longer holds the experiment: either our verdict is already on
@@ -225,9 +297,7 @@ fn candidate_of(text: &str) -> Option<Proposal> {
 
 /// `assay: promote productpage v2`, the evidence, then the trailers.
 fn message(req: &Request, before: &str, winner: Option<&Proposal>) -> String {
-    let name = crate::spec::parse_raw("assay.yaml", before.as_bytes())
-        .map(|r| r.metadata.value.name.value)
-        .unwrap_or_else(|_| "release".into());
+    let name = release_name(before);
     let (verb, verdict) = match req.verdict {
         Verdict::Promote => ("promote", "promote"),
         Verdict::Reject { .. } => ("reject", "reject"),

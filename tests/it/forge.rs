@@ -14,7 +14,9 @@ use assay::gitops::forge::{Forge, ForgeErrorKind, ForgeKind, ForgeRepo, PullRequ
 use assay::spec::Forge as ForgeSetting;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, header_exists, method, path};
-use wiremock::{Match, Mock, MockBuilder, MockServer, Request, ResponseTemplate};
+use wiremock::{Match, Mock, MockBuilder, Request, ResponseTemplate};
+
+use crate::support::fake_forge::Fake;
 
 /// The fakes' token; every error and Debug output is searched for it.
 const TOKEN: &str = "fake-forge-token-7f3a9c";
@@ -23,33 +25,6 @@ const BASE: &str = "main";
 const TITLE: &str = "assay: promote productpage v2";
 const BODY: &str =
     "| metric | baseline | candidate |\n|---|---|---|\n| latency p99 | 210 ms | 180 ms |";
-
-/// A loopback fake forge: a wiremock server plus the runtime its async
-/// setup and verification run on.
-struct Fake {
-    rt: tokio::runtime::Runtime,
-    server: MockServer,
-}
-
-impl Fake {
-    fn start() -> Fake {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt.block_on(MockServer::start());
-        Fake { rt, server }
-    }
-
-    fn mount(&self, mock: Mock) {
-        self.rt.block_on(mock.mount(&self.server));
-    }
-
-    /// Fails the test if any mock got a different number of requests than expected.
-    fn verify(self) {
-        self.rt.block_on(self.server.verify());
-    }
-}
 
 /// Matches the query string exactly: these pairs, in any order, and no others.
 struct ExactQuery(Vec<(String, String)>);

@@ -176,6 +176,9 @@ fn request(id: &str) -> Request {
         author_name: "assay".into(),
         author_email: "assay@assay.dev".into(),
         deadline: Duration::from_secs(60),
+        mode: assay::spec::Mode::Push,
+        forge: assay::spec::Forge::Auto,
+        api_url: None,
     }
 }
 
@@ -356,4 +359,114 @@ fn a_server_that_is_down_fails_after_bounded_retries() {
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// Pull-request mode: the verdict goes to `assay/<name>-<id>` and a pull
+/// request is opened on a loopback fake of GitHub's REST API; a re-run finds
+/// it open and writes nothing.
+#[test]
+fn pull_request_mode_opens_then_reuses() {
+    use crate::support::fake_forge::Fake;
+    use wiremock::matchers::{body_partial_json, header, method, path, query_param};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let repo = BareRepo::new("acme/env");
+    let spec = bookinfo_with_candidate();
+    repo.seed(&[(PATH, &spec)]);
+    let id = id_of(&spec);
+    let daemon = GitDaemon::start(&repo.root());
+    let token = "ghp_fake_token_4b1d";
+    let creds = credentials_dir(&[("token", token)]);
+    let head = format!("assay/productpage-{id}");
+    let pr = serde_json::json!({
+        "html_url": "https://github.example/acme/env/pull/7", "number": 7, "state": "open",
+        "head": {"ref": head, "label": format!("acme:{head}")}, "base": {"ref": "main"}
+    });
+
+    let fake = Fake::start();
+    let list = || {
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/env/pulls"))
+            .and(query_param("head", format!("acme:{head}")))
+            .and(header("authorization", format!("Bearer {token}")))
+    };
+    fake.mount(
+        list()
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+            .expect(1),
+    );
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/env/pulls"))
+            .and(header("authorization", format!("Bearer {token}")))
+            .and(body_partial_json(serde_json::json!({"title": "assay: promote productpage v2", "head": head, "base": "main"})))
+            .respond_with(ResponseTemplate::new(201).set_body_json(pr.clone()))
+            .expect(1),
+    );
+    let api = fake.server.uri();
+    let args = with_credentials(creds.path());
+    let extra = [
+        "--mode",
+        "pull-request",
+        "--forge",
+        "github",
+        "--api-url",
+        &api,
+        &args[0],
+        &args[1],
+    ];
+    let main_before = repo.head("main");
+    let out = writeback(&daemon.url(&repo), &id, "promote", &extra, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pull request opened: https://github.example/acme/env/pull/7"),
+        "{}",
+        stderr(&out)
+    );
+    assert_no_secret(&out, token);
+    assert_eq!(
+        repo.head("main"),
+        main_before,
+        "pull-request mode never pushes to the base branch"
+    );
+    let (_, subject, body) = repo.log(&head).into_iter().next().unwrap();
+    assert_eq!(subject, "assay: promote productpage v2");
+    assert!(body.contains(&writeback::trailer(&id)), "{body}");
+    fake.verify();
+
+    // Re-run: the pull request is open, so nothing is pushed or posted.
+    let fake = Fake::start();
+    fake.mount(
+        list()
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([pr])))
+            .expect(1),
+    );
+    fake.mount(
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0),
+    );
+    let api = fake.server.uri();
+    let branch_before = repo.head(&head);
+    let extra = [
+        "--mode",
+        "pull-request",
+        "--forge",
+        "github",
+        "--api-url",
+        &api,
+        &args[0],
+        &args[1],
+    ];
+    let out = writeback(&daemon.url(&repo), &id, "promote", &extra, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "already present: pull request https://github.example/acme/env/pull/7 is open"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(repo.head(&head), branch_before);
+    fake.verify();
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cmp_server;
+pub mod fake_forge;
 
 use std::path::PathBuf;
 
