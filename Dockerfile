@@ -13,8 +13,13 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked \
- && install -D -m 0755 target/release/assay /out/assay
+# A non-PIE executable: the loader has no relative relocations to apply
+# (30,000 in a PIE build), which cuts generate's start-up time and memory.
+# With an explicit --target the flag reaches only our binary, not build
+# scripts or proc-macros.
+RUN target=$(rustc -vV | sed -n 's/^host: //p') \
+ && RUSTFLAGS="-C relocation-model=static" cargo build --release --locked --target "$target" \
+ && install -D -m 0755 "target/$target/release/assay" /out/assay
 
 # Runtime stage: glibc, libgcc and CA certificates, no shell, no package manager.
 FROM gcr.io/distroless/cc-debian12:nonroot
