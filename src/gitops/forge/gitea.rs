@@ -18,7 +18,8 @@
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use super::{Api, ForgeError, ForgeRepo, PullRequest, secret_header};
+use super::client::{Api, secret_header};
+use super::{ForgeError, ForgeRepo, PullRequest};
 use crate::gitops::credentials::Secret;
 
 /// Page size asked for.

@@ -16,7 +16,8 @@
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use super::{Api, ForgeError, ForgeErrorKind, ForgeRepo, PullRequest, secret_header};
+use super::client::{Api, secret_header};
+use super::{ForgeError, ForgeErrorKind, ForgeRepo, PullRequest};
 use crate::gitops::credentials::Secret;
 
 pub(super) fn headers(token: &Secret) -> Result<HeaderMap, String> {

@@ -21,7 +21,8 @@
 use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use super::{Api, ForgeError, ForgeRepo, PullRequest, secret_header};
+use super::client::{Api, secret_header};
+use super::{ForgeError, ForgeRepo, PullRequest};
 use crate::gitops::credentials::Secret;
 
 pub(super) fn headers(token: &Secret) -> Result<HeaderMap, String> {
