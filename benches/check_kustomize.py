@@ -25,6 +25,13 @@ def objects(path):
     return out
 
 
+def experiment_id(objs):
+    for (kind, _), d in objs.items():
+        if kind == "Experiment":
+            return d["metadata"]["name"].rsplit("-", 1)[-1]
+    return None
+
+
 def diff(a, b, path=""):
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b), key=str):
@@ -50,6 +57,13 @@ def main():
     for k in only_k:
         print(f"only in kustomize: {k[0]}/{k[1]}")
     if only_a or only_k:
+        ids = [experiment_id(x) for x in (assay, kust)]
+        if None not in ids and ids[0] != ids[1]:
+            new, old = ids
+            print(
+                f"the experiment id is now {new} (the kustomize tree has {old}); update it with\n"
+                f"  grep -rl {old} benches/kustomize | xargs sed -i s/{old}/{new}/g"
+            )
         return 1
     same = 0
     for key in sorted(assay):

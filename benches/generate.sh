@@ -7,6 +7,7 @@
 #
 #   benches/generate.sh                  # 300 rounds, 20 warm-up, RSS over 20 runs
 #   ROUNDS=50 RSS_RUNS=5 benches/generate.sh
+#   PIE=1 benches/generate.sh            # plain `cargo build --release` binary, not the image's
 #
 # Needs: cargo, python3 with PyYAML, kubectl (kustomize is built in), GNU time
 # at /usr/bin/time; hyperfine is optional (cross-check only).
@@ -33,9 +34,21 @@ command -v "$KUBECTL" >/dev/null || missing kubectl "install kubectl or set KUBE
 command -v hyperfine >/dev/null ||
     echo "benches/generate.sh: hyperfine is missing (apt-get install -y hyperfine); skipping the cross-check" >&2
 
-echo "building: cargo build --release --locked" >&2
-cargo build --release --locked >&2
-assay=$root/target/release/assay
+# Build the binary the image ships (Dockerfile: a non-PIE executable, so the
+# loader applies no relative relocations); PIE=1 measures a plain
+# `cargo build --release` instead.
+if [[ ${PIE:-0} == 1 ]]; then
+    build="cargo build --release --locked"
+    echo "building: $build" >&2
+    cargo build --release --locked >&2
+    assay=$root/target/release/assay
+else
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    build="RUSTFLAGS=\"-C relocation-model=static\" cargo build --release --locked --target $host"
+    echo "building: $build" >&2
+    RUSTFLAGS="-C relocation-model=static" cargo build --release --locked --target "$host" >&2
+    assay=$root/target/$host/release/assay
+fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -72,15 +85,18 @@ cat <<EOF
 - machine: $(nproc) CPUs, $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r)
 - assay $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (with local changes)'), $(rustc --version)
 - $("$KUBECTL" version --client 2>/dev/null | tr '\n' ' ')
-- binary: $(stat -c %s "$assay") bytes
+- binary: $(stat -c %s "$assay") bytes, built with \`$build\`
 - commands: \`assay generate DIR\` (samples/bookinfo + candidate, in a temp dir),
   \`$KUBECTL kustomize $overlay\`, \`/bin/true\`
-
 EOF
 
+echo "- load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
 echo "timing: $ROUNDS interleaved rounds (+$WARMUP warm-up), then RSS, then hyperfine" >&2
 python3 benches/timing.py --rounds "$ROUNDS" --warmup "$WARMUP" --rss-runs "$RSS_RUNS" \
     --hyperfine-runs "$HYPERFINE_RUNS" \
     "assay=$assay generate $tmp/bookinfo" \
     "kustomize=$KUBECTL kustomize $overlay" \
     "true=/bin/true"
+echo
+echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the absolute numbers; the interleaving keeps the ratios fair)"
