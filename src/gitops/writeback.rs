@@ -195,7 +195,8 @@ fn try_once(
     let Some(text) = snap.read(&req.path)? else {
         return already_or_superseded(remote, req, None);
     };
-    let pr_branch = format!("assay/{}-{}", release_name(&text), req.experiment);
+    let (name, winner) = name_and_candidate(&text);
+    let pr_branch = format!("assay/{name}-{}", req.experiment);
     // An open pull request for this experiment: the verdict is delivered.
     if let Some(f) = forge
         && let Some(pr) = f.find_open(&pr_branch, &snap.branch)?
@@ -205,7 +206,6 @@ fn try_once(
             created: false,
         });
     }
-    let winner = candidate_of(&text);
     let applied = edit::apply_verdict(&text, &req.experiment, &req.verdict).map_err(|source| {
         WriteBackError::Edit {
             path: req.path.clone(),
@@ -236,7 +236,7 @@ fn try_once(
             }
         }
     }
-    let message = message(req, &text, winner.as_ref());
+    let message = message(req, &name, winner.as_ref());
     let author = git2::Signature::now(&req.author_name, &req.author_email)?;
     let commit = snap.commit(&files, &message, &author)?;
     before_push();
@@ -261,13 +261,6 @@ fn try_once(
     }
 }
 
-/// `metadata.name` of the spec in `text` (for branch names and subjects).
-fn release_name(text: &str) -> String {
-    crate::spec::parse_raw("assay.yaml", text.as_bytes())
-        .map(|r| r.metadata.value.name.value)
-        .unwrap_or_else(|_| "release".into())
-}
-
 /// The file no longer holds the experiment: either our verdict is already on
 /// the branch (a re-run after a crash), or Git moved on without it.
 fn already_or_superseded(
@@ -284,20 +277,23 @@ fn already_or_superseded(
     })
 }
 
-/// The candidate `text` proposes, as the winner handed to `promotion.next`.
-fn candidate_of(text: &str) -> Option<Proposal> {
-    let raw = crate::spec::parse_raw("assay.yaml", text.as_bytes()).ok()?;
-    let c = raw.spec.value.candidate?.value;
-    Some(Proposal {
+/// What the verdict needs from the file before it is edited, read in one
+/// parse: `metadata.name` (branch names, subjects) and the candidate (the
+/// winner handed to `promotion.next`).
+fn name_and_candidate(text: &str) -> (String, Option<Proposal>) {
+    let Ok(raw) = crate::spec::parse_raw("assay.yaml", text.as_bytes()) else {
+        return ("release".into(), None);
+    };
+    let candidate = raw.spec.value.candidate.map(|c| c.value).map(|c| Proposal {
         version: c.version.value,
         image: c.image.value,
         env: c.env.unwrap_or_default(),
-    })
+    });
+    (raw.metadata.value.name.value, candidate)
 }
 
 /// `assay: promote productpage v2`, the evidence, then the trailers.
-fn message(req: &Request, before: &str, winner: Option<&Proposal>) -> String {
-    let name = release_name(before);
+fn message(req: &Request, name: &str, winner: Option<&Proposal>) -> String {
     let (verb, verdict) = match req.verdict {
         Verdict::Promote => ("promote", "promote"),
         Verdict::Reject { .. } => ("reject", "reject"),
