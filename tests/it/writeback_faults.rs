@@ -43,8 +43,13 @@ fn id_of(spec: &str) -> String {
 }
 
 fn trailers(repo: &BareRepo, id: &str) -> usize {
+    trailers_at(repo, "main", id)
+}
+
+/// Verdict commits for `id` reachable from `rev` (a branch or a commit).
+fn trailers_at(repo: &BareRepo, rev: &str, id: &str) -> usize {
     let trailer = assay::gitops::writeback::trailer(id);
-    repo.log("main")
+    repo.log(rev)
         .iter()
         .filter(|(_, _, body)| body.lines().any(|l| l.trim() == trailer))
         .count()
@@ -145,10 +150,13 @@ fn kill_nine_at_random_moments() {
         let _ = child.kill();
         let _ = child.wait();
 
-        // Either nothing landed, or the whole verdict did.
-        let now = assay::spec::parse("assay.yaml", repo.file_at("main", path).unwrap().as_bytes())
-            .unwrap();
-        match trailers(&repo, &id) {
+        // Either nothing landed, or the whole verdict did. Read one commit:
+        // the killed client's push may still complete on the server.
+        let head = "pinned";
+        repo.git(&["update-ref", "refs/heads/pinned", &repo.head("main")]);
+        let now =
+            assay::spec::parse("assay.yaml", repo.file_at(head, path).unwrap().as_bytes()).unwrap();
+        match trailers_at(&repo, head, &id) {
             0 => assert_eq!(
                 now.id, id,
                 "run {run}: file changed without a verdict commit"

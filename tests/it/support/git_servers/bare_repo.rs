@@ -229,7 +229,7 @@ impl BareRepo {
         clean_env(&mut clone, &self.home());
         run_ok(
             clone
-                .args(["clone", "--quiet"])
+                .args(["clone", "--quiet", "--no-local"])
                 .arg(&self.path)
                 .arg(work.path()),
         );
