@@ -6,5 +6,6 @@ pub mod cmp;
 pub mod experiment;
 pub mod generate;
 pub mod gitops;
+pub mod judge;
 pub mod render;
 pub mod spec;

@@ -1,0 +1,126 @@
+//! Judging an experiment: measure both versions over the window (Prometheus
+//! or a file), derive every metric, apply the criteria, and say why. Used the
+//! same way by `assay judge` (one look, no side effects) and by the promote
+//! hook (a look every interval).
+
+pub mod criteria;
+pub mod data;
+pub mod file;
+pub mod metrics;
+pub mod prometheus;
+pub mod report;
+pub mod simulate;
+pub mod stats;
+pub mod window;
+
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::jiff::Timestamp;
+
+pub use criteria::{Assessment, Verdict, assess};
+pub use data::{Measurements, VersionData};
+pub use prometheus::Prometheus;
+pub use window::{Look, Window};
+
+use crate::experiment::Experiment;
+
+/// Why a look could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum JudgeError {
+    /// Prometheus could not be asked or answered nonsense; the URL is redacted.
+    #[error("prometheus {url}: {message}")]
+    Prometheus { url: String, message: String },
+    /// A file given on the command line is unreadable or malformed.
+    #[error("{path}: {message}")]
+    Input { path: String, message: String },
+}
+
+/// Where measurements come from.
+pub enum Source {
+    Prometheus(Prometheus),
+    File(PathBuf),
+}
+
+impl Source {
+    /// Measures the look; the file provider ignores time (it is a snapshot).
+    pub async fn measure(&self, exp: &Experiment, look: &Look) -> Result<Measurements, JudgeError> {
+        match self {
+            Source::Prometheus(p) => {
+                let ns = exp.metadata.namespace.as_deref().unwrap_or("default");
+                p.measure(&exp.spec, ns, look.end, look.seconds).await
+            }
+            Source::File(path) => file::read(path, &exp.spec),
+        }
+    }
+
+    /// A source that needs no async runtime.
+    pub fn is_file(&self) -> bool {
+        matches!(self, Source::File(_))
+    }
+}
+
+/// One look's result with its context, as reports print it.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    pub experiment: String,
+    pub baseline: String,
+    pub candidate: String,
+    pub window: Window,
+    pub look: Look,
+    pub queries: u32,
+    pub assessment: Assessment,
+}
+
+impl Judgement {
+    pub fn new(exp: &Experiment, window: Window, look: Look, m: &Measurements) -> Judgement {
+        Judgement {
+            experiment: exp.spec.id.clone(),
+            baseline: exp.spec.baseline.version.clone(),
+            candidate: exp.spec.candidate.version.clone(),
+            window,
+            look,
+            queries: m.queries,
+            assessment: assess(&exp.spec, m, look.is_final),
+        }
+    }
+}
+
+/// Reads an Experiment from a file holding it alone or in a manifest stream
+/// (`assay generate` output works as is).
+pub fn load_experiment(path: &Path) -> Result<Experiment, JudgeError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| JudgeError::Input {
+        path: shown.clone(),
+        message: format!("cannot read: {e}"),
+    })?;
+    parse_experiment(&shown, &text)
+}
+
+/// [`load_experiment`] on text.
+pub fn parse_experiment(shown: &str, text: &str) -> Result<Experiment, JudgeError> {
+    let input = |message: String| JudgeError::Input {
+        path: shown.to_string(),
+        message,
+    };
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(text).map_err(|e| input(format!("not YAML: {e}")))?;
+    let doc = docs
+        .into_iter()
+        .find(|d| {
+            d.get("kind").and_then(|k| k.as_str()) == Some("Experiment")
+                && d.get("apiVersion").and_then(|k| k.as_str()) == Some("assay.dev/v1alpha1")
+        })
+        .ok_or_else(|| input("no Experiment (assay.dev/v1alpha1) in it".into()))?;
+    serde_path_to_error::deserialize(doc).map_err(|e| input(format!("{}: {}", e.path(), e.inner())))
+}
+
+/// Parses an RFC 3339 time from the command line or the API.
+pub fn parse_time(what: &str, s: &str) -> Result<Timestamp, JudgeError> {
+    s.parse().map_err(|e| JudgeError::Input {
+        path: what.to_string(),
+        message: format!("expected an RFC 3339 time like 2026-11-22T10:00:00Z, got {s:?}: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,110 @@
+//! How a judgement is shown: a table for people (`assay judge`), JSON for
+//! scripts, and Markdown for the verdict commit and pull request.
+
+use serde_json::json;
+
+use super::Judgement;
+use super::criteria::num;
+use crate::experiment::Evidence;
+
+fn cells(e: &Evidence) -> [String; 7] {
+    [
+        e.version.clone(),
+        e.metric.clone(),
+        e.value.map(num).unwrap_or_else(|| "no data".into()),
+        e.limit.clone().unwrap_or_default(),
+        e.samples.to_string(),
+        e.bound.map(num).unwrap_or_else(|| "-".into()),
+        e.result.clone(),
+    ]
+}
+
+const HEADER: [&str; 7] = [
+    "VERSION", "METRIC", "VALUE", "LIMIT", "SAMPLES", "BOUND", "RESULT",
+];
+
+/// The table `assay judge` prints by default.
+pub fn table(j: &Judgement) -> String {
+    let rows: Vec<[String; 7]> = j.assessment.evidence.iter().map(cells).collect();
+    let mut width = HEADER.map(str::len);
+    for r in &rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |cols: &[String]| {
+        let mut s = String::new();
+        for (i, (c, w)) in cols.iter().zip(width).enumerate() {
+            if i + 1 == cols.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        s.push('\n');
+        s
+    };
+    let mut out = format!(
+        "experiment {}: {} (baseline) vs {} (candidate)\nwindow {} .. {} ({}s{})\n\n",
+        j.experiment,
+        j.baseline,
+        j.candidate,
+        j.window.start,
+        j.look.end,
+        j.look.seconds,
+        if j.look.is_final { ", final" } else { "" }
+    );
+    out.push_str(&line(&HEADER.map(String::from)));
+    for r in &rows {
+        out.push_str(&line(r));
+    }
+    out.push_str(&format!(
+        "\nverdict: {} ({})\n",
+        j.assessment.verdict.as_str(),
+        j.assessment.reason
+    ));
+    out
+}
+
+/// `--output json`: a top-level `verdict` plus everything in the table.
+pub fn json(j: &Judgement) -> String {
+    let v = json!({
+        "verdict": j.assessment.verdict.as_str(),
+        "reason": j.assessment.reason,
+        "experiment": j.experiment,
+        "baseline": j.baseline,
+        "candidate": j.candidate,
+        "window": {
+            "startedAt": j.window.started_at.to_string(),
+            "start": j.window.start.to_string(),
+            "end": j.look.end.to_string(),
+            "deadline": j.window.deadline.to_string(),
+            "seconds": j.look.seconds,
+            "final": j.look.is_final,
+        },
+        "queries": j.queries,
+        "evidence": j.assessment.evidence,
+    });
+    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// The evidence as a Markdown table, for the verdict commit's body.
+pub fn markdown(j: &Judgement) -> String {
+    let mut out = format!(
+        "Verdict: {} ({})\n\nWindow: {} to {} ({}s).\n\n",
+        j.assessment.verdict.as_str(),
+        j.assessment.reason,
+        j.window.start,
+        j.look.end,
+        j.look.seconds
+    );
+    out.push_str("| version | metric | value | limit | samples | bound | result |\n");
+    out.push_str("|---|---|---:|---|---:|---:|---|\n");
+    for e in &j.assessment.evidence {
+        let c = cells(e);
+        out.push_str(&format!("| {} |\n", c.join(" | ")));
+    }
+    out
+}
