@@ -5,6 +5,8 @@
 
 pub mod cmp_server;
 pub mod fake_forge;
+pub mod git_servers;
+pub mod server;
 
 use std::path::PathBuf;
 
@@ -94,4 +96,3 @@ pub fn generate_ok(dir: &std::path::Path, extra: &[(&str, &str)]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
-pub mod git_servers;
