@@ -1,5 +1,6 @@
 //! Test servers on 127.0.0.1, each a real process owned by the test that
-//! starts it: the machinery behind [`super::git_servers`].
+//! starts it: the machinery behind [`super::git_servers`] and
+//! [`super::prometheus`].
 //!
 //! Every server belongs to the test that starts it: its own free port, its
 //! own temp dir for config, keys and logs, no state shared with other tests,
@@ -14,7 +15,8 @@
 //!    process grabbed in the meantime is never mistaken for ours) and the
 //!    port answers (git daemon: TCP connect; sshd: the `SSH-2.0-` banner
 //!    carrying this instance's token; lighttpd: an HTTP(S) response carrying
-//!    this instance's `Server:` tag, over TLS verified with the throwaway CA);
+//!    this instance's `Server:` tag, over TLS verified with the throwaway CA;
+//!    Prometheus: its "ready" log line and `GET /-/ready` answering 200);
 //! 4. if the server exits because the port was taken after all, starts over
 //!    with a new port (up to [`PORT_ATTEMPTS`] times); any other early exit
 //!    or a missed deadline panics with the server's log.
@@ -331,7 +333,10 @@ fn launch_and_wait(
 }
 
 fn port_taken(log: &str) -> bool {
-    log.contains("Address already in use") || log.contains("unable to allocate any listen sockets")
+    log.contains("Address already in use")
+        || log.contains("unable to allocate any listen sockets")
+        // Go (Prometheus): "listen tcp 127.0.0.1:P: bind: address already in use"
+        || log.contains("bind: address already in use")
 }
 
 /// Kills `child`'s process group and every process descended from it, then
