@@ -5,6 +5,9 @@
 
 pub mod cmp_server;
 pub mod fake_forge;
+pub mod git_servers;
+pub mod prometheus;
+pub mod server;
 
 use std::path::PathBuf;
 
@@ -94,4 +97,3 @@ pub fn generate_ok(dir: &std::path::Path, extra: &[(&str, &str)]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
-pub mod git_servers;

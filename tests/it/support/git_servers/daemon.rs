@@ -5,7 +5,8 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use super::{BareRepo, Server, clean_env, connect, git_exec_path, path_under};
+use super::{BareRepo, clean_env, git_exec_path, path_under};
+use crate::support::server::{Server, connect};
 
 /// `git daemon --listen=127.0.0.1 --port=P --base-path=<root> --export-all
 /// --enable=receive-pack --reuseaddr --max-connections=0 --informative-errors

@@ -18,10 +18,8 @@ use std::process::{Command, Stdio};
 
 use tempfile::TempDir;
 
-use super::{
-    BareRepo, PROBE_TIMEOUT, Server, clean_env, connect, exchange, git_exec_path, path_under,
-    random_token, run_with_timeout,
-};
+use super::{BareRepo, clean_env, git_exec_path, path_under, random_token};
+use crate::support::server::{PROBE_TIMEOUT, Server, connect, exchange, run_with_timeout};
 
 const LIGHTTPD: &str = "/usr/sbin/lighttpd";
 /// The one account basic auth accepts.

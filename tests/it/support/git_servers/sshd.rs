@@ -7,7 +7,8 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use super::{BareRepo, Server, connect, current_user, is_root, random_token};
+use super::{BareRepo, current_user, is_root, random_token};
+use crate::support::server::{Server, connect};
 
 /// sshd must be started by absolute path (it re-executes itself).
 const SSHD: &str = "/usr/sbin/sshd";
