@@ -37,6 +37,10 @@ pub enum Command {
     },
     /// Write a verdict to the env repository, exactly as the promote hook does.
     Writeback(WritebackArgs),
+    /// Judge an experiment once, without side effects.
+    Judge(JudgeArgs),
+    /// The PostSync hook: judge the experiment and commit the verdict.
+    Promote(PromoteArgs),
     /// Print the Experiment CustomResourceDefinition (YAML).
     Crd,
     /// Print the JSON Schema of assay.yaml, for editors.
@@ -136,4 +140,65 @@ pub enum ForgeArg {
     Github,
     Gitlab,
     Gitea,
+}
+
+/// `assay judge`.
+#[derive(Debug, clap::Args)]
+pub struct JudgeArgs {
+    /// The Experiment (alone, or in `assay generate` output).
+    #[arg(long)]
+    pub experiment: PathBuf,
+    /// Prometheus to query (default: the Experiment's).
+    #[arg(long, conflicts_with = "metrics")]
+    pub prometheus: Option<String>,
+    /// Per-version aggregates in JSON instead of Prometheus.
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
+    /// When the load started (RFC 3339; default: warmup + duration before --at).
+    #[arg(long)]
+    pub started_at: Option<String>,
+    /// The moment judged (RFC 3339; default: now).
+    #[arg(long)]
+    pub at: Option<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: OutputArg,
+}
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum OutputArg {
+    Table,
+    Json,
+}
+
+/// `assay promote`.
+#[derive(Debug, clap::Args)]
+pub struct PromoteArgs {
+    /// Run locally on this Experiment, with no cluster.
+    #[arg(long)]
+    pub experiment: Option<PathBuf>,
+    /// The Experiment's name in the cluster (set by the hook Job).
+    #[arg(long, env = "ASSAY_EXPERIMENT", hide_env_values = true)]
+    pub name: Option<String>,
+    /// The Experiment's namespace (set by the hook Job).
+    #[arg(long, env = "ASSAY_NAMESPACE", hide_env_values = true)]
+    pub namespace: Option<String>,
+    /// Prometheus to query (default: the Experiment's).
+    #[arg(long, conflicts_with = "metrics")]
+    pub prometheus: Option<String>,
+    /// Judge from per-version aggregates in JSON (offline replay, demo).
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
+    /// When the load started (RFC 3339; default: the loadgen Job's start, else now).
+    #[arg(long)]
+    pub started_at: Option<String>,
+    /// The mounted credentials Secret (a missing directory means anonymous).
+    #[arg(long, default_value = assay::gitops::credentials::DEFAULT_DIR)]
+    pub credentials: PathBuf,
+    /// The SyncFail hook: reject the candidate if it is why the sync failed.
+    #[arg(long)]
+    pub sync_failed: bool,
+    /// Give up retrying the write-back after this long.
+    #[arg(long, default_value = "5m")]
+    pub git_deadline: String,
 }

@@ -2,10 +2,12 @@
 //! compact `assay.yaml` into an experiment (the config-management plugin),
 //! judges it, and commits the verdict to Git (the PostSync hook).
 
+pub mod cluster;
 pub mod cmp;
 pub mod experiment;
 pub mod generate;
 pub mod gitops;
 pub mod judge;
+pub mod promote;
 pub mod render;
 pub mod spec;

@@ -15,7 +15,10 @@ use assay::cmp::CmpEnv;
 use assay::gitops::edit::{Proposal, Proposed};
 use assay::gitops::local;
 use assay::{generate, spec};
-use cli::{Args, CandidateAction, Command, ForgeArg, ModeArg, VerdictArg, WritebackArgs};
+use cli::{
+    Args, CandidateAction, Command, ForgeArg, JudgeArgs, ModeArg, OutputArg, PromoteArgs,
+    VerdictArg, WritebackArgs,
+};
 
 fn main() -> ExitCode {
     on_sigterm();
@@ -24,7 +27,10 @@ fn main() -> ExitCode {
         Ok(out) => print(&out),
         Err(e) => {
             eprintln!("assay: {e:#}");
-            ExitCode::FAILURE
+            match e.downcast_ref::<assay::promote::PromoteError>() {
+                Some(assay::promote::PromoteError::Stopped { .. }) => ExitCode::from(143),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -43,6 +49,8 @@ fn run(args: Args) -> anyhow::Result<String> {
         }
         Command::Candidate { action } => candidate(action)?,
         Command::Writeback(args) => writeback(args)?,
+        Command::Judge(a) => judge(a)?,
+        Command::Promote(a) => promote(a)?,
         Command::Crd => assay::experiment::crd_yaml(),
         Command::Schema => spec::json_schema(),
     })
@@ -175,6 +183,72 @@ fn print(out: &str) -> ExitCode {
 /// Argo CD stops a slow plugin with SIGTERM to its process group (ARGOCD.md
 /// §2.4). Say so on stderr and exit 143 at once: nothing is half-written,
 /// because output is printed in one write only after rendering succeeded.
+/// `assay judge`: one look, printed as a table or JSON.
+fn judge(a: JudgeArgs) -> anyhow::Result<String> {
+    use assay::judge::{self, Prometheus, Source, report};
+    let exp = judge::load_experiment(&a.experiment)?;
+    let time = |flag: &str, v: &Option<String>| {
+        v.as_deref().map(|s| judge::parse_time(flag, s)).transpose()
+    };
+    let started_at = time("--started-at", &a.started_at)?;
+    let at = time("--at", &a.at)?;
+    let source = match (a.metrics, a.prometheus) {
+        (Some(f), _) => Source::File(f),
+        (None, url) => Source::Prometheus(Prometheus::new(
+            url.as_deref().unwrap_or(&exp.spec.prometheus),
+        )?),
+    };
+    let j = judge::once(&exp, &source, started_at, at)?;
+    Ok(match a.output {
+        OutputArg::Table => report::table(&j),
+        OutputArg::Json => report::json(&j),
+    })
+}
+
+/// `assay promote`: the hook. Progress on stderr; stdout stays empty.
+fn promote(a: PromoteArgs) -> anyhow::Result<String> {
+    use assay::promote::{self, Finished, Options};
+    on_sigterm_stop();
+    let started_at = a
+        .started_at
+        .as_deref()
+        .map(|s| assay::judge::parse_time("--started-at", s))
+        .transpose()?;
+    let git_deadline = spec::parse_duration(&a.git_deadline)
+        .map_err(|m| anyhow::anyhow!("--git-deadline: {m}"))?;
+    let opts = Options {
+        experiment: a.experiment,
+        name: a.name,
+        namespace: a.namespace,
+        prometheus: a.prometheus,
+        metrics: a.metrics,
+        started_at,
+        credentials: a.credentials,
+        sync_failed: a.sync_failed,
+        git_deadline,
+    };
+    let log = |line: &str| eprintln!("assay: {line}");
+    let message = match promote::run(&opts, &log)? {
+        Finished::Delivered { verdict, .. } => format!("done: verdict {verdict} delivered"),
+        Finished::Superseded { .. } => "done: superseded, nothing written".to_string(),
+        Finished::Nothing(why) => format!("done: {why}"),
+    };
+    log(&message);
+    Ok(String::new())
+}
+
+/// For the hook: SIGTERM asks it to stop at the next safe point, so the
+/// status can say so (generate's handler exits at once instead).
+fn on_sigterm_stop() {
+    extern "C" fn handler(_: libc::c_int) {
+        assay::promote::STOP.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, handler as *const () as libc::sighandler_t);
+    }
+}
+
 fn on_sigterm() {
     extern "C" fn handler(_: libc::c_int) {
         const MSG: &[u8] = b"assay: stopped by SIGTERM before finishing; no output\n";

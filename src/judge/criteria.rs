@@ -116,12 +116,13 @@ pub fn assess(spec: &ExperimentSpec, m: &Measurements, final_look: bool) -> Asse
     let short: Vec<String> = judged
         .iter()
         .filter(|(_, d)| d.requests.unwrap_or(0.0) < spec.min_requests as f64)
-        .map(|(v, d)| {
-            format!(
+        .map(|(v, d)| match d.requests {
+            Some(n) => format!(
                 "{v} has {} of {} requests",
-                d.requests.map(|n| n.round() as u64).unwrap_or(0),
+                n.round() as u64,
                 spec.min_requests
-            )
+            ),
+            None => format!("{v} has no data (no series)"),
         })
         .collect();
 

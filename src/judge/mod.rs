@@ -85,6 +85,32 @@ impl Judgement {
     }
 }
 
+/// One look without side effects (`assay judge`): the window ends at `at`
+/// (default now) and starts at `started_at` (default: one warmup plus
+/// duration before `at`, so the look is the final one).
+pub fn once(
+    exp: &Experiment,
+    source: &Source,
+    started_at: Option<Timestamp>,
+    at: Option<Timestamp>,
+) -> Result<Judgement, JudgeError> {
+    let at = at.unwrap_or_else(Timestamp::now);
+    let window = match started_at {
+        Some(t) => Window::new(t, &exp.spec.window),
+        None => Window::ending_at(at, &exp.spec.window),
+    };
+    let look = window.look(at);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| JudgeError::Input {
+            path: "async runtime".into(),
+            message: e.to_string(),
+        })?;
+    let m = rt.block_on(source.measure(exp, &look))?;
+    Ok(Judgement::new(exp, window, look, &m))
+}
+
 /// Reads an Experiment from a file holding it alone or in a manifest stream
 /// (`assay generate` output works as is).
 pub fn load_experiment(path: &Path) -> Result<Experiment, JudgeError> {

@@ -92,19 +92,25 @@ pub fn json(j: &Judgement) -> String {
 
 /// The evidence as a Markdown table, for the verdict commit's body.
 pub fn markdown(j: &Judgement) -> String {
-    let mut out = format!(
-        "Verdict: {} ({})\n\nWindow: {} to {} ({}s).\n\n",
+    let window = format!("{} to {} ({}s)", j.window.start, j.look.end, j.look.seconds);
+    markdown_of(
         j.assessment.verdict.as_str(),
-        j.assessment.reason,
-        j.window.start,
-        j.look.end,
-        j.look.seconds
-    );
-    out.push_str("| version | metric | value | limit | samples | bound | result |\n");
+        &j.assessment.reason,
+        &window,
+        &j.assessment.evidence,
+    )
+}
+
+/// [`markdown`] from parts, e.g. from a status a restarted hook resumes.
+pub fn markdown_of(verdict: &str, reason: &str, window: &str, evidence: &[Evidence]) -> String {
+    let mut out = format!("Verdict: {verdict} ({reason})\n\nWindow: {window}.\n");
+    if evidence.is_empty() {
+        return out;
+    }
+    out.push_str("\n| version | metric | value | limit | samples | bound | result |\n");
     out.push_str("|---|---|---:|---|---:|---:|---|\n");
-    for e in &j.assessment.evidence {
-        let c = cells(e);
-        out.push_str(&format!("| {} |\n", c.join(" | ")));
+    for e in evidence {
+        out.push_str(&format!("| {} |\n", cells(e).join(" | ")));
     }
     out
 }

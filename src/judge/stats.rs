@@ -120,7 +120,7 @@ pub fn two_proportion_z(hits_a: f64, n_a: f64, hits_b: f64, n_b: f64) -> Option<
     let pooled = (hits_a + hits_b) / (n_a + n_b);
     let se = (pooled * (1.0 - pooled) * (1.0 / n_a + 1.0 / n_b)).sqrt();
     let diff = hits_a / n_a - hits_b / n_b;
-    Some(if se > 0.0 { diff / se } else { 0.0 })
+    Some(ratio(diff, se))
 }
 
 /// z statistic of "mean a is above mean b" (Welch, large samples).
@@ -136,8 +136,18 @@ pub fn two_mean_z(
         return None;
     }
     let se = (var_a / n_a + var_b / n_b).sqrt();
-    let diff = mean_a - mean_b;
-    Some(if se > 0.0 { diff / se } else { 0.0 })
+    Some(ratio(mean_a - mean_b, se))
+}
+
+/// `diff / se`, where no spread at all makes any difference certain.
+fn ratio(diff: f64, se: f64) -> f64 {
+    if se > 0.0 {
+        diff / se
+    } else if diff == 0.0 {
+        0.0
+    } else {
+        diff.signum() * f64::INFINITY
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod cmp;
 mod forge;
 mod git_servers;
 mod invalid;
+mod judge;
 mod prometheus_harness;
 mod props;
 mod render;

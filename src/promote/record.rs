@@ -1,0 +1,87 @@
+//! Where the hook records what it does: the Experiment's status and Events
+//! in a cluster, or only the progress lines when run locally with
+//! `--experiment FILE`. Status is written as JSON merge patches of the
+//! fields that changed; nothing here ever carries credentials.
+
+use serde_json::{Value, json};
+use tokio::runtime::Runtime;
+
+use crate::cluster::{Cluster, ClusterError};
+use crate::experiment::{Evidence, Experiment};
+
+/// The status fields the hook writes.
+#[derive(Debug, Default, Clone)]
+pub struct Status {
+    pub phase: Option<&'static str>,
+    pub verdict: Option<String>,
+    pub message: Option<String>,
+    pub iteration: Option<u32>,
+    pub started_at: Option<String>,
+    pub evidence: Option<Vec<Evidence>>,
+    pub commit: Option<String>,
+    pub pull_request: Option<String>,
+}
+
+impl Status {
+    fn to_json(&self) -> Value {
+        let mut v = json!({ "updatedAt": k8s_openapi::jiff::Timestamp::now().to_string() });
+        let m = v.as_object_mut().expect("object");
+        let mut put = |k: &str, x: Option<Value>| {
+            if let Some(x) = x {
+                m.insert(k.to_string(), x);
+            }
+        };
+        put("phase", self.phase.map(|p| json!(p)));
+        put("verdict", self.verdict.as_ref().map(|p| json!(p)));
+        put("message", self.message.as_ref().map(|p| json!(p)));
+        put("iteration", self.iteration.map(|p| json!(p)));
+        put("startedAt", self.started_at.as_ref().map(|p| json!(p)));
+        put("evidence", self.evidence.as_ref().map(|p| json!(p)));
+        put("commit", self.commit.as_ref().map(|p| json!(p)));
+        put("pullRequest", self.pull_request.as_ref().map(|p| json!(p)));
+        v
+    }
+}
+
+/// The cluster side of one hook run, or nothing (local runs).
+pub struct Recorder<'a> {
+    pub cluster: Option<&'a Cluster>,
+    pub runtime: &'a Runtime,
+    pub experiment: &'a Experiment,
+}
+
+impl Recorder<'_> {
+    /// Writes the status; a failure here stops the hook (the verdict must
+    /// be recorded before Git is touched).
+    pub fn status(&self, s: &Status) -> Result<(), ClusterError> {
+        let Some(c) = self.cluster else {
+            return Ok(());
+        };
+        let name = self.experiment.metadata.name.as_deref().unwrap_or_default();
+        let body = s.to_json();
+        // One retry: API servers answer 409/5xx under load.
+        match self.runtime.block_on(c.patch_status(name, &body)) {
+            Ok(()) => Ok(()),
+            Err(first) if !first.not_found => {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                self.runtime
+                    .block_on(c.patch_status(name, &body))
+                    .map_err(|_| first)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records an Event; failures are reported on stderr but never stop the hook.
+    pub fn event(&self, warning: bool, action: &str, reason: &str, note: &str) {
+        let Some(c) = self.cluster else {
+            return;
+        };
+        if let Err(e) =
+            self.runtime
+                .block_on(c.event(self.experiment, warning, action, reason, note))
+        {
+            eprintln!("assay: warning: {e}");
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The SyncFail hook: when a sync-phase object turned Degraded, Argo CD
+//! fails the sync and PostSync never runs. If that object is the candidate
+//! (its Deployment passed its progress deadline) or the load generator (its
+//! Job failed), the candidate is rejected with that reason; any other
+//! failure is not the candidate's and is left alone. Re-runs (Argo CD
+//! retries syncs) find the verdict in the status and only finish delivery.
+
+use super::record::{Recorder, Status};
+use super::{Finished, Options, PromoteError, deliver};
+use crate::gitops::repo::Remote;
+use crate::judge::report;
+
+pub(super) fn run(
+    rec: &Recorder,
+    remote: &Remote,
+    opts: &Options,
+    log: &dyn Fn(&str),
+) -> Result<Finished, PromoteError> {
+    let Some(cluster) = rec.cluster else {
+        return Err(PromoteError::Setup(
+            "--sync-failed reads the candidate's Deployment and Job from the cluster; it cannot run with --experiment FILE"
+                .into(),
+        ));
+    };
+    let spec = &rec.experiment.spec;
+    let mut failure = rec
+        .runtime
+        .block_on(cluster.deployment_failure(&spec.candidate.workload))?;
+    if failure.is_none() {
+        if let Some(lg) = &spec.loadgen {
+            failure = rec.runtime.block_on(cluster.job_failure(&lg.job))?;
+        }
+    }
+    let Some(failure) = failure else {
+        let why = format!(
+            "the sync failed, but not because of candidate {}: nothing to do",
+            spec.candidate.version
+        );
+        log(&why);
+        return Ok(Finished::Nothing(why));
+    };
+    let reason = failure.reason;
+    log(&format!("reject: {reason}"));
+    rec.status(&Status {
+        phase: Some("Running"),
+        verdict: Some("reject".into()),
+        message: Some(reason.clone()),
+        ..Status::default()
+    })?;
+    rec.event(true, "Judge", "Rejected", &reason);
+    let evidence = report::markdown_of("reject", &reason, "the sync failed before measuring", &[]);
+    deliver(rec, remote, opts, "reject", &reason, evidence, log)
+}

@@ -1,0 +1,71 @@
+//! Does Git still hold this experiment? Polled every look, cheaply: an
+//! ls-remote of the branch, and only when its head moved a shallow fetch of
+//! the one file, whose experiment id is recomputed from its text.
+
+use git2::Oid;
+
+use crate::gitops::repo::{GitError, Remote};
+use crate::spec;
+
+/// The env repo as the hook watches it.
+pub struct Watch<'a> {
+    pub remote: &'a Remote,
+    pub branch: &'a str,
+    pub path: &'a str,
+    pub id: &'a str,
+    seen: Option<Oid>,
+}
+
+/// What the file at the branch head says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Held {
+    /// Still this experiment (or unchanged since the last look).
+    Ours,
+    /// Another experiment, or none (`None`: no candidate, or no file).
+    Other(Option<String>),
+}
+
+impl<'a> Watch<'a> {
+    pub fn new(remote: &'a Remote, branch: &'a str, path: &'a str, id: &'a str) -> Watch<'a> {
+        Watch {
+            remote,
+            branch,
+            path,
+            id,
+            seen: None,
+        }
+    }
+
+    /// One poll. A file that does not parse is not taken as a supersession:
+    /// the write-back re-checks and refuses to edit it anyway.
+    pub fn check(&mut self) -> Result<Held, GitError> {
+        let head = self.remote.head(self.branch)?;
+        if head.is_some() && head == self.seen {
+            return Ok(Held::Ours);
+        }
+        let Some(_) = head else {
+            return Ok(Held::Other(None));
+        };
+        let snap = self.remote.fetch(self.branch, 1)?;
+        let text = snap.read(self.path).map_err(|e| GitError {
+            url: self.remote.shown(),
+            kind: crate::gitops::repo::GitErrorKind::Other(e.message().to_string()),
+        })?;
+        self.seen = head;
+        let Some(text) = text else {
+            return Ok(Held::Other(None));
+        };
+        match spec::parse_raw(self.path, text.as_bytes()) {
+            Ok(raw) if raw.spec.value.candidate.is_none() => Ok(Held::Other(None)),
+            Ok(raw) => {
+                let id = spec::experiment_id(&raw);
+                Ok(if id == self.id {
+                    Held::Ours
+                } else {
+                    Held::Other(Some(id))
+                })
+            }
+            Err(_) => Ok(Held::Ours),
+        }
+    }
+}
