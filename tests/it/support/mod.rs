@@ -5,6 +5,7 @@
 
 pub mod cmp_server;
 pub mod fake_forge;
+pub mod fake_kube;
 
 use std::path::PathBuf;
 
