@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod cmp;
+mod fake_kube_harness;
 mod forge;
 mod git_servers;
 mod invalid;

@@ -5,6 +5,7 @@
 
 pub mod cmp_server;
 pub mod fake_forge;
+pub mod fake_kube;
 pub mod git_servers;
 pub mod prometheus;
 pub mod server;
