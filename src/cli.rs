@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 /// GitOps-native progressive delivery for Argo CD.
 #[derive(Debug, Parser)]
-#[command(name = "assay", version, about, propagate_version = true)]
+#[command(name = "assay", version, about)]
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,

@@ -224,15 +224,24 @@ fn judge_loop(
         match watch.check() {
             Ok(Held::Ours) => {}
             Ok(Held::Other(found)) => return superseded(rec, found, log),
+            Ok(Held::Delivered(commit)) => {
+                let why = format!("the verdict is already in the env repo: {commit}");
+                log(&why);
+                rec.status(&Status {
+                    phase: Some("Completed"),
+                    commit: Some(commit),
+                    message: Some(why.clone()),
+                    ..Status::default()
+                })?;
+                return Ok(Finished::Nothing(why));
+            }
             Err(e) => log(&format!("warning: cannot poll the env repo: {e}")),
         }
         let now = Timestamp::now();
         let look = window.look(now);
         if look.seconds == 0 && !look.is_final {
             log(&format!("warming up until {}", window.start));
-            if !sleep_until(window.start, interval) {
-                continue;
-            }
+            sleep_until(window.start);
             continue;
         }
         let measured = rec.runtime.block_on(source.measure(exp, &look));
@@ -285,7 +294,7 @@ fn judge_loop(
         }
         let next = (now + k8s_openapi::jiff::SignedDuration::from_secs(interval.as_secs() as i64))
             .min(window.deadline.max(now));
-        sleep_until(next, interval);
+        sleep_until(next);
     }
 }
 
@@ -417,12 +426,9 @@ fn deliver(
 
 /// Sleeps until `at` (or SIGTERM), in slices so a stop is seen within 100 ms.
 /// Returns false when stopped.
-fn sleep_until(at: Timestamp, cap: Duration) -> bool {
+fn sleep_until(at: Timestamp) -> bool {
     let wait = at.duration_since(Timestamp::now());
-    let wait = Duration::try_from(wait)
-        .unwrap_or(Duration::ZERO)
-        .min(cap.max(Duration::from_secs(1)) * 60);
-    sleep_for(wait)
+    sleep_for(Duration::try_from(wait).unwrap_or(Duration::ZERO))
 }
 
 fn sleep_for(d: Duration) -> bool {

@@ -5,6 +5,7 @@
 use git2::Oid;
 
 use crate::gitops::repo::{GitError, Remote};
+use crate::gitops::writeback;
 use crate::spec;
 
 /// The env repo as the hook watches it.
@@ -23,6 +24,9 @@ pub enum Held {
     Ours,
     /// Another experiment, or none (`None`: no candidate, or no file).
     Other(Option<String>),
+    /// This experiment's verdict commit is already on the branch (a re-run
+    /// after a successful write-back).
+    Delivered(String),
 }
 
 impl<'a> Watch<'a> {
@@ -52,20 +56,27 @@ impl<'a> Watch<'a> {
             kind: crate::gitops::repo::GitErrorKind::Other(e.message().to_string()),
         })?;
         self.seen = head;
-        let Some(text) = text else {
-            return Ok(Held::Other(None));
-        };
-        match spec::parse_raw(self.path, text.as_bytes()) {
-            Ok(raw) if raw.spec.value.candidate.is_none() => Ok(Held::Other(None)),
-            Ok(raw) => {
+        let held = match text.map(|t| spec::parse_raw(self.path, t.as_bytes())) {
+            None => Held::Other(None),
+            Some(Ok(raw)) if raw.spec.value.candidate.is_none() => Held::Other(None),
+            Some(Ok(raw)) => {
                 let id = spec::experiment_id(&raw);
-                Ok(if id == self.id {
+                if id == self.id {
                     Held::Ours
                 } else {
                     Held::Other(Some(id))
-                })
+                }
             }
-            Err(_) => Ok(Held::Ours),
+            Some(Err(_)) => Held::Ours,
+        };
+        if held == Held::Ours {
+            return Ok(held);
         }
+        // Gone from the file: superseded, unless our own verdict took it.
+        let history = self.remote.fetch(self.branch, writeback::HISTORY_DEPTH)?;
+        Ok(match history.find_trailer(&writeback::trailer(self.id)) {
+            Some((oid, _)) => Held::Delivered(oid.to_string()),
+            None => held,
+        })
     }
 }

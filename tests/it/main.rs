@@ -11,6 +11,7 @@ mod git_servers;
 mod invalid;
 mod judge;
 mod prometheus_harness;
+mod promote;
 mod props;
 mod render;
 mod validation;

@@ -1,0 +1,1 @@
+//! The in-cluster hook against the fake Kubernetes API server.
