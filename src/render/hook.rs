@@ -49,12 +49,14 @@ fn rule(group: &str, resource: &str, names: &[String], verbs: &[&str]) -> Policy
     }
 }
 
-/// The hook's permissions: exactly the calls `assay promote` makes.
+/// The hook's permissions: exactly the calls `assay promote` makes
+/// (`cluster.rs`; the promote tests compare them with what it sends).
 pub(crate) fn rules(ctx: &Ctx, cand: &Version, experiment: &str) -> Vec<PolicyRule> {
     let exp = vec![experiment.to_string()];
     let mut rules = vec![
         rule("assay.dev", "experiments", &exp, &["get"]),
-        rule("assay.dev", "experiments/status", &exp, &["get", "patch"]),
+        rule("assay.dev", "experiments/status", &exp, &["patch"]),
+        // --sync-failed: is the candidate Degraded?
         rule("apps", "deployments", &[ctx.workload_name(cand)], &["get"]),
     ];
     if ctx.rel.loadgen.is_some() {
@@ -65,9 +67,9 @@ pub(crate) fn rules(ctx: &Ctx, cand: &Version, experiment: &str) -> Vec<PolicyRu
             &["get"],
         ));
     }
-    // Events: kube's Recorder creates an event, then patches its series when
-    // it repeats (events.k8s.io/v1). Kubernetes cannot restrict `create` by name.
-    rules.push(rule("events.k8s.io", "events", &[], &["create", "patch"]));
+    // One new event per step (events.k8s.io/v1), never updated. Kubernetes
+    // cannot restrict `create` by name.
+    rules.push(rule("events.k8s.io", "events", &[], &["create"]));
     rules
 }
 

@@ -169,6 +169,8 @@ prop_compose! {
             c
         });
         let weight = weight.filter(|_| router != "none");
+        // Zero replicas with traffic sent to the candidate is refused by design.
+        let replicas = replicas.filter(|&r| r > 0 || candidate.is_none() || weight.is_some_and(|w| w == 0));
         let loadgen = loadgen.map(|(url, qps, connections, headers)| Loadgen { url, qps, connections, headers });
         Spec { name, namespace, replicas, port, baseline, candidate, router, weight, experiment, loadgen }
     }

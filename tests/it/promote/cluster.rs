@@ -1,1 +1,432 @@
-//! The in-cluster hook against the fake Kubernetes API server.
+//! The in-cluster hook against the fake Kubernetes API server (no real
+//! kube-apiserver can run here): the Experiment, the loadgen Job and the
+//! candidate Deployment live in the fake; Prometheus and git daemon are real.
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{Env, NS, ago, finish, id_of, prometheus, promote, stderr, wait};
+use crate::support::fake_kube::{FakeKube, RbacAttrs};
+
+const SECRET_TOKEN: &str = "tok-s3cret-do-not-log";
+
+/// Everything a hook run needs: the env repo with a candidate, its rendered
+/// manifests, the fake API server loaded with the Experiment, and a
+/// mounted credentials Secret.
+struct Cluster {
+    env: Env,
+    fake: FakeKube,
+    manifests: Vec<Value>,
+    id: String,
+    name: String,
+    creds: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn new(repo: &str) -> Cluster {
+        let env = Env::new(repo);
+        env.propose("v2", "iter8/productpage:v2");
+        let id = id_of(&env.spec());
+        let text = std::fs::read_to_string(env.render()).unwrap();
+        let manifests: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
+        let fake = FakeKube::start();
+        let exp = find(&manifests, "Experiment").clone();
+        let name = exp["metadata"]["name"].as_str().unwrap().to_string();
+        fake.put(exp);
+        // A token the hook does not need for git:// but must never leak.
+        let creds = tempfile::tempdir().unwrap();
+        std::fs::write(creds.path().join("token"), SECRET_TOKEN).unwrap();
+        Cluster {
+            env,
+            fake,
+            manifests,
+            id,
+            name,
+            creds,
+        }
+    }
+
+    /// The loadgen Job as the cluster reports it, started `seconds` ago.
+    fn loadgen_started(&self, seconds: u64, failed: bool) {
+        let mut job = find(&self.manifests, "Job").clone();
+        assert!(
+            job["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .contains("loadgen")
+        );
+        job["status"] = json!({ "startTime": ago(seconds) });
+        if failed {
+            job["status"]["conditions"] = json!([{
+                "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit"
+            }]);
+        }
+        self.fake.put(job);
+    }
+
+    fn candidate_deployment(&self, stuck: bool) {
+        let d = self
+            .manifests
+            .iter()
+            .find(|m| m["kind"] == "Deployment" && m["metadata"]["name"] == "productpage-v2")
+            .unwrap();
+        let mut d = d.clone();
+        d["status"] = if stuck {
+            json!({"conditions": [{"type": "Progressing", "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": "ReplicaSet \"productpage-v2-5d4f\" has timed out progressing."}]})
+        } else {
+            json!({"conditions": [{"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]})
+        };
+        self.fake.put(d);
+    }
+
+    fn hook(&self, args: &[&str]) -> Command {
+        let kubeconfig = self.fake.kubeconfig();
+        let mut all = vec!["--credentials", self.creds.path().to_str().unwrap()];
+        all.extend_from_slice(args);
+        promote(
+            &all,
+            &[
+                ("KUBECONFIG", kubeconfig.to_str().unwrap()),
+                ("ASSAY_EXPERIMENT", &self.name),
+                ("ASSAY_NAMESPACE", NS),
+                ("HOSTNAME", "productpage-promote-x7k2p"),
+            ],
+        )
+    }
+
+    fn status(&self) -> Value {
+        self.fake
+            .get("assay.dev/v1alpha1", "experiments", NS, &self.name)
+            .unwrap()["status"]
+            .clone()
+    }
+
+    fn event_reasons(&self) -> Vec<String> {
+        self.fake
+            .list("events.k8s.io/v1", "events", NS)
+            .iter()
+            .map(|e| e["reason"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn assert_no_secret(&self, stderr: &str) {
+        assert!(!stderr.contains(SECRET_TOKEN));
+        for r in self.fake.requests() {
+            let body = r.body.map(|b| b.to_string()).unwrap_or_default();
+            assert!(
+                !body.contains(SECRET_TOKEN) && !r.path.contains(SECRET_TOKEN),
+                "{body}"
+            );
+        }
+        for (_, subject, body) in self.env.repo.log("main") {
+            assert!(!subject.contains(SECRET_TOKEN) && !body.contains(SECRET_TOKEN));
+        }
+        assert!(!self.status().to_string().contains(SECRET_TOKEN));
+    }
+}
+
+fn find<'a>(manifests: &'a [Value], kind: &str) -> &'a Value {
+    manifests
+        .iter()
+        .find(|m| m["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} rendered"))
+}
+
+#[test]
+fn the_hook_judges_records_and_commits() {
+    let c = Cluster::new("env-cluster");
+    c.loadgen_started(150, false);
+    let prom = prometheus(Some);
+    let out = finish(
+        c.hook(&["--prometheus", &prom.url()]),
+        Duration::from_secs(60),
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let commits = c.env.verdict_commits(&c.id);
+    assert_eq!(commits.len(), 1, "{err}");
+    let sha = &commits[0].0;
+
+    let s = c.status();
+    assert_eq!(s["phase"], "Completed", "{s:#}");
+    assert_eq!(s["verdict"], "promote");
+    assert_eq!(s["commit"], sha.as_str());
+    assert_eq!(s["iteration"], 1);
+    // The window opened at the loadgen Job's start.
+    let job = c.fake.list("batch/v1", "jobs", NS);
+    assert_eq!(s["startedAt"], job[0]["status"]["startTime"]);
+    let rate = s["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["version"] == "v2" && e["metric"] == "error-rate")
+        .unwrap();
+    assert_eq!(
+        (rate["samples"].as_u64(), rate["result"].as_str()),
+        (Some(1200), Some("pass"))
+    );
+    assert_eq!(c.event_reasons(), ["Started", "Promoted", "Committed"]);
+
+    // Status writes are JSON merge patches of the status subresource.
+    let patches: Vec<_> = c
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .collect();
+    assert!(patches.len() >= 3, "{patches:?}");
+    for p in &patches {
+        assert_eq!(
+            p.path,
+            format!(
+                "/apis/assay.dev/v1alpha1/namespaces/{NS}/experiments/{}/status",
+                c.name
+            )
+        );
+        assert_eq!(
+            p.content_type.as_deref(),
+            Some("application/merge-patch+json")
+        );
+        assert!(p.body.as_ref().unwrap()["status"]["updatedAt"].is_string());
+    }
+    // The verdict is in the status before Git is touched.
+    let verdict_first = patches
+        .iter()
+        .position(|p| p.body.as_ref().unwrap()["status"]["verdict"] == "promote")
+        .unwrap();
+    let commit_at = patches
+        .iter()
+        .position(|p| p.body.as_ref().unwrap()["status"]["commit"].is_string())
+        .unwrap();
+    assert!(verdict_first < commit_at);
+    let events: Vec<_> = c
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    let e = events[0].body.as_ref().unwrap();
+    assert_eq!(e["regarding"]["kind"], "Experiment");
+    assert_eq!(e["reportingController"], "assay.dev/promote");
+    assert_eq!(e["reportingInstance"], "productpage-promote-x7k2p");
+    c.assert_no_secret(&err);
+}
+
+#[test]
+fn a_recorded_verdict_is_resumed_without_judging() {
+    let c = Cluster::new("env-resume");
+    let evidence = json!([{"version": "v2", "metric": "error-rate", "value": 0.2,
+        "limit": "<= 0.01", "samples": 1200, "bound": 0.22, "result": "fail"}]);
+    let mut exp = c
+        .fake
+        .get("assay.dev/v1alpha1", "experiments", NS, &c.name)
+        .unwrap();
+    exp["status"] = json!({"phase": "Running", "verdict": "reject", "iteration": 3,
+        "message": "v2 fails error-rate: 0.2 (bound 0.22) vs <= 0.01", "evidence": evidence});
+    c.fake.put(exp);
+    // Prometheus is unreachable: a hook that judged again would fail.
+    let out = finish(
+        c.hook(&["--prometheus", "http://127.0.0.1:1"]),
+        Duration::from_secs(60),
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("resuming: the status already holds the verdict reject"),
+        "{err}"
+    );
+    let commits = c.env.verdict_commits(&c.id);
+    assert_eq!(commits.len(), 1);
+    assert!(
+        commits[0]
+            .2
+            .contains("| v2 | error-rate | 0.2 | <= 0.01 | 1200 | 0.22 | fail |"),
+        "{}",
+        commits[0].2
+    );
+    let spec = assay::spec::parse("assay.yaml", c.env.spec().as_bytes()).unwrap();
+    assert_eq!(
+        spec.rejected[0].reason.as_deref(),
+        Some("v2 fails error-rate: 0.2 (bound 0.22) vs <= 0.01")
+    );
+    assert_eq!(c.status()["commit"], commits[0].0.as_str());
+    assert!(
+        c.fake.requests().iter().all(|r| !r.path.contains("/jobs/")),
+        "no judging, no loadgen lookup"
+    );
+    // And once delivered, another run does nothing at all.
+    let before = c.fake.requests().len();
+    let again = finish(c.hook(&[]), Duration::from_secs(60));
+    assert!(again.status.success());
+    assert!(
+        stderr(&again).contains("the verdict is already delivered"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(
+        c.fake.requests().len(),
+        before + 1,
+        "only the GET of the Experiment"
+    );
+    c.assert_no_secret(&err);
+}
+
+#[test]
+fn sync_failed_rejects_a_candidate_that_never_became_ready() {
+    let c = Cluster::new("env-syncfail");
+    c.candidate_deployment(true);
+    let out = finish(c.hook(&["--sync-failed"]), Duration::from_secs(60));
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let commits = c.env.verdict_commits(&c.id);
+    assert_eq!(commits.len(), 1, "{err}");
+    let spec = assay::spec::parse("assay.yaml", c.env.spec().as_bytes()).unwrap();
+    assert!(spec.candidate.is_none());
+    let reason = spec.rejected[0].reason.clone().unwrap();
+    assert!(
+        reason.starts_with(
+            "the candidate Deployment productpage-v2 did not become ready: ProgressDeadlineExceeded"
+        ),
+        "{reason}"
+    );
+    assert_eq!(c.status()["verdict"], "reject");
+    assert_eq!(c.event_reasons(), ["Rejected", "Committed"]);
+    // Argo CD retries the sync and runs SyncFail again: nothing new.
+    let again = finish(c.hook(&["--sync-failed"]), Duration::from_secs(60));
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(c.env.verdict_commits(&c.id).len(), 1);
+    assert_eq!(c.event_reasons().len(), 2);
+}
+
+#[test]
+fn sync_failed_rejects_when_the_load_generator_failed() {
+    let c = Cluster::new("env-loadgen-failed");
+    c.candidate_deployment(false);
+    c.loadgen_started(100, true);
+    let out = finish(c.hook(&["--sync-failed"]), Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let spec = assay::spec::parse("assay.yaml", c.env.spec().as_bytes()).unwrap();
+    let reason = spec.rejected[0].reason.clone().unwrap();
+    assert!(reason.contains("failed: BackoffLimitExceeded"), "{reason}");
+}
+
+#[test]
+fn sync_failed_leaves_other_failures_alone() {
+    let c = Cluster::new("env-not-ours");
+    c.candidate_deployment(false);
+    c.loadgen_started(10, false);
+    let head = c.env.repo.head("main");
+    let out = finish(c.hook(&["--sync-failed"]), Duration::from_secs(60));
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("not because of candidate v2: nothing to do"),
+        "{err}"
+    );
+    assert_eq!(c.env.repo.head("main"), head);
+    assert!(c.fake.requests().iter().all(|r| r.method == "GET"));
+    assert!(c.status().is_null());
+}
+
+#[test]
+fn sigterm_stops_the_hook_with_the_status_saying_so() {
+    let c = Cluster::new("env-sigterm");
+    // Started 60 s ago: the window is open for another 90 s.
+    c.loadgen_started(60, false);
+    let prom = prometheus(Some);
+    let mut cmd = c.hook(&["--prometheus", &prom.url()]);
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.fake
+        .wait_for(Duration::from_secs(30), "the first look", |reqs| {
+            reqs.iter().any(|r| {
+                r.body
+                    .as_ref()
+                    .is_some_and(|b| b["status"]["iteration"] == 1)
+            })
+        });
+    // SAFETY: signalling our own child by pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = wait(child, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    let s = c.status();
+    assert_eq!(s["phase"], "Terminated", "{s:#}");
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("stopped by SIGTERM at look 1")
+    );
+    assert!(s["verdict"].is_null());
+    assert!(c.env.verdict_commits(&c.id).is_empty());
+}
+
+/// Every call the hook makes is allowed by the Role `generate` renders, and
+/// every permission in it is used: the Role is exactly the hook's needs.
+#[test]
+fn the_rendered_role_is_exactly_what_the_hooks_call() {
+    let judged = Cluster::new("env-rbac");
+    judged.loadgen_started(150, false);
+    let prom = prometheus(Some);
+    let out = finish(
+        judged.hook(&["--prometheus", &prom.url()]),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let not_ours = Cluster::new("env-rbac-syncfail");
+    not_ours.candidate_deployment(false);
+    not_ours.loadgen_started(10, false);
+    let out = finish(not_ours.hook(&["--sync-failed"]), Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let calls: BTreeSet<(String, String, String, Option<String>)> = [&judged, &not_ours]
+        .iter()
+        .flat_map(|c| c.fake.rbac())
+        .map(
+            |RbacAttrs {
+                 verb,
+                 api_group,
+                 resource,
+                 name,
+             }| (verb, api_group, resource, name),
+        )
+        .collect();
+    let role = find(&judged.manifests, "Role");
+    let mut granted = BTreeSet::new();
+    for rule in role["rules"].as_array().unwrap() {
+        let strs = |k: &str| -> Vec<Option<String>> {
+            match rule[k].as_array() {
+                Some(a) => a
+                    .iter()
+                    .map(|v| Some(v.as_str().unwrap().to_string()))
+                    .collect(),
+                None => vec![None],
+            }
+        };
+        for g in strs("apiGroups") {
+            for r in strs("resources") {
+                for v in strs("verbs") {
+                    for n in strs("resourceNames") {
+                        granted.insert((
+                            v.clone().unwrap(),
+                            g.clone().unwrap(),
+                            r.clone().unwrap(),
+                            n,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    // A rule without resourceNames grants the collection call (name None).
+    assert_eq!(calls, granted, "calls made vs the Role's grants");
+}

@@ -22,7 +22,7 @@ pub const NS: &str = "bookinfo";
 pub struct Env {
     pub repo: BareRepo,
     /// Serves `repo` for as long as the test runs.
-    pub daemon: GitDaemon,
+    _daemon: GitDaemon,
     pub url: String,
     /// Scratch space: the rendered manifests, logs.
     pub tmp: tempfile::TempDir,
@@ -54,7 +54,7 @@ impl Env {
         let url = daemon.url(&repo);
         Env {
             repo,
-            daemon,
+            _daemon: daemon,
             url,
             tmp: tempfile::tempdir().unwrap(),
         }
