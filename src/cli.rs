@@ -41,6 +41,15 @@ pub enum Command {
     Judge(JudgeArgs),
     /// The PostSync hook: judge the experiment and commit the verdict.
     Promote(PromoteArgs),
+    /// Run the whole loop on this machine: propose, render, judge, write back.
+    Demo {
+        /// Which candidate to run: good, bad, or both in turn.
+        #[arg(long, value_enum, default_value = "both")]
+        scenario: ScenarioArg,
+        /// Keep the env repository and files here (default: a temp dir, removed).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Print the Experiment CustomResourceDefinition (YAML).
     Crd,
     /// Print the JSON Schema of assay.yaml, for editors.
@@ -201,4 +210,12 @@ pub struct PromoteArgs {
     /// Give up retrying the write-back after this long.
     #[arg(long, default_value = "5m")]
     pub git_deadline: String,
+}
+
+/// `assay demo --scenario`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ScenarioArg {
+    Good,
+    Bad,
+    Both,
 }

@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod cmp;
+pub mod demo;
 pub mod experiment;
 pub mod generate;
 pub mod gitops;

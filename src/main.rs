@@ -17,7 +17,7 @@ use assay::gitops::local;
 use assay::{generate, spec};
 use cli::{
     Args, CandidateAction, Command, ForgeArg, JudgeArgs, ModeArg, OutputArg, PromoteArgs,
-    VerdictArg, WritebackArgs,
+    ScenarioArg, VerdictArg, WritebackArgs,
 };
 
 fn main() -> ExitCode {
@@ -51,6 +51,19 @@ fn run(args: Args) -> anyhow::Result<String> {
         Command::Writeback(args) => writeback(args)?,
         Command::Judge(a) => judge(a)?,
         Command::Promote(a) => promote(a)?,
+        Command::Demo { scenario, dir } => {
+            use assay::demo::{self, Scenario};
+            let scenario = match scenario {
+                ScenarioArg::Good => Scenario::Good,
+                ScenarioArg::Bad => Scenario::Bad,
+                ScenarioArg::Both => Scenario::Both,
+            };
+            let mut out = std::io::stdout().lock();
+            demo::run(scenario, dir.as_deref(), &mut |s: &str| {
+                let _ = out.write_all(s.as_bytes());
+            })?;
+            String::new()
+        }
         Command::Crd => assay::experiment::crd_yaml(),
         Command::Schema => spec::json_schema(),
     })

@@ -331,9 +331,7 @@ fn decide(
             // On the estimate; early only when the widened bound is outside.
             if within(v, v) {
                 Outcome::Pass
-            } else if final_look {
-                Outcome::Fail
-            } else if fail_bounds().is_some_and(|(flo, fhi)| outside(flo, fhi)) {
+            } else if final_look || fail_bounds().is_some_and(|(flo, fhi)| outside(flo, fhi)) {
                 Outcome::Fail
             } else {
                 Outcome::Pending

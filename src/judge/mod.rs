@@ -94,7 +94,7 @@ pub fn once(
     started_at: Option<Timestamp>,
     at: Option<Timestamp>,
 ) -> Result<Judgement, JudgeError> {
-    let at = at.unwrap_or_else(Timestamp::now);
+    let at = at.unwrap_or_else(now);
     let window = match started_at {
         Some(t) => Window::new(t, &exp.spec.window),
         None => Window::ending_at(at, &exp.spec.window),
@@ -138,6 +138,12 @@ pub fn parse_experiment(shown: &str, text: &str) -> Result<Experiment, JudgeErro
         })
         .ok_or_else(|| input("no Experiment (assay.dev/v1alpha1) in it".into()))?;
     serde_path_to_error::deserialize(doc).map_err(|e| input(format!("{}: {}", e.path(), e.inner())))
+}
+
+/// Now, to the second: what windows and reports are shown in.
+pub fn now() -> Timestamp {
+    let now = Timestamp::now();
+    Timestamp::from_second(now.as_second()).unwrap_or(now)
 }
 
 /// Parses an RFC 3339 time from the command line or the API.

@@ -154,10 +154,10 @@ fn started_at(rec: &Recorder, opts: &Options) -> Result<Timestamp, PromoteError>
     if let Some(t) = opts.started_at {
         return Ok(t);
     }
-    if let (Some(c), Some(lg)) = (rec.cluster, &rec.experiment.spec.loadgen) {
-        if let Some(t) = rec.runtime.block_on(c.job_start(&lg.job))? {
-            return Ok(t);
-        }
+    if let (Some(c), Some(lg)) = (rec.cluster, &rec.experiment.spec.loadgen)
+        && let Some(t) = rec.runtime.block_on(c.job_start(&lg.job))?
+    {
+        return Ok(t);
     }
     let earlier = rec
         .experiment
@@ -165,7 +165,7 @@ fn started_at(rec: &Recorder, opts: &Options) -> Result<Timestamp, PromoteError>
         .as_ref()
         .and_then(|s| s.started_at.as_deref())
         .and_then(|s| s.parse().ok());
-    Ok(earlier.unwrap_or_else(Timestamp::now))
+    Ok(earlier.unwrap_or_else(judge::now))
 }
 
 fn source(rec: &Recorder, opts: &Options) -> Result<Source, PromoteError> {
@@ -237,7 +237,7 @@ fn judge_loop(
             }
             Err(e) => log(&format!("warning: cannot poll the env repo: {e}")),
         }
-        let now = Timestamp::now();
+        let now = judge::now();
         let look = window.look(now);
         if look.seconds == 0 && !look.is_final {
             log(&format!("warming up until {}", window.start));

@@ -24,7 +24,7 @@ pub struct Status {
 
 impl Status {
     fn to_json(&self) -> Value {
-        let mut v = json!({ "updatedAt": k8s_openapi::jiff::Timestamp::now().to_string() });
+        let mut v = json!({ "updatedAt": crate::judge::now().to_string() });
         let m = v.as_object_mut().expect("object");
         let mut put = |k: &str, x: Option<Value>| {
             if let Some(x) = x {

@@ -26,10 +26,10 @@ pub(super) fn run(
     let mut failure = rec
         .runtime
         .block_on(cluster.deployment_failure(&spec.candidate.workload))?;
-    if failure.is_none() {
-        if let Some(lg) = &spec.loadgen {
-            failure = rec.runtime.block_on(cluster.job_failure(&lg.job))?;
-        }
+    if failure.is_none()
+        && let Some(lg) = &spec.loadgen
+    {
+        failure = rec.runtime.block_on(cluster.job_failure(&lg.job))?;
     }
     let Some(failure) = failure else {
         let why = format!(

@@ -156,3 +156,44 @@ fn install_kit_carries_plugin_yaml() {
     let plugin = std::fs::read_to_string(root.join("plugin.yaml")).unwrap();
     assert_eq!(cm["data"]["plugin.yaml"].as_str(), Some(plugin.as_str()));
 }
+
+/// `assay demo`: the whole loop with no cluster and no Prometheus, for a
+/// good candidate (promoted) and a bad one (rejected), showing log and diff.
+#[test]
+fn demo_runs_the_loop_for_a_good_and_a_bad_candidate() {
+    let kept = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(crate::support::assay_bin())
+        .args(["demo", "--dir"])
+        .arg(kept.path())
+        .env_clear()
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "== 1. a good candidate: v2 ==",
+        "promote: v2 meets every objective",
+        "assay: promote productpage v2 (assay)",
+        "  +    version: v2",
+        "== 2. a bad candidate: v3 ==",
+        "reject: v3 fails mean-latency: 480 vs <= 300",
+        "assay: reject productpage v3 (assay)",
+        "  +    - version: v3",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    // The env repo it kept holds exactly that history.
+    let log = std::process::Command::new("git")
+        .args(["log", "--format=%s", "main"])
+        .current_dir(kept.path().join("env.git"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(log.stdout).unwrap(),
+        "assay: reject productpage v3\nCI: propose v3\nassay: promote productpage v2\nCI: propose v2\nbookinfo: steady state on v1\n"
+    );
+}
