@@ -98,12 +98,16 @@ impl Cluster {
             .map_err(|e| error(format!("patch status of experiment {name}"), e))
     }
 
-    /// When the load generator Job started, if it exists and has.
-    pub async fn job_start(&self, name: &str) -> Result<Option<Timestamp>, ClusterError> {
-        match self.job(name).await? {
-            Some(job) => Ok(job.status.and_then(|s| s.start_time).map(|t| t.0)),
-            None => Ok(None),
-        }
+    /// When the load generator Job started and, if it has, completed.
+    pub async fn job_times(
+        &self,
+        name: &str,
+    ) -> Result<(Option<Timestamp>, Option<Timestamp>), ClusterError> {
+        let status = self.job(name).await?.and_then(|j| j.status);
+        Ok(match status {
+            Some(s) => (s.start_time.map(|t| t.0), s.completion_time.map(|t| t.0)),
+            None => (None, None),
+        })
     }
 
     async fn job(&self, name: &str) -> Result<Option<Job>, ClusterError> {

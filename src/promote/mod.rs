@@ -149,15 +149,17 @@ fn load(opts: &Options, rt: &Runtime) -> Result<(Experiment, Option<Cluster>), P
 }
 
 /// Where measuring starts: `--started-at`, else the load generator's start,
-/// else an earlier run's, else now.
-fn started_at(rec: &Recorder, opts: &Options) -> Result<Timestamp, PromoteError> {
-    if let Some(t) = opts.started_at {
-        return Ok(t);
-    }
-    if let (Some(c), Some(lg)) = (rec.cluster, &rec.experiment.spec.loadgen)
-        && let Some(t) = rec.runtime.block_on(c.job_start(&lg.job))?
-    {
-        return Ok(t);
+/// else an earlier run's, else now; and when the load generator completed.
+fn load_times(
+    rec: &Recorder,
+    opts: &Options,
+) -> Result<(Timestamp, Option<Timestamp>), PromoteError> {
+    let (job_start, job_done) = match (rec.cluster, &rec.experiment.spec.loadgen) {
+        (Some(c), Some(lg)) => rec.runtime.block_on(c.job_times(&lg.job))?,
+        _ => (None, None),
+    };
+    if let Some(t) = opts.started_at.or(job_start) {
+        return Ok((t, job_done));
     }
     let earlier = rec
         .experiment
@@ -165,7 +167,7 @@ fn started_at(rec: &Recorder, opts: &Options) -> Result<Timestamp, PromoteError>
         .as_ref()
         .and_then(|s| s.started_at.as_deref())
         .and_then(|s| s.parse().ok());
-    Ok(earlier.unwrap_or_else(judge::now))
+    Ok((earlier.unwrap_or_else(judge::now), job_done))
 }
 
 fn source(rec: &Recorder, opts: &Options) -> Result<Source, PromoteError> {
@@ -185,7 +187,13 @@ fn judge_loop(
     let exp = rec.experiment;
     let spec = &exp.spec;
     let source = source(rec, opts)?;
-    let window = Window::new(started_at(rec, opts)?, &spec.window);
+    let (started_at, load_done) = load_times(rec, opts)?;
+    let mut window = Window::new(started_at, &spec.window);
+    // Load that ended early (the Job completed) makes waiting pointless: the
+    // window closes when the load did.
+    if let Some(done) = load_done.filter(|d| *d > window.start && *d < window.deadline) {
+        window.deadline = done;
+    }
     let interval = Duration::from_secs(spec.window.interval_seconds.max(1));
     let wb = &spec.write_back;
     let mut watch = Watch::new(remote, &wb.branch, &wb.path, &spec.id);

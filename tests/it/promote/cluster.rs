@@ -51,6 +51,11 @@ impl Cluster {
 
     /// The loadgen Job as the cluster reports it, started `seconds` ago.
     fn loadgen_started(&self, seconds: u64, failed: bool) {
+        self.loadgen(seconds, None, failed);
+    }
+
+    /// Started `started` seconds ago and, if given, completed `completed` ago.
+    fn loadgen(&self, started: u64, completed: Option<u64>, failed: bool) {
         let mut job = find(&self.manifests, "Job").clone();
         assert!(
             job["metadata"]["name"]
@@ -58,7 +63,10 @@ impl Cluster {
                 .unwrap()
                 .contains("loadgen")
         );
-        job["status"] = json!({ "startTime": ago(seconds) });
+        job["status"] = json!({ "startTime": ago(started) });
+        if let Some(c) = completed {
+            job["status"]["completionTime"] = json!(ago(c));
+        }
         if failed {
             job["status"]["conditions"] = json!([{
                 "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
@@ -216,6 +224,32 @@ fn the_hook_judges_records_and_commits() {
     assert_eq!(e["reportingController"], "assay.dev/promote");
     assert_eq!(e["reportingInstance"], "productpage-promote-x7k2p");
     c.assert_no_secret(&err);
+}
+
+#[test]
+fn load_that_ended_early_closes_the_window() {
+    let c = Cluster::new("env-early");
+    // Started 100 s ago, done 20 s ago: the window ran from 70 s to 20 s ago.
+    c.loadgen(100, Some(20), false);
+    let prom = prometheus(Some);
+    let out = finish(
+        c.hook(&["--prometheus", &prom.url()]),
+        Duration::from_secs(30),
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("look 1 (50s of 120s, 4 queries): promote"),
+        "{err}"
+    );
+    let s = c.status();
+    let rate = s["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["version"] == "v2" && e["metric"] == "error-rate")
+        .unwrap();
+    assert_eq!(rate["samples"], 500);
 }
 
 #[test]
