@@ -251,6 +251,25 @@ impl Remote {
         } else {
             branch.to_string()
         };
+        let head = self.fetch_into(&repo, &branch, depth)?;
+        Ok(Snapshot {
+            repo,
+            _dir: dir,
+            branch,
+            head,
+        })
+    }
+
+    /// Fetches the branch of `snap` again into the same repository, so only
+    /// what changed since crosses the wire: a retry after losing a race on
+    /// a big repository costs the other writer's commit, not the whole tree.
+    pub fn refresh(&self, mut snap: Snapshot, depth: i32) -> Result<Snapshot, GitError> {
+        snap.head = self.fetch_into(&snap.repo, &snap.branch, depth)?;
+        Ok(snap)
+    }
+
+    /// Fetches `branch` into `repo`'s tracking ref; returns its new head.
+    fn fetch_into(&self, repo: &Repository, branch: &str, depth: i32) -> Result<Oid, GitError> {
         let attempts = Cell::new(0);
         let mut fo = FetchOptions::new();
         fo.remote_callbacks(self.callbacks(&attempts));
@@ -270,15 +289,9 @@ impl Remote {
             )
             .map_err(|e| self.error(e))?;
         drop(remote);
-        let head = repo.refname_to_id(&tracking).map_err(|_| GitError {
+        repo.refname_to_id(&tracking).map_err(|_| GitError {
             url: self.shown(),
-            kind: GitErrorKind::NoBranch(branch.clone()),
-        })?;
-        Ok(Snapshot {
-            repo,
-            _dir: dir,
-            branch,
-            head,
+            kind: GitErrorKind::NoBranch(branch.to_string()),
         })
     }
 

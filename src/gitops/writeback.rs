@@ -138,9 +138,14 @@ pub fn write_back_with(
     };
     let start = Instant::now();
     let mut attempt = 0;
+    // The fetched repository, kept across attempts: a retry fetches only
+    // what the other writer added.
+    let mut cache: Option<Snapshot> = None;
     loop {
         attempt += 1;
-        match try_once(remote, req, forge.as_ref(), &mut || before_push(attempt)) {
+        match try_once(remote, req, forge.as_ref(), &mut cache, &mut || {
+            before_push(attempt)
+        }) {
             Ok(Outcome::Written { commit, .. }) => {
                 return Ok(Outcome::Written {
                     commit,
@@ -185,9 +190,14 @@ fn try_once(
     remote: &Remote,
     req: &Request,
     forge: Option<&Forge>,
+    cache: &mut Option<Snapshot>,
     before_push: &mut dyn FnMut(),
 ) -> Result<Outcome, WriteBackError> {
-    let snap = remote.fetch(&req.branch, 1)?;
+    let snap = match cache.take() {
+        Some(old) => remote.refresh(old, 1)?,
+        None => remote.fetch(&req.branch, 1)?,
+    };
+    let snap = &*cache.insert(snap);
     let file = |message: String| WriteBackError::File {
         path: req.path.clone(),
         message,
@@ -242,7 +252,7 @@ fn try_once(
     before_push();
     match forge {
         None => {
-            remote.push(&snap, commit, &snap.branch, false)?;
+            remote.push(snap, commit, &snap.branch, false)?;
             Ok(Outcome::Written {
                 commit: commit.to_string(),
                 attempts: 1,
@@ -250,7 +260,7 @@ fn try_once(
         }
         Some(f) => {
             // The branch is this experiment's alone: rebuilding it is safe.
-            remote.push(&snap, commit, &pr_branch, true)?;
+            remote.push(snap, commit, &pr_branch, true)?;
             let (title, body) = message.split_once("\n\n").unwrap_or((&message, ""));
             let (pr, created) = f.open(&pr_branch, &snap.branch, title, body)?;
             Ok(Outcome::PullRequest {
