@@ -210,6 +210,10 @@ pub struct PromoteArgs {
     /// Give up retrying the write-back after this long.
     #[arg(long, default_value = "5m")]
     pub git_deadline: String,
+    /// Wait this long after the deadline before the final look, so the
+    /// window's last scrapes are in Prometheus (0s for replayed data).
+    #[arg(long, default_value = "30s")]
+    pub settle: String,
 }
 
 /// `assay demo --scenario`.

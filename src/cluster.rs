@@ -26,10 +26,23 @@ pub struct ClusterError {
     pub message: String,
     /// The API answered 404.
     pub not_found: bool,
+    /// The API's status code; `None` when no answer came.
+    pub code: Option<u16>,
+}
+
+impl ClusterError {
+    /// Worth one more try: no answer, or a server-side error.
+    pub fn is_transient(&self) -> bool {
+        self.code.is_none_or(|c| c >= 500)
+    }
 }
 
 fn error(action: impl Into<String>, e: kube::Error) -> ClusterError {
     let not_found = matches!(&e, kube::Error::Api(s) if s.is_not_found());
+    let code = match &e {
+        kube::Error::Api(s) => Some(s.code),
+        _ => None,
+    };
     let message = match &e {
         kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
         other => other.to_string(),
@@ -38,6 +51,7 @@ fn error(action: impl Into<String>, e: kube::Error) -> ClusterError {
         action: action.into(),
         message,
         not_found,
+        code,
     }
 }
 

@@ -225,6 +225,7 @@ fn step(
         credentials: root.join("no-credentials"),
         sync_failed: false,
         git_deadline: std::time::Duration::from_secs(60),
+        settle: std::time::Duration::ZERO,
     };
     let lines = std::cell::RefCell::new(String::new());
     let log = |l: &str| {

@@ -9,7 +9,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Forge, Mode, Pattern, Prefer};
+use crate::spec::{Forge, MetricType, Mode, Pattern, Prefer};
 
 /// What the hook judges and where it writes the verdict.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -45,6 +45,7 @@ pub struct ExperimentSpec {
     /// Requests per version before any verdict.
     pub min_requests: u64,
     /// Confidence a verdict needs, strictly between 0.5 and 1.
+    #[schemars(range(min = 0.5, max = 1.0))]
     pub confidence: f64,
     /// http(s) URL of the Prometheus the hook queries.
     pub prometheus: String,
@@ -91,10 +92,13 @@ pub struct VersionRef {
 #[serde(rename_all = "camelCase")]
 pub struct Window {
     /// Load before measuring starts.
+    #[schemars(range(max = 2_592_000))]
     pub warmup_seconds: u64,
     /// Length of the measurement after the warmup.
+    #[schemars(range(min = 1, max = 2_592_000))]
     pub duration_seconds: u64,
     /// Time between two evaluations of the metrics.
+    #[schemars(range(min = 1, max = 2_592_000))]
     pub interval_seconds: u64,
 }
 
@@ -133,6 +137,13 @@ pub struct CustomMetric {
     pub name: String,
     /// PromQL using `{{version}}` or `{{workload}}`, optionally `{{namespace}}` and `{{window}}`.
     pub query: String,
+    /// `proportion`: a share of the version's requests; `value` otherwise.
+    #[serde(default, rename = "type", skip_serializing_if = "is_value")]
+    pub kind: MetricType,
+}
+
+fn is_value(k: &MetricType) -> bool {
+    *k == MetricType::Value
 }
 
 /// The load generator of this experiment.
@@ -179,6 +190,48 @@ pub struct Author {
     pub email: String,
 }
 
+/// Longest warmup or duration the hook accepts: 30 days.
+pub const MAX_WINDOW_SECONDS: u64 = 30 * 24 * 3600;
+
+impl ExperimentSpec {
+    /// What the hook relies on, checked: `generate` only writes valid specs,
+    /// but an Experiment read from the API or a file may have been edited.
+    /// The error names the field.
+    pub fn check(&self) -> Result<(), String> {
+        let w = &self.window;
+        if !(self.confidence > 0.5 && self.confidence < 1.0) {
+            return Err(format!(
+                "spec.confidence: must be strictly between 0.5 and 1, got {}",
+                self.confidence
+            ));
+        }
+        for (field, v, min) in [
+            ("warmupSeconds", w.warmup_seconds, 0),
+            ("durationSeconds", w.duration_seconds, 1),
+            ("intervalSeconds", w.interval_seconds, 1),
+        ] {
+            if v < min || v > MAX_WINDOW_SECONDS {
+                return Err(format!(
+                    "spec.window.{field}: must be between {min} and {MAX_WINDOW_SECONDS}, got {v}"
+                ));
+            }
+        }
+        for (i, o) in self.objectives.iter().enumerate() {
+            let limits = [o.lower_limit, o.upper_limit];
+            if limits.iter().flatten().any(|l| !l.is_finite()) || limits.iter().all(Option::is_none)
+            {
+                return Err(format!(
+                    "spec.objectives[{i}]: needs upperLimit or lowerLimit, as finite numbers"
+                ));
+            }
+        }
+        if self.pattern == Pattern::Ab && self.rewards.is_empty() {
+            return Err("spec.rewards: pattern ab needs at least one reward".into());
+        }
+        Ok(())
+    }
+}
+
 /// The CRD as YAML, as `samples/install/crd.yaml` holds it.
 pub fn crd_yaml() -> String {
     use kube::CustomResourceExt;
@@ -190,7 +243,8 @@ pub fn crd_yaml() -> String {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExperimentStatus {
-    /// Pending, Running, Completed, Failed or Terminated.
+    /// Running, Completed, Failed (the hook gave up; a re-run resumes) or
+    /// Terminated (stopped by SIGTERM; a re-run resumes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
     /// promote, reject or superseded, once decided.
@@ -199,10 +253,17 @@ pub struct ExperimentStatus {
     /// Human-readable detail of the phase or verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Why the verdict was reached: written with it and never changed, so
+    /// a restarted hook delivers exactly what was judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The window the verdict measured, as text (`<start> to <end> (<n>s)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
     /// How many times the metrics have been evaluated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iteration: Option<u32>,
-    /// When the hook started judging.
+    /// When the load started: the window opens a warmup later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
     /// When the hook last wrote the status.
@@ -238,6 +299,7 @@ pub struct Evidence {
     /// Confidence bound on the value, at the spec's `confidence`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound: Option<f64>,
-    /// pass, fail or pending.
+    /// Objectives: pass, fail, pending, inconclusive, or reference (the
+    /// baseline of a relative limit); rewards: better, worse, tie or pending.
     pub result: String,
 }

@@ -78,11 +78,28 @@ impl Outcome {
     }
 }
 
+/// The looks one experiment plans: one per interval of the window.
+pub fn planned_looks(spec: &ExperimentSpec) -> u32 {
+    let n = spec.window.duration_seconds / spec.window.interval_seconds.max(1);
+    n.clamp(1, u64::from(u32::MAX)) as u32
+}
+
 /// Judges one look. `final_look`: the window has reached its deadline, so
 /// this is the last chance and an unproven candidate is rejected.
 pub fn assess(spec: &ExperimentSpec, m: &Measurements, final_look: bool) -> Assessment {
+    assess_with(spec, m, final_look, planned_looks(spec))
+}
+
+/// [`assess`] with early rejection spread over `looks` looks in all (a
+/// restarted hook has made some already, and must not get a fresh budget).
+pub fn assess_with(
+    spec: &ExperimentSpec,
+    m: &Measurements,
+    final_look: bool,
+    looks: u32,
+) -> Assessment {
     let z_pass = stats::z(spec.confidence);
-    let looks = (spec.window.duration_seconds / spec.window.interval_seconds.max(1)).max(1);
+    let looks = looks.max(1);
     let z_fail = if final_look {
         z_pass
     } else {
@@ -99,16 +116,30 @@ pub fn assess(spec: &ExperimentSpec, m: &Measurements, final_look: bool) -> Asse
     let mut candidate_rows: Vec<(String, Outcome, String)> = Vec::new();
     let mut baseline_feasible = true;
     for o in &spec.objectives {
-        let base = estimate_relative_base(o, m, z_pass);
+        let kind = metrics::Kind::of(&o.metric, spec);
+        let base = metrics::estimate(&o.metric, kind, &m.baseline, z_pass);
         for &(version, data) in &judged {
             let is_candidate = version == spec.candidate.version;
+            if o.relative && !is_candidate {
+                // The baseline is the reference of a relative limit.
+                evidence.push(reference_row(o, version, &base));
+                continue;
+            }
             let enough = data.requests.unwrap_or(0.0) >= spec.min_requests as f64;
-            let (row, outcome, why) =
-                objective_row(o, version, data, base, enough, final_look, z_pass, z_fail);
+            let judge = Judge {
+                kind,
+                enough,
+                final_look,
+                z_pass,
+                z_fail,
+            };
+            let (row, outcome, why) = objective_row(o, version, data, &base, &judge);
             evidence.push(row);
             if is_candidate {
                 candidate_rows.push((o.metric.clone(), outcome, why));
-            } else if outcome != Outcome::Pass {
+            } else if outcome == Outcome::Fail {
+                // Only a proven failure makes the baseline infeasible: one
+                // merely unproven still has to be beaten on the reward.
                 baseline_feasible = false;
             }
         }
@@ -200,31 +231,67 @@ pub fn assess(spec: &ExperimentSpec, m: &Measurements, final_look: bool) -> Asse
     }
 }
 
-/// The baseline value a relative objective scales, when it has one.
-fn estimate_relative_base(o: &Objective, m: &Measurements, z: f64) -> Option<f64> {
-    if !o.relative {
-        return None;
-    }
-    metrics::estimate(&o.metric, &m.baseline, z).value
-}
-
-#[allow(clippy::too_many_arguments)]
-fn objective_row(
-    o: &Objective,
-    version: &str,
-    data: &VersionData,
-    base: Option<f64>,
+/// How one objective row is decided.
+struct Judge {
+    kind: metrics::Kind,
+    /// The version has `minRequests`.
     enough: bool,
     final_look: bool,
     z_pass: f64,
     z_fail: f64,
+}
+
+/// The baseline's row of a relative objective: the reference, not judged.
+fn reference_row(o: &Objective, version: &str, base: &Estimate) -> Evidence {
+    Evidence {
+        version: version.to_string(),
+        metric: o.metric.clone(),
+        value: base.value,
+        limit: Some("reference".into()),
+        samples: base.samples,
+        bound: None,
+        result: "reference".into(),
+    }
+}
+
+/// What a relative limit multiplies: for a proportion, the baseline's bound
+/// on the same side (so a baseline with no errors yet is not a limit of
+/// zero, and its own uncertainty counts in the candidate's favour), else the
+/// baseline's estimate. `(for lower limits, for upper limits)`.
+fn scales(o: &Objective, base: &Estimate, kind: metrics::Kind) -> (Option<f64>, Option<f64>) {
+    if !o.relative {
+        return (Some(1.0), Some(1.0));
+    }
+    match (base.value, base.bounds) {
+        (Some(_), Some((lo, hi))) if kind.proportion => (Some(lo), Some(hi)),
+        (Some(v), _) => (Some(v), Some(v)),
+        (None, _) => (None, None),
+    }
+}
+
+fn objective_row(
+    o: &Objective,
+    version: &str,
+    data: &VersionData,
+    base: &Estimate,
+    j: &Judge,
 ) -> (Evidence, Outcome, String) {
-    let est = metrics::estimate(&o.metric, data, z_pass);
-    let scale = if o.relative { base } else { Some(1.0) };
-    let lower = o.lower_limit.zip(scale).map(|(l, s)| l * s);
-    let upper = o.upper_limit.zip(scale).map(|(u, s)| u * s);
-    let limit_text = limit_text(o, base);
-    let kind = MetricKind::of(&o.metric);
+    let final_look = j.final_look;
+    let est = metrics::estimate(&o.metric, j.kind, data, j.z_pass);
+    let (scale_lo, scale_hi) = scales(o, base, j.kind);
+    let lower = o.lower_limit.zip(scale_lo).map(|(l, s)| l * s);
+    let upper = o.upper_limit.zip(scale_hi).map(|(u, s)| u * s);
+    let scale = if o.relative {
+        scale_hi.or(scale_lo)
+    } else {
+        Some(1.0)
+    };
+    let limit_text = limit_text(o, lower, upper);
+    let kind = if j.kind.proportion {
+        MetricKind::Rate
+    } else {
+        j.kind.unit
+    };
     let (outcome, why) = match (est.value, scale) {
         (None, _) => (
             if final_look {
@@ -243,11 +310,11 @@ fn objective_row(
             format!("{}: no baseline value to compare with", o.metric),
         ),
         (Some(v), Some(_)) => {
-            let outcome = if !enough {
+            let outcome = if !j.enough {
                 Outcome::Pending
             } else {
                 decide(kind, &est, v, lower, upper, final_look, || {
-                    metrics::estimate(&o.metric, data, z_fail).bounds
+                    metrics::estimate(&o.metric, j.kind, data, j.z_fail).bounds
                 })
             };
             let shown = match (kind, est.bounds) {
@@ -340,21 +407,22 @@ fn decide(
     }
 }
 
-fn limit_text(o: &Objective, base: Option<f64>) -> String {
-    let unit = |x: f64| {
-        if o.relative {
-            match base {
-                Some(b) => format!("{}x baseline ({})", num(x), num(x * b)),
-                None => format!("{}x baseline", num(x)),
-            }
-        } else {
-            num(x)
+/// `<= 0.01`, or for a relative limit `<= 1.2x baseline (120)` with the
+/// absolute limit it came to (`lower`/`upper`, when the baseline had data).
+fn limit_text(o: &Objective, lower: Option<f64>, upper: Option<f64>) -> String {
+    let side = |ratio: f64, absolute: Option<f64>| {
+        if !o.relative {
+            return num(ratio);
+        }
+        match absolute {
+            Some(a) => format!("{}x baseline ({})", num(ratio), num(a)),
+            None => format!("{}x baseline", num(ratio)),
         }
     };
     match (o.lower_limit, o.upper_limit) {
-        (Some(l), Some(u)) => format!(">= {} and <= {}", unit(l), unit(u)),
-        (Some(l), None) => format!(">= {}", unit(l)),
-        (None, Some(u)) => format!("<= {}", unit(u)),
+        (Some(l), Some(u)) => format!(">= {} and <= {}", side(l, lower), side(u, upper)),
+        (Some(l), None) => format!(">= {}", side(l, lower)),
+        (None, Some(u)) => format!("<= {}", side(u, upper)),
         (None, None) => "none".into(),
     }
 }
@@ -391,8 +459,9 @@ fn compare_reward(
     z: f64,
     final_look: bool,
 ) -> (Vec<Evidence>, RewardWinner) {
-    let b = metrics::estimate(&r.metric, &m.baseline, z);
-    let c = metrics::estimate(&r.metric, &m.candidate, z);
+    let kind = metrics::Kind::of(&r.metric, spec);
+    let b = metrics::estimate(&r.metric, kind, &m.baseline, z);
+    let c = metrics::estimate(&r.metric, kind, &m.candidate, z);
     let sign = match r.prefer {
         Prefer::High => 1.0,
         Prefer::Low => -1.0,

@@ -42,8 +42,31 @@ pub fn percentile(metric: &str) -> Option<f64> {
     (1..=99).contains(&n).then(|| f64::from(n) / 100.0)
 }
 
+/// How a metric's value behaves: built-ins by name, custom ones as declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind {
+    pub unit: MetricKind,
+    /// A share of the version's requests (error-rate, custom `type: proportion`).
+    pub proportion: bool,
+}
+
+impl Kind {
+    /// The kind of `metric` in `spec` (custom metrics as they are declared).
+    pub fn of(metric: &str, spec: &crate::experiment::ExperimentSpec) -> Kind {
+        let unit = MetricKind::of(metric);
+        let declared = spec
+            .metrics
+            .iter()
+            .any(|c| c.name == metric && c.kind == crate::spec::MetricType::Proportion);
+        Kind {
+            unit,
+            proportion: unit == MetricKind::Rate || (unit == MetricKind::Custom && declared),
+        }
+    }
+}
+
 /// Estimates `metric` for one version with bounds at normal quantile `z`.
-pub fn estimate(metric: &str, d: &VersionData, z: f64) -> Estimate {
+pub fn estimate(metric: &str, kind: Kind, d: &VersionData, z: f64) -> Estimate {
     let n = d.requests.filter(|n| n.is_finite() && *n >= 0.0);
     let samples = n.map(|n| n.round() as u64).unwrap_or(0);
     let missing = |shape| Estimate {
@@ -54,19 +77,24 @@ pub fn estimate(metric: &str, d: &VersionData, z: f64) -> Estimate {
     };
     // An explicit value (file provider, custom PromQL) wins over derivation.
     if let Some(&v) = d.metrics.get(metric) {
-        let shape = match (MetricKind::of(metric), n) {
-            (MetricKind::Rate, Some(n)) | (MetricKind::Custom, Some(n))
-                if (0.0..=1.0).contains(&v) && n > 0.0 =>
-            {
-                Shape::Proportion { hits: v * n, n }
-            }
-            (MetricKind::Count, _) => Shape::Count,
+        let shape = match (kind, n) {
+            (
+                Kind {
+                    proportion: true, ..
+                },
+                Some(n),
+            ) if (0.0..=1.0).contains(&v) && n > 0.0 => Shape::Proportion { hits: v * n, n },
+            (
+                Kind {
+                    unit: MetricKind::Count,
+                    ..
+                },
+                _,
+            ) => Shape::Count,
             _ => Shape::Opaque,
         };
         let bounds = match shape {
-            Shape::Proportion { hits, n } if MetricKind::of(metric) == MetricKind::Rate => {
-                Some(stats::wilson(hits, n, z))
-            }
+            Shape::Proportion { hits, n } => Some(stats::wilson(hits, n, z)),
             Shape::Count => Some((v, v)),
             _ => None,
         };
@@ -172,6 +200,14 @@ mod tests {
     use super::*;
     use crate::judge::data::Latency;
 
+    fn k(metric: &str) -> Kind {
+        let unit = MetricKind::of(metric);
+        Kind {
+            unit,
+            proportion: unit == MetricKind::Rate,
+        }
+    }
+
     fn data() -> VersionData {
         VersionData {
             requests: Some(1000.0),
@@ -196,16 +232,31 @@ mod tests {
     fn built_ins_from_aggregates() {
         let d = data();
         let z = stats::z(0.95);
-        assert_eq!(estimate("request-count", &d, z).value, Some(1000.0));
-        assert_eq!(estimate("error-count", &d, z).value, Some(5.0));
-        let rate = estimate("error-rate", &d, z);
+        assert_eq!(
+            estimate("request-count", k("request-count"), &d, z).value,
+            Some(1000.0)
+        );
+        assert_eq!(
+            estimate("error-count", k("error-count"), &d, z).value,
+            Some(5.0)
+        );
+        let rate = estimate("error-rate", k("error-rate"), &d, z);
         assert_eq!(rate.value, Some(0.005));
         assert_eq!(rate.samples, 1000);
         let (lo, hi) = rate.bounds.unwrap();
         assert!(lo < 0.005 && hi > 0.005);
-        assert_eq!(estimate("mean-latency", &d, z).value, Some(50.0));
-        assert_eq!(estimate("p50-latency", &d, z).value, Some(35.0));
-        assert_eq!(estimate("p90-latency", &d, z).value, Some(75.0));
+        assert_eq!(
+            estimate("mean-latency", k("mean-latency"), &d, z).value,
+            Some(50.0)
+        );
+        assert_eq!(
+            estimate("p50-latency", k("p50-latency"), &d, z).value,
+            Some(35.0)
+        );
+        assert_eq!(
+            estimate("p90-latency", k("p90-latency"), &d, z).value,
+            Some(75.0)
+        );
     }
 
     #[test]
@@ -218,14 +269,17 @@ mod tests {
             "p99-latency",
             "custom",
         ] {
-            assert_eq!(estimate(m, &d, 1.64).value, None, "{m}");
+            assert_eq!(estimate(m, k(m), &d, 1.64).value, None, "{m}");
         }
         let no_hist = VersionData {
             requests: Some(10.0),
             errors: Some(0.0),
             ..Default::default()
         };
-        assert_eq!(estimate("p95-latency", &no_hist, 1.64).value, None);
+        assert_eq!(
+            estimate("p95-latency", k("p95-latency"), &no_hist, 1.64).value,
+            None
+        );
     }
 
     #[test]

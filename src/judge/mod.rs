@@ -33,6 +33,12 @@ pub enum JudgeError {
     /// A file given on the command line is unreadable or malformed.
     #[error("{path}: {message}")]
     Input { path: String, message: String },
+    /// The Experiment asks for something the hook cannot do.
+    #[error("experiment {name}: {message}")]
+    Experiment { name: String, message: String },
+    /// The async runtime for the Prometheus client could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 /// Where measurements come from.
@@ -52,11 +58,6 @@ impl Source {
             Source::File(path) => file::read(path, &exp.spec),
         }
     }
-
-    /// A source that needs no async runtime.
-    pub fn is_file(&self) -> bool {
-        matches!(self, Source::File(_))
-    }
 }
 
 /// One look's result with its context, as reports print it.
@@ -73,6 +74,18 @@ pub struct Judgement {
 
 impl Judgement {
     pub fn new(exp: &Experiment, window: Window, look: Look, m: &Measurements) -> Judgement {
+        let looks = criteria::planned_looks(&exp.spec);
+        Judgement::with_looks(exp, window, look, m, looks)
+    }
+
+    /// [`Judgement::new`] with early rejection spread over `looks` looks.
+    pub fn with_looks(
+        exp: &Experiment,
+        window: Window,
+        look: Look,
+        m: &Measurements,
+        looks: u32,
+    ) -> Judgement {
         Judgement {
             experiment: exp.spec.id.clone(),
             baseline: exp.spec.baseline.version.clone(),
@@ -80,7 +93,7 @@ impl Judgement {
             window,
             look,
             queries: m.queries,
-            assessment: assess(&exp.spec, m, look.is_final),
+            assessment: criteria::assess_with(&exp.spec, m, look.is_final, looks),
         }
     }
 }
@@ -100,14 +113,14 @@ pub fn once(
         None => Window::ending_at(at, &exp.spec.window),
     };
     let look = window.look(at);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| JudgeError::Input {
-            path: "async runtime".into(),
-            message: e.to_string(),
-        })?;
-    let m = rt.block_on(source.measure(exp, &look))?;
+    let m = match source {
+        Source::File(path) => file::read(path, &exp.spec)?,
+        Source::Prometheus(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(JudgeError::Runtime)?
+            .block_on(source.measure(exp, &look))?,
+    };
     Ok(Judgement::new(exp, window, look, &m))
 }
 
@@ -137,7 +150,18 @@ pub fn parse_experiment(shown: &str, text: &str) -> Result<Experiment, JudgeErro
                 && d.get("apiVersion").and_then(|k| k.as_str()) == Some("assay.dev/v1alpha1")
         })
         .ok_or_else(|| input("no Experiment (assay.dev/v1alpha1) in it".into()))?;
-    serde_path_to_error::deserialize(doc).map_err(|e| input(format!("{}: {}", e.path(), e.inner())))
+    let exp: Experiment = serde_path_to_error::deserialize(doc)
+        .map_err(|e| input(format!("{}: {}", e.path(), e.inner())))?;
+    checked(exp)
+}
+
+/// The Experiment if its spec holds what the judge relies on.
+pub fn checked(exp: Experiment) -> Result<Experiment, JudgeError> {
+    exp.spec.check().map_err(|message| JudgeError::Experiment {
+        name: exp.metadata.name.clone().unwrap_or_default(),
+        message,
+    })?;
+    Ok(exp)
 }
 
 /// Now, to the second: what windows and reports are shown in.

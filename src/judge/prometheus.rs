@@ -34,7 +34,7 @@ struct Response {
 #[serde(rename_all = "camelCase")]
 struct Data {
     result_type: String,
-    result: Vec<Sample>,
+    result: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -233,19 +233,28 @@ impl Prometheus {
         let data = parsed
             .data
             .ok_or_else(|| fail("answer without data".into()))?;
-        if data.result_type != "vector" {
-            return Err(fail(format!(
-                "expected an instant vector, got {} (query: {promql})",
-                data.result_type
-            )));
+        match data.result_type.as_str() {
+            "vector" => serde_json::from_value(data.result)
+                .map_err(|e| fail(format!("malformed vector: {e} (query: {promql})"))),
+            // `scalar(...)`: one value, no labels.
+            "scalar" => {
+                let value: (f64, String) = serde_json::from_value(data.result)
+                    .map_err(|e| fail(format!("malformed scalar: {e} (query: {promql})")))?;
+                Ok(vec![Sample {
+                    metric: Default::default(),
+                    value,
+                }])
+            }
+            other => Err(fail(format!(
+                "expected an instant vector or a scalar, got {other} (query: {promql})"
+            ))),
         }
-        Ok(data.result)
     }
 }
 
-/// A sample's value; NaN (e.g. 0/0) is no data.
+/// A sample's value; NaN (0/0) and infinities (x/0) are no data.
 fn value(s: &Sample) -> Option<f64> {
-    s.value.1.parse::<f64>().ok().filter(|v| !v.is_nan())
+    s.value.1.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 /// reqwest's message without the URL it carries (which may hold credentials).

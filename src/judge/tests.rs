@@ -4,8 +4,8 @@
 use super::criteria::{Verdict, assess};
 use super::data::{Latency, Measurements, VersionData};
 use super::simulate::{self, Scenario};
-use crate::experiment::{ExperimentSpec, Objective, Reward};
-use crate::spec::{Pattern, Prefer};
+use crate::experiment::{CustomMetric, ExperimentSpec, Objective, Reward};
+use crate::spec::{MetricType, Pattern, Prefer};
 
 fn spec() -> ExperimentSpec {
     simulate::spec(&Scenario {
@@ -169,7 +169,11 @@ fn relative_limits_scale_the_baseline() {
 fn ab(prefer: Prefer) -> ExperimentSpec {
     let mut s = spec();
     s.pattern = Pattern::Ab;
-    s.metrics = vec![];
+    s.metrics = vec![CustomMetric {
+        name: "conversion".into(),
+        query: "unused: the tests give values".into(),
+        kind: MetricType::Proportion,
+    }];
     s.rewards = vec![Reward {
         metric: "conversion".into(),
         prefer,
@@ -235,6 +239,75 @@ fn ab_promotes_a_feasible_candidate_over_an_infeasible_baseline() {
 }
 
 #[test]
+fn ab_never_promotes_a_worse_reward_because_of_a_relative_objective() {
+    // The baseline is the reference of a relative limit, not judged by it:
+    // it stays feasible and wins on the reward.
+    let mut s = ab(Prefer::High);
+    s.objectives = vec![Objective {
+        metric: "error-rate".into(),
+        upper_limit: Some(1.1),
+        lower_limit: None,
+        relative: true,
+    }];
+    let mut b = converting(5000.0, 0.20);
+    b.errors = Some(50.0);
+    let mut c = converting(5000.0, 0.10);
+    c.errors = Some(25.0);
+    let a = assess(&s, &both(b, c), true);
+    assert_eq!(a.verdict, Verdict::Reject, "{}", a.reason);
+    assert!(
+        a.reason.starts_with("v1 is better on conversion"),
+        "{}",
+        a.reason
+    );
+    let base_row = a
+        .evidence
+        .iter()
+        .find(|e| e.version == "v1" && e.metric == "error-rate")
+        .unwrap();
+    assert_eq!(base_row.result, "reference");
+}
+
+#[test]
+fn a_relative_rate_against_a_baseline_without_errors_can_pass() {
+    let mut s = spec();
+    s.objectives = vec![Objective {
+        metric: "error-rate".into(),
+        upper_limit: Some(1.1),
+        lower_limit: None,
+        relative: true,
+    }];
+    let a = assess(&s, &both(data(50_000.0, 0.0), data(50_000.0, 0.0)), true);
+    assert_eq!(a.verdict, Verdict::Promote, "{}", a.reason);
+    // A clearly worse candidate still fails against the baseline's bound.
+    let a = assess(&s, &both(data(50_000.0, 0.0), data(50_000.0, 40.0)), true);
+    assert_eq!(a.verdict, Verdict::Reject, "{}", a.reason);
+    // 1.1 x the baseline's 95% upper bound for 0 of 50,000 (7.2732e-5).
+    assert!(
+        a.reason.ends_with("vs <= 1.1x baseline (0.00008001)"),
+        "{}",
+        a.reason
+    );
+}
+
+#[test]
+fn an_undeclared_custom_reward_has_no_significance_test() {
+    let mut s = ab(Prefer::High);
+    s.metrics[0].kind = MetricType::Value;
+    let a = assess(
+        &s,
+        &both(converting(5000.0, 0.10), converting(5000.0, 0.13)),
+        true,
+    );
+    assert_eq!(a.verdict, Verdict::Reject);
+    assert!(
+        a.reason.contains("conversion has no significance test"),
+        "{}",
+        a.reason
+    );
+}
+
+#[test]
 fn slo_judges_the_candidate_alone() {
     let mut s = spec();
     s.pattern = Pattern::Slo;
@@ -256,6 +329,10 @@ fn wrong_promotions_stay_within_one_minus_confidence() {
         );
         if s.true_rate >= s.limit {
             assert!(t.promote_rate() <= 1.0 - s.confidence, "{name}: {t:?}");
+        } else {
+            // Repeated looks do not inflate wrong early rejections either.
+            let early = f64::from(t.rejected_early) / f64::from(t.runs);
+            assert!(early <= 1.0 - s.confidence, "{name}: {t:?}");
         }
     }
 }

@@ -30,18 +30,21 @@ pub struct Look {
 }
 
 impl Window {
+    /// The window of a load that started at `started_at`; times past
+    /// jiff's range saturate (the spec's values are capped by `check`).
     pub fn new(started_at: Timestamp, spec: &Spec) -> Window {
-        let start = started_at + secs(spec.warmup_seconds);
+        let start = add(started_at, spec.warmup_seconds);
         Window {
             started_at,
             start,
-            deadline: start + secs(spec.duration_seconds),
+            deadline: add(start, spec.duration_seconds),
         }
     }
 
     /// The window that ends at `at` (what `assay judge` assumes without `--started-at`).
     pub fn ending_at(at: Timestamp, spec: &Spec) -> Window {
-        Window::new(at - secs(spec.warmup_seconds + spec.duration_seconds), spec)
+        let back = secs(spec.warmup_seconds.saturating_add(spec.duration_seconds));
+        Window::new(at.checked_sub(back).unwrap_or(Timestamp::MIN), spec)
     }
 
     /// The look at `at`.
@@ -54,6 +57,10 @@ impl Window {
             is_final: at >= self.deadline,
         }
     }
+}
+
+fn add(t: Timestamp, s: u64) -> Timestamp {
+    t.checked_add(secs(s)).unwrap_or(Timestamp::MAX)
 }
 
 fn secs(s: u64) -> SignedDuration {

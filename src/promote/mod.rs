@@ -5,6 +5,7 @@
 //! SyncFail variant (`--sync-failed`) rejects a candidate that could not even
 //! start. Every step is idempotent: a killed hook re-run resumes.
 
+mod deliver;
 mod record;
 mod syncfail;
 mod watch;
@@ -13,17 +14,17 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use tokio::runtime::Runtime;
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::experiment::Experiment;
+use crate::experiment::{Experiment, ExperimentStatus};
 use crate::gitops::credentials::{Credentials, CredentialsError};
-use crate::gitops::edit::Verdict as EditVerdict;
 use crate::gitops::repo::Remote;
-use crate::gitops::writeback::{self, Outcome, WriteBackError};
+use crate::gitops::writeback::{Outcome, WriteBackError};
 use crate::judge::{self, JudgeError, Judgement, Prometheus, Source, Verdict, Window, report};
 
+use deliver::{Recorded, deliver};
 use record::Recorder;
 pub use record::Status;
 use watch::{Held, Watch};
@@ -48,6 +49,9 @@ pub struct Options {
     pub sync_failed: bool,
     /// How long the write-back may retry.
     pub git_deadline: Duration,
+    /// How long after the deadline the final look waits, so the last
+    /// scrapes are in Prometheus before it counts them.
+    pub settle: Duration,
 }
 
 /// How the hook ended; every one of these exits 0.
@@ -76,8 +80,18 @@ pub enum PromoteError {
     WriteBack(#[from] WriteBackError),
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
-    #[error("{0}")]
-    Setup(String),
+    /// Neither `--experiment` nor the Job's environment names an Experiment.
+    #[error(
+        "no --experiment FILE, and ASSAY_EXPERIMENT / ASSAY_NAMESPACE are not set (the hook Job sets them)"
+    )]
+    NoExperiment,
+    /// `--sync-failed` reads the cluster; a file has no Deployment to read.
+    #[error(
+        "--sync-failed reads the candidate's Deployment and Job from the cluster; it cannot run with --experiment FILE"
+    )]
+    SyncFailedNeedsCluster,
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
     /// SIGTERM: the status says so; a re-run resumes.
     #[error("stopped by SIGTERM at look {iteration}; the status says so and a re-run resumes")]
     Stopped { iteration: u32 },
@@ -86,7 +100,8 @@ pub enum PromoteError {
 /// Set by the SIGTERM handler; checked between and during waits.
 pub static STOP: AtomicBool = AtomicBool::new(false);
 
-/// How long measuring may keep failing after the deadline before the hook gives up.
+/// How long measuring may keep failing at the final look before the hook
+/// gives up (counted from this run's first final attempt).
 const MEASURE_GRACE: Duration = Duration::from_secs(300);
 
 /// Runs the hook. `log` receives the progress lines (stderr in the binary).
@@ -94,20 +109,41 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| PromoteError::Setup(format!("cannot start the async runtime: {e}")))?;
-    let (exp, cluster) = load(opts, &runtime)?;
+        .map_err(PromoteError::Runtime)?;
+    let (mut exp, cluster) = load(opts, &runtime)?;
+    let creds = Credentials::from_dir(&opts.credentials)?;
+    let remote = Remote::new(&exp.spec.write_back.repo_url, creds);
+    let status = exp.status.clone().unwrap_or_default();
+    if let Some(commit) = &status.commit {
+        // Delivered, unless the same candidate was proposed again since
+        // (the same content, so the same experiment id and name).
+        let wb = &exp.spec.write_back;
+        let held = Watch::new(&remote, &wb.branch, &wb.path, &exp.spec.id).check();
+        if !matches!(held, Ok(Held::Ours)) {
+            return Ok(Finished::Nothing(format!(
+                "the verdict is already delivered ({commit})"
+            )));
+        }
+        log(&format!(
+            "the env repo proposes this experiment again after verdict commit {commit}: judging it anew"
+        ));
+        let rec = Recorder {
+            cluster: cluster.as_ref(),
+            runtime: &runtime,
+            experiment: &exp,
+        };
+        rec.reset()?;
+        exp.status = Some(ExperimentStatus::default());
+    }
     let rec = Recorder {
         cluster: cluster.as_ref(),
         runtime: &runtime,
         experiment: &exp,
     };
-    let creds = Credentials::from_dir(&opts.credentials)?;
-    let remote = Remote::new(&exp.spec.write_back.repo_url, creds);
     let status = exp.status.clone().unwrap_or_default();
-    if status.commit.is_some() || status.pull_request.is_some() {
-        let done = status.commit.or(status.pull_request).unwrap_or_default();
+    if let Some(pr) = &status.pull_request {
         return Ok(Finished::Nothing(format!(
-            "the verdict is already delivered ({done})"
+            "the verdict is already proposed in {pr}"
         )));
     }
     match status.verdict.as_deref() {
@@ -115,11 +151,18 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
             log(&format!(
                 "resuming: the status already holds the verdict {v}"
             ));
-            let reason = status.message.clone().unwrap_or_default();
-            let window = status.started_at.clone().unwrap_or_default();
-            let evidence =
-                report::markdown_of(v, &reason, &format!("from {window}"), &status.evidence);
-            return deliver(&rec, &remote, opts, v, &reason, evidence, log);
+            let reason = status
+                .reason
+                .clone()
+                .or(status.message.clone())
+                .unwrap_or_default();
+            let window = status.window.clone().unwrap_or_default();
+            let recorded = Recorded {
+                verdict: v,
+                reason: &reason,
+                evidence: report::markdown_of(v, &reason, &window, &status.evidence),
+            };
+            return deliver(&rec, &remote, opts, recorded, log);
         }
         Some("superseded") => {
             return Ok(Finished::Nothing("the experiment was superseded".into()));
@@ -132,19 +175,17 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
     judge_loop(&rec, &remote, opts, log)
 }
 
-/// The Experiment, from the file or the API (with the cluster connection).
+/// The Experiment, from the file or the API (with the cluster connection),
+/// checked for what the judge relies on.
 fn load(opts: &Options, rt: &Runtime) -> Result<(Experiment, Option<Cluster>), PromoteError> {
     if let Some(path) = &opts.experiment {
         return Ok((judge::load_experiment(path)?, None));
     }
     let (Some(name), Some(ns)) = (&opts.name, &opts.namespace) else {
-        return Err(PromoteError::Setup(
-            "no --experiment FILE, and ASSAY_EXPERIMENT / ASSAY_NAMESPACE are not set (the hook Job sets them)"
-                .into(),
-        ));
+        return Err(PromoteError::NoExperiment);
     };
     let cluster = rt.block_on(Cluster::connect(ns))?;
-    let exp = rt.block_on(cluster.experiment(name))?;
+    let exp = judge::checked(rt.block_on(cluster.experiment(name))?)?;
     Ok((exp, Some(cluster)))
 }
 
@@ -178,6 +219,17 @@ fn source(rec: &Recorder, opts: &Options) -> Result<Source, PromoteError> {
     })
 }
 
+/// The window, closed early when the load ended before the deadline (and
+/// at its very start when the load ended before it opened: nothing to wait for).
+fn window(rec: &Recorder, opts: &Options) -> Result<Window, PromoteError> {
+    let (started_at, load_done) = load_times(rec, opts)?;
+    let mut window = Window::new(started_at, &rec.experiment.spec.window);
+    if let Some(done) = load_done.filter(|d| *d < window.deadline) {
+        window.deadline = done.max(window.start);
+    }
+    Ok(window)
+}
+
 fn judge_loop(
     rec: &Recorder,
     remote: &Remote,
@@ -187,17 +239,22 @@ fn judge_loop(
     let exp = rec.experiment;
     let spec = &exp.spec;
     let source = source(rec, opts)?;
-    let (started_at, load_done) = load_times(rec, opts)?;
-    let mut window = Window::new(started_at, &spec.window);
-    // Load that ended early (the Job completed) makes waiting pointless: the
-    // window closes when the load did.
-    if let Some(done) = load_done.filter(|d| *d > window.start && *d < window.deadline) {
-        window.deadline = done;
-    }
+    let window = window(rec, opts)?;
     let interval = Duration::from_secs(spec.window.interval_seconds.max(1));
     let wb = &spec.write_back;
     let mut watch = Watch::new(remote, &wb.branch, &wb.path, &spec.id);
     let mut iteration = exp.status.as_ref().and_then(|s| s.iteration).unwrap_or(0);
+    // Early rejection is spread over every look this experiment makes, the
+    // ones an earlier (killed) run made included.
+    let remaining = window
+        .deadline
+        .duration_since(judge::now())
+        .as_secs()
+        .max(0) as u64
+        / interval.as_secs()
+        + 1;
+    let looks = judge::criteria::planned_looks(spec)
+        .max(iteration.saturating_add(remaining.min(u64::from(u32::MAX)) as u32));
     rec.status(&Status {
         phase: Some("Running"),
         message: Some(format!(
@@ -225,6 +282,8 @@ fn judge_loop(
         window.deadline,
         interval.as_secs()
     ));
+    let mut failing_since: Option<Instant> = None;
+    let settle = SignedDuration::try_from(opts.settle).unwrap_or(SignedDuration::ZERO);
     loop {
         if let Some(stopped) = stop_requested(rec, iteration)? {
             return Err(stopped);
@@ -232,30 +291,32 @@ fn judge_loop(
         match watch.check() {
             Ok(Held::Ours) => {}
             Ok(Held::Other(found)) => return superseded(rec, found, log),
-            Ok(Held::Delivered(commit)) => {
-                let why = format!("the verdict is already in the env repo: {commit}");
-                log(&why);
-                rec.status(&Status {
-                    phase: Some("Completed"),
-                    commit: Some(commit),
-                    message: Some(why.clone()),
-                    ..Status::default()
-                })?;
-                return Ok(Finished::Nothing(why));
-            }
+            Ok(Held::Delivered(commit)) => return already_delivered(rec, commit, log),
             Err(e) => log(&format!("warning: cannot poll the env repo: {e}")),
         }
         let now = judge::now();
         let look = window.look(now);
         if look.seconds == 0 && !look.is_final {
             log(&format!("warming up until {}", window.start));
-            sleep_until(window.start);
+            sleep_until(window.start, interval);
             continue;
         }
-        let measured = rec.runtime.block_on(source.measure(exp, &look));
-        let m = match measured {
-            Ok(m) => m,
-            Err(e) if !look.is_final || now < window.deadline + grace() => {
+        if look.is_final && now < window.deadline.saturating_add(settle).unwrap_or(now) {
+            // The last scrapes of the window are not in Prometheus yet.
+            sleep_until(
+                window.deadline.saturating_add(settle).unwrap_or(now),
+                interval,
+            );
+            continue;
+        }
+        let m = match measure(rec, &source, &look) {
+            Some(Ok(m)) => m,
+            None => continue, // SIGTERM: handled at the top of the loop.
+            Some(Err(e)) => {
+                let since = *failing_since.get_or_insert_with(Instant::now);
+                if look.is_final && since.elapsed() >= MEASURE_GRACE {
+                    return Err(e.into());
+                }
                 log(&format!(
                     "warning: {e}; trying again in {}s",
                     interval.as_secs()
@@ -263,10 +324,10 @@ fn judge_loop(
                 sleep_for(interval);
                 continue;
             }
-            Err(e) => return Err(e.into()),
         };
+        failing_since = None;
         iteration += 1;
-        let j = Judgement::new(exp, window, look, &m);
+        let j = Judgement::with_looks(exp, window, look, &m, looks);
         let a = &j.assessment;
         log(&format!(
             "look {iteration} ({}s of {}s, {} queries): {}: {}",
@@ -277,37 +338,55 @@ fn judge_loop(
             a.reason
         ));
         let decided = a.verdict != Verdict::Continue;
+        let measured = format!("{} to {} ({}s)", window.start, look.end, look.seconds);
         rec.status(&Status {
             phase: Some("Running"),
             verdict: decided.then(|| a.verdict.as_str().to_string()),
+            reason: decided.then(|| a.reason.clone()),
+            window: decided.then(|| measured.clone()),
             message: Some(a.reason.clone()),
             iteration: Some(iteration),
             evidence: Some(a.evidence.clone()),
             ..Status::default()
         })?;
         if decided {
-            let reason = a.reason.clone();
-            let v = a.verdict.as_str();
-            rec.event(
-                a.verdict == Verdict::Reject,
-                "Judge",
-                if a.verdict == Verdict::Promote {
-                    "Promoted"
-                } else {
-                    "Rejected"
-                },
-                &reason,
-            );
-            return deliver(rec, remote, opts, v, &reason, report::markdown(&j), log);
+            let promoted = a.verdict == Verdict::Promote;
+            let word = if promoted { "Promoted" } else { "Rejected" };
+            rec.event(!promoted, "Judge", word, &a.reason);
+            let recorded = Recorded {
+                verdict: a.verdict.as_str(),
+                reason: &a.reason,
+                evidence: report::markdown(&j),
+            };
+            return deliver(rec, remote, opts, recorded, log);
         }
-        let next = (now + k8s_openapi::jiff::SignedDuration::from_secs(interval.as_secs() as i64))
+        let next = now
+            .saturating_add(SignedDuration::from_secs(interval.as_secs() as i64))
+            .unwrap_or(now)
             .min(window.deadline.max(now));
-        sleep_until(next);
+        sleep_until(next, interval);
     }
 }
 
-fn grace() -> k8s_openapi::jiff::SignedDuration {
-    k8s_openapi::jiff::SignedDuration::from_secs(MEASURE_GRACE.as_secs() as i64)
+/// One measurement, abandoned on SIGTERM (`None`).
+fn measure(
+    rec: &Recorder,
+    source: &Source,
+    look: &judge::Look,
+) -> Option<Result<judge::Measurements, JudgeError>> {
+    rec.runtime.block_on(async {
+        tokio::select! {
+            m = source.measure(rec.experiment, look) => Some(m),
+            () = stopped() => None,
+        }
+    })
+}
+
+/// Resolves once SIGTERM has been received.
+async fn stopped() {
+    while !STOP.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn stop_requested(rec: &Recorder, iteration: u32) -> Result<Option<PromoteError>, PromoteError> {
@@ -344,101 +423,30 @@ fn superseded(
     Ok(Finished::Superseded { found })
 }
 
-/// Writes the recorded verdict to Git and records where it went.
-fn deliver(
+fn already_delivered(
     rec: &Recorder,
-    remote: &Remote,
-    opts: &Options,
-    verdict: &str,
-    reason: &str,
-    evidence: String,
+    commit: String,
     log: &dyn Fn(&str),
 ) -> Result<Finished, PromoteError> {
-    let spec = &rec.experiment.spec;
-    let wb = &spec.write_back;
-    let edit = match verdict {
-        "promote" => EditVerdict::Promote,
-        _ => EditVerdict::Reject {
-            reason: reason.to_string(),
-            date: writeback::today(),
-        },
-    };
-    let req = writeback::Request {
-        branch: wb.branch.clone(),
-        path: wb.path.clone(),
-        experiment: spec.id.clone(),
-        verdict: edit,
-        evidence,
-        author_name: wb.author.name.clone(),
-        author_email: wb.author.email.clone(),
-        deadline: opts.git_deadline,
-        mode: wb.mode,
-        forge: wb.forge,
-        api_url: wb.api_url.clone(),
-    };
-    let outcome = match writeback::write_back(remote, &req, std::thread::sleep) {
-        Ok(o) => o,
-        Err(e) => {
-            let message = format!("verdict {verdict} recorded, but the write-back failed: {e}");
-            // Best effort: the error itself is what the Job reports.
-            let _ = rec.status(&Status {
-                phase: Some("Failed"),
-                message: Some(message.clone()),
-                ..Status::default()
-            });
-            rec.event(true, "WriteBack", "Failed", &message);
-            return Err(e.into());
-        }
-    };
-    let mut status = Status {
+    let why = format!("the verdict is already in the env repo: {commit}");
+    log(&why);
+    rec.status(&Status {
         phase: Some("Completed"),
+        commit: Some(commit),
+        message: Some(why.clone()),
         ..Status::default()
-    };
-    let (reason_word, note) = match &outcome {
-        Outcome::Written { commit, .. } | Outcome::AlreadyPresent { commit } => {
-            status.commit = Some(commit.clone());
-            (
-                "Committed",
-                format!("verdict {verdict} committed as {commit}"),
-            )
-        }
-        Outcome::PullRequest { url, .. } => {
-            status.pull_request = Some(url.clone());
-            (
-                "PullRequestOpened",
-                format!("verdict {verdict} proposed in {url}"),
-            )
-        }
-        Outcome::Superseded { found } => {
-            status.verdict = Some("superseded".into());
-            let what = found.clone().unwrap_or_else(|| "no experiment".into());
-            (
-                "Superseded",
-                format!("verdict {verdict} not written: the env repo now holds {what}"),
-            )
-        }
-    };
-    status.message = Some(format!("{note} ({reason})"));
-    rec.status(&status)?;
-    rec.event(false, "WriteBack", reason_word, &note);
-    log(&note);
-    if let Outcome::Superseded { found } = outcome {
-        return Ok(Finished::Superseded { found });
-    }
-    Ok(Finished::Delivered {
-        verdict: verdict.to_string(),
-        reason: reason.to_string(),
-        outcome,
-    })
+    })?;
+    Ok(Finished::Nothing(why))
 }
 
-/// Sleeps until `at` (or SIGTERM), in slices so a stop is seen within 100 ms.
-/// Returns false when stopped.
-fn sleep_until(at: Timestamp) -> bool {
+/// Sleeps until `at`, at most `cap` (so the env repo is polled meanwhile),
+/// or until SIGTERM. Returns false when stopped.
+fn sleep_until(at: Timestamp, cap: Duration) -> bool {
     let wait = at.duration_since(Timestamp::now());
-    sleep_for(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+    sleep_for(Duration::try_from(wait).unwrap_or(Duration::ZERO).min(cap))
 }
 
+/// Sleeps in slices so a stop is seen within 100 ms; false when stopped.
 fn sleep_for(d: Duration) -> bool {
     let end = Instant::now() + d;
     while Instant::now() < end {

@@ -15,6 +15,8 @@ pub struct Status {
     pub phase: Option<&'static str>,
     pub verdict: Option<String>,
     pub message: Option<String>,
+    pub reason: Option<String>,
+    pub window: Option<String>,
     pub iteration: Option<u32>,
     pub started_at: Option<String>,
     pub evidence: Option<Vec<Evidence>>,
@@ -34,6 +36,8 @@ impl Status {
         put("phase", self.phase.map(|p| json!(p)));
         put("verdict", self.verdict.as_ref().map(|p| json!(p)));
         put("message", self.message.as_ref().map(|p| json!(p)));
+        put("reason", self.reason.as_ref().map(|p| json!(p)));
+        put("window", self.window.as_ref().map(|p| json!(p)));
         put("iteration", self.iteration.map(|p| json!(p)));
         put("startedAt", self.started_at.as_ref().map(|p| json!(p)));
         put("evidence", self.evidence.as_ref().map(|p| json!(p)));
@@ -59,10 +63,10 @@ impl Recorder<'_> {
         };
         let name = self.experiment.metadata.name.as_deref().unwrap_or_default();
         let body = s.to_json();
-        // One retry: API servers answer 409/5xx under load.
+        // One retry for a server error or no answer (kube itself retries 429/503/504).
         match self.runtime.block_on(c.patch_status(name, &body)) {
             Ok(()) => Ok(()),
-            Err(first) if !first.not_found => {
+            Err(first) if first.is_transient() => {
                 std::thread::sleep(std::time::Duration::from_millis(500));
                 self.runtime
                     .block_on(c.patch_status(name, &body))
@@ -70,6 +74,21 @@ impl Recorder<'_> {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Clears a delivered verdict, for an experiment proposed again.
+    pub fn reset(&self) -> Result<(), ClusterError> {
+        let Some(c) = self.cluster else {
+            return Ok(());
+        };
+        let name = self.experiment.metadata.name.as_deref().unwrap_or_default();
+        let cleared = json!({
+            "phase": "Running", "verdict": null, "reason": null, "window": null,
+            "commit": null, "pullRequest": null, "evidence": null, "iteration": null,
+            "startedAt": null, "message": "proposed again: judging anew",
+            "updatedAt": crate::judge::now().to_string(),
+        });
+        self.runtime.block_on(c.patch_status(name, &cleared))
     }
 
     /// Records an Event; failures are reported on stderr but never stop the hook.

@@ -5,8 +5,9 @@
 //! failure is not the candidate's and is left alone. Re-runs (Argo CD
 //! retries syncs) find the verdict in the status and only finish delivery.
 
+use super::deliver::{Recorded, deliver};
 use super::record::{Recorder, Status};
-use super::{Finished, Options, PromoteError, deliver};
+use super::{Finished, Options, PromoteError};
 use crate::gitops::repo::Remote;
 use crate::judge::report;
 
@@ -17,10 +18,7 @@ pub(super) fn run(
     log: &dyn Fn(&str),
 ) -> Result<Finished, PromoteError> {
     let Some(cluster) = rec.cluster else {
-        return Err(PromoteError::Setup(
-            "--sync-failed reads the candidate's Deployment and Job from the cluster; it cannot run with --experiment FILE"
-                .into(),
-        ));
+        return Err(PromoteError::SyncFailedNeedsCluster);
     };
     let spec = &rec.experiment.spec;
     let mut failure = rec
@@ -41,13 +39,20 @@ pub(super) fn run(
     };
     let reason = failure.reason;
     log(&format!("reject: {reason}"));
+    let window = "none: the sync failed before measuring";
     rec.status(&Status {
         phase: Some("Running"),
         verdict: Some("reject".into()),
+        reason: Some(reason.clone()),
+        window: Some(window.into()),
         message: Some(reason.clone()),
         ..Status::default()
     })?;
     rec.event(true, "Judge", "Rejected", &reason);
-    let evidence = report::markdown_of("reject", &reason, "the sync failed before measuring", &[]);
-    deliver(rec, remote, opts, "reject", &reason, evidence, log)
+    let recorded = Recorded {
+        verdict: "reject",
+        reason: &reason,
+        evidence: report::markdown_of("reject", &reason, window, &[]),
+    };
+    deliver(rec, remote, opts, recorded, log)
 }

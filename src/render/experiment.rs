@@ -105,9 +105,10 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
         metrics: e
             .metrics
             .iter()
-            .map(|(n, q)| CustomMetric {
+            .map(|(n, m)| CustomMetric {
                 name: n.clone(),
-                query: q.clone(),
+                query: m.query.clone(),
+                kind: m.kind,
             })
             .collect(),
         loadgen: rel.loadgen.as_ref().map(|_| LoadgenRef {

@@ -218,6 +218,9 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, phase: Phase) -> Job {
                 spec: Some(PodSpec {
                     service_account_name: Some(identity(ctx)),
                     restart_policy: Some("Never".into()),
+                    // Room for a Prometheus query in flight (30 s timeout) to
+                    // end and the status to say Terminated before SIGKILL.
+                    termination_grace_period_seconds: Some(60),
                     security_context: Some(security::pod_context(Some(ASSAY_UID))),
                     containers: vec![Container {
                         name: "assay".into(),

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 
 pub use super::error::Location;
 pub use super::raw::{
-    Forge, Mode, OnNewCandidate, Pattern, Prefer, RawParentRef as ParentRef, Router,
+    Forge, MetricType, Mode, OnNewCandidate, Pattern, Prefer, RawParentRef as ParentRef, Router,
 };
 
 /// One application's release state, from `assay.yaml`.
@@ -133,8 +133,8 @@ pub struct Experiment {
     pub objectives: Vec<Objective>,
     /// Non-empty exactly when the pattern is ab.
     pub rewards: Vec<Reward>,
-    /// Custom metric name → PromQL with placeholders (see `PLACEHOLDERS`), in the user's order.
-    pub metrics: IndexMap<String, String>,
+    /// Custom metrics by name, in the user's order.
+    pub metrics: IndexMap<String, Custom>,
 }
 
 impl Experiment {
@@ -142,6 +142,15 @@ impl Experiment {
     pub fn run_time(&self) -> Duration {
         self.warmup + self.duration
     }
+}
+
+/// A custom PromQL metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Custom {
+    /// PromQL with placeholders (see `PLACEHOLDERS`).
+    pub query: String,
+    /// How its value is judged and compared.
+    pub kind: MetricType,
 }
 
 /// Built-in Istio metrics, per version; latency ones are in milliseconds.

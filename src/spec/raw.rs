@@ -322,6 +322,22 @@ pub struct RawMetric {
     /// PromQL with `{{version}}`, `{{workload}}`, `{{namespace}}`, `{{window}}`.
     #[schemars(with = "String")]
     pub query: S<String>,
+    /// `value` (default) or `proportion`: a share of the version's requests.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<MetricType>,
+}
+
+/// What a custom metric's value is, which decides how it can be tested.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricType {
+    /// A number with nothing known about its spread: judged on the estimate;
+    /// as an A/B reward it cannot be tested for significance.
+    #[default]
+    Value,
+    /// A share of the version's requests in [0, 1] (e.g. conversions per
+    /// request): bounded like a rate, and tested with a two-proportion z-test.
+    Proportion,
 }
 
 /// A fortio Job that sends load for warmup + duration, so the window sees traffic.

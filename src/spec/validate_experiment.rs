@@ -100,7 +100,13 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawExperiment>>) -> R<Experime
         }
         let q = &m.value.query;
         check_query(&q.value).map_err(|msg| at(q, &format!("{path}.query"), msg))?;
-        metrics.insert(name.clone(), q.value.clone());
+        metrics.insert(
+            name.clone(),
+            Custom {
+                query: q.value.clone(),
+                kind: m.value.kind.unwrap_or_default(),
+            },
+        );
     }
     let known = |m: &str| BUILTIN_METRICS.contains(&m) || metrics.contains_key(m);
     let unknown = |m: &S<String>, path: &str| {

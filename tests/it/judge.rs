@@ -222,7 +222,7 @@ fn before_the_deadline_the_verdict_is_continue() {
 fn ab_spec() -> String {
     let objectives = "    objectives:\n      - {metric: mean-latency, upperLimit: 300ms}\n      - {metric: error-rate, upperLimit: 0.01}\n";
     let ab = format!(
-        "{objectives}    rewards:\n      - {{metric: conversion, prefer: high}}\n    metrics:\n      conversion:\n        query: >-\n          sum(increase(shop_conversions_total{{version=\"{{{{version}}}}\"}}[{{{{window}}}}]))\n          / sum(increase(istio_requests_total{{reporter=\"source\",destination_workload=\"{{{{workload}}}}\",destination_workload_namespace=\"{{{{namespace}}}}\"}}[{{{{window}}}}]))\n"
+        "{objectives}    rewards:\n      - {{metric: conversion, prefer: high}}\n    metrics:\n      conversion:\n        type: proportion\n        query: >-\n          sum(increase(shop_conversions_total{{version=\"{{{{version}}}}\"}}[{{{{window}}}}]))\n          / sum(increase(istio_requests_total{{reporter=\"source\",destination_workload=\"{{{{workload}}}}\",destination_workload_namespace=\"{{{{namespace}}}}\"}}[{{{{window}}}}]))\n"
     );
     let text = bookinfo_with_candidate();
     assert!(text.contains(objectives) && text.contains("pattern: canary"));

@@ -312,6 +312,87 @@ fn a_recorded_verdict_is_resumed_without_judging() {
 }
 
 #[test]
+fn a_failed_write_back_is_resumed_with_the_judged_reason() {
+    let c = Cluster::new("env-git-down");
+    c.loadgen_started(150, false);
+    let prom = prometheus(|w| Some(w.error_fraction(0.2)));
+    c.env.daemon.kill();
+    let out = finish(
+        c.hook(&["--prometheus", &prom.url(), "--git-deadline", "1s"]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let s = c.status();
+    assert_eq!(
+        (s["phase"].as_str(), s["verdict"].as_str()),
+        (Some("Failed"), Some("reject"))
+    );
+    let reason = s["reason"].as_str().unwrap().to_string();
+    assert!(reason.starts_with("v2 fails error-rate: 0.2"), "{reason}");
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .contains("the write-back failed")
+    );
+
+    // The Job retries once Git is back: the judged reason reaches Git.
+    c.env.daemon.restart();
+    let out = finish(
+        c.hook(&["--prometheus", "http://127.0.0.1:1"]),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let spec = assay::spec::parse("assay.yaml", c.env.spec().as_bytes()).unwrap();
+    assert_eq!(spec.rejected[0].reason.as_deref(), Some(reason.as_str()));
+    let commits = c.env.verdict_commits(&c.id);
+    assert_eq!(commits.len(), 1);
+    assert!(
+        commits[0]
+            .2
+            .contains(&format!("Verdict: reject ({reason})")),
+        "{}",
+        commits[0].2
+    );
+    assert!(
+        commits[0]
+            .2
+            .contains("| v2 | error-rate | 0.2 | <= 0.01 | 1200 |"),
+        "{}",
+        commits[0].2
+    );
+}
+
+#[test]
+fn the_same_candidate_proposed_again_is_judged_anew() {
+    let c = Cluster::new("env-again");
+    c.loadgen_started(150, false);
+    // The Experiment object kept the status of an earlier run whose verdict
+    // was committed; since then the same candidate was proposed again.
+    let mut exp = c
+        .fake
+        .get("assay.dev/v1alpha1", "experiments", NS, &c.name)
+        .unwrap();
+    exp["status"] = json!({"phase": "Completed", "verdict": "reject", "reason": "old",
+        "commit": "0123456789abcdef0123456789abcdef01234567", "iteration": 4});
+    c.fake.put(exp);
+    let prom = prometheus(Some);
+    let out = finish(
+        c.hook(&["--prometheus", &prom.url()]),
+        Duration::from_secs(60),
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("judging it anew"), "{err}");
+    let s = c.status();
+    assert_eq!(
+        (s["verdict"].as_str(), s["iteration"].as_u64()),
+        (Some("promote"), Some(1))
+    );
+    assert_eq!(c.env.verdict_commits(&c.id).len(), 1);
+}
+
+#[test]
 fn sync_failed_rejects_a_candidate_that_never_became_ready() {
     let c = Cluster::new("env-syncfail");
     c.candidate_deployment(true);

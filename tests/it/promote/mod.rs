@@ -22,7 +22,7 @@ pub const NS: &str = "bookinfo";
 pub struct Env {
     pub repo: BareRepo,
     /// Serves `repo` for as long as the test runs.
-    _daemon: GitDaemon,
+    pub daemon: GitDaemon,
     pub url: String,
     /// Scratch space: the rendered manifests, logs.
     pub tmp: tempfile::TempDir,
@@ -54,7 +54,7 @@ impl Env {
         let url = daemon.url(&repo);
         Env {
             repo,
-            _daemon: daemon,
+            daemon,
             url,
             tmp: tempfile::tempdir().unwrap(),
         }
@@ -178,7 +178,8 @@ pub fn ago(seconds: u64) -> String {
 /// `assay promote` with a clean environment plus `env`.
 pub fn promote(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(assay_bin());
-    cmd.arg("promote")
+    // The tests' Prometheus data is backfilled: nothing to wait for.
+    cmd.args(["promote", "--settle", "0s"])
         .args(args)
         .env_clear()
         .env("HOME", std::env::temp_dir())

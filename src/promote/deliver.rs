@@ -1,0 +1,114 @@
+//! Delivering a recorded verdict: the write-back, then where it went
+//! (commit or pull request) in the status and an Event. The reason and the
+//! evidence come from what was recorded, so a restarted hook delivers
+//! exactly what was judged.
+
+use super::record::{Recorder, Status};
+use super::{Finished, Options, PromoteError};
+use crate::gitops::edit::Verdict as EditVerdict;
+use crate::gitops::repo::Remote;
+use crate::gitops::writeback::{self, Outcome};
+
+/// What was judged, as recorded in the status.
+pub(super) struct Recorded<'a> {
+    pub verdict: &'a str,
+    pub reason: &'a str,
+    /// The evidence table for the commit body.
+    pub evidence: String,
+}
+
+/// Writes the recorded verdict to Git and records where it went.
+pub(super) fn deliver(
+    rec: &Recorder,
+    remote: &Remote,
+    opts: &Options,
+    what: Recorded,
+    log: &dyn Fn(&str),
+) -> Result<Finished, PromoteError> {
+    let Recorded {
+        verdict,
+        reason,
+        evidence,
+    } = what;
+    let spec = &rec.experiment.spec;
+    let wb = &spec.write_back;
+    let edit = match verdict {
+        "promote" => EditVerdict::Promote,
+        _ => EditVerdict::Reject {
+            reason: reason.to_string(),
+            date: writeback::today(),
+        },
+    };
+    let req = writeback::Request {
+        branch: wb.branch.clone(),
+        path: wb.path.clone(),
+        experiment: spec.id.clone(),
+        verdict: edit,
+        evidence,
+        author_name: wb.author.name.clone(),
+        author_email: wb.author.email.clone(),
+        deadline: opts.git_deadline,
+        mode: wb.mode,
+        forge: wb.forge,
+        api_url: wb.api_url.clone(),
+    };
+    // Backoff waits end early on SIGTERM; an attempt in flight completes
+    // (it is all-or-nothing), and a re-run resumes.
+    let sleep = |d| {
+        super::sleep_for(d);
+    };
+    let outcome = match writeback::write_back(remote, &req, sleep) {
+        Ok(o) => o,
+        Err(e) => {
+            let message = format!("verdict {verdict} recorded, but the write-back failed: {e}");
+            // Best effort: the error itself is what the Job reports.
+            let _ = rec.status(&Status {
+                phase: Some("Failed"),
+                message: Some(message.clone()),
+                ..Status::default()
+            });
+            rec.event(true, "WriteBack", "Failed", &message);
+            return Err(e.into());
+        }
+    };
+    let mut status = Status {
+        phase: Some("Completed"),
+        ..Status::default()
+    };
+    let (reason_word, note) = match &outcome {
+        Outcome::Written { commit, .. } | Outcome::AlreadyPresent { commit } => {
+            status.commit = Some(commit.clone());
+            (
+                "Committed",
+                format!("verdict {verdict} committed as {commit}"),
+            )
+        }
+        Outcome::PullRequest { url, .. } => {
+            status.pull_request = Some(url.clone());
+            (
+                "PullRequestOpened",
+                format!("verdict {verdict} proposed in {url}"),
+            )
+        }
+        Outcome::Superseded { found } => {
+            status.verdict = Some("superseded".into());
+            let what = found.clone().unwrap_or_else(|| "no experiment".into());
+            (
+                "Superseded",
+                format!("verdict {verdict} not written: the env repo now holds {what}"),
+            )
+        }
+    };
+    status.message = Some(format!("{note} ({reason})"));
+    rec.status(&status)?;
+    rec.event(false, "WriteBack", reason_word, &note);
+    log(&note);
+    if let Outcome::Superseded { found } = outcome {
+        return Ok(Finished::Superseded { found });
+    }
+    Ok(Finished::Delivered {
+        verdict: verdict.to_string(),
+        reason: reason.to_string(),
+        outcome,
+    })
+}
