@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::support::prometheus::{OpenMetrics, Prometheus, Span, Workload};
-use crate::support::{ARGOCD_ENV, app_copy, assay_bin, bookinfo_with_candidate, sample_dir};
+use crate::support::{app_copy, assay_bin, bookinfo_with_candidate, generate_ok, sample_dir};
 
 /// 2026-01-01T00:00:00Z: the data covers 15 minutes from here, every 15 s.
 const T0: i64 = 1_767_225_600;
@@ -33,20 +33,9 @@ pub fn experiment(spec: Option<&str>) -> (tempfile::TempDir, PathBuf) {
         .map(str::to_string)
         .unwrap_or_else(bookinfo_with_candidate);
     let dir = app_copy(&sample_dir("bookinfo"), Some(&text));
-    let out = Command::new(assay_bin())
-        .arg("generate")
-        .current_dir(dir.path())
-        .env_clear()
-        .envs(ARGOCD_ENV.iter().copied())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = generate_ok(dir.path(), &[]);
     let path = dir.path().join("rendered.yaml");
-    std::fs::write(&path, out.stdout).unwrap();
+    std::fs::write(&path, out).unwrap();
     (dir, path)
 }
 

@@ -139,6 +139,16 @@ impl Cluster {
     }
 }
 
+/// The status' evidence row of `version` and `metric`.
+fn evidence<'a>(status: &'a Value, version: &str, metric: &str) -> &'a Value {
+    status["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["version"] == version && e["metric"] == metric)
+        .unwrap_or_else(|| panic!("no {version} {metric} evidence in {status:#}"))
+}
+
 fn find<'a>(manifests: &'a [Value], kind: &str) -> &'a Value {
     manifests
         .iter()
@@ -169,12 +179,7 @@ fn the_hook_judges_records_and_commits() {
     // The window opened at the loadgen Job's start.
     let job = c.fake.list("batch/v1", "jobs", NS);
     assert_eq!(s["startedAt"], job[0]["status"]["startTime"]);
-    let rate = s["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["version"] == "v2" && e["metric"] == "error-rate")
-        .unwrap();
+    let rate = evidence(&s, "v2", "error-rate");
     assert_eq!(
         (rate["samples"].as_u64(), rate["result"].as_str()),
         (Some(1200), Some("pass"))
@@ -243,12 +248,7 @@ fn load_that_ended_early_closes_the_window() {
         "{err}"
     );
     let s = c.status();
-    let rate = s["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["version"] == "v2" && e["metric"] == "error-rate")
-        .unwrap();
+    let rate = evidence(&s, "v2", "error-rate");
     assert_eq!(rate["samples"], 500);
 }
 

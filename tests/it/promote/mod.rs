@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::git_servers::{BareRepo, GitDaemon};
 use crate::support::prometheus::{OpenMetrics, Prometheus, Span, Workload};
-use crate::support::{assay_bin, sample_dir};
+use crate::support::{assay_bin, generate_ok, sample_dir};
 
 /// Where the app lives in the env repo (Argo CD's source path).
 pub const APP: &str = "samples/bookinfo";
@@ -113,27 +113,16 @@ impl Env {
             let text = self.repo.file_at("main", &format!("{APP}/{name}")).unwrap();
             std::fs::write(dir.join(&name), text).unwrap();
         }
-        let out = Command::new(assay_bin())
-            .arg("generate")
-            .current_dir(&dir)
-            .env_clear()
-            .envs([
-                ("ARGOCD_APP_NAME", "bookinfo"),
+        let out = generate_ok(
+            &dir,
+            &[
                 ("ARGOCD_APP_NAMESPACE", NS),
                 ("ARGOCD_APP_SOURCE_REPO_URL", self.url.as_str()),
                 ("ARGOCD_APP_SOURCE_PATH", APP),
-                ("ARGOCD_APP_SOURCE_TARGET_REVISION", "main"),
-                ("ARGOCD_APP_PARAMETERS", "null"),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            ],
         );
         let path = self.tmp.path().join("rendered.yaml");
-        std::fs::write(&path, out.stdout).unwrap();
+        std::fs::write(&path, out).unwrap();
         path
     }
 
