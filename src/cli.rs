@@ -157,12 +157,8 @@ pub struct JudgeArgs {
     /// The Experiment (alone, or in `assay generate` output).
     #[arg(long)]
     pub experiment: PathBuf,
-    /// Prometheus to query (default: the Experiment's).
-    #[arg(long, conflicts_with = "metrics")]
-    pub prometheus: Option<String>,
-    /// Per-version aggregates in JSON instead of Prometheus.
-    #[arg(long)]
-    pub metrics: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// When the load started (RFC 3339; default: warmup + duration before --at).
     #[arg(long)]
     pub started_at: Option<String>,
@@ -192,12 +188,8 @@ pub struct PromoteArgs {
     /// The Experiment's namespace (set by the hook Job).
     #[arg(long, env = "ASSAY_NAMESPACE", hide_env_values = true)]
     pub namespace: Option<String>,
-    /// Prometheus to query (default: the Experiment's).
-    #[arg(long, conflicts_with = "metrics")]
-    pub prometheus: Option<String>,
-    /// Judge from per-version aggregates in JSON (offline replay, demo).
-    #[arg(long)]
-    pub metrics: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// When the load started (RFC 3339; default: the loadgen Job's start, else now).
     #[arg(long)]
     pub started_at: Option<String>,
@@ -222,4 +214,15 @@ pub enum ScenarioArg {
     Good,
     Bad,
     Both,
+}
+
+/// Where `judge` and `promote` get measurements.
+#[derive(Debug, clap::Args)]
+pub struct SourceArgs {
+    /// Prometheus to query (default: the Experiment's).
+    #[arg(long, conflicts_with = "metrics")]
+    pub prometheus: Option<String>,
+    /// Per-version aggregates in JSON instead of Prometheus (offline replay, demo).
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
 }

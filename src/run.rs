@@ -166,7 +166,7 @@ fn judge(a: JudgeArgs) -> anyhow::Result<String> {
     };
     let started_at = time("--started-at", &a.started_at)?;
     let at = time("--at", &a.at)?;
-    let source = match (a.metrics, a.prometheus) {
+    let source = match (a.source.metrics, a.source.prometheus) {
         (Some(f), _) => Source::File(f),
         (None, url) => Source::Prometheus(Prometheus::new(
             url.as_deref().unwrap_or(&exp.spec.prometheus),
@@ -195,8 +195,8 @@ fn promote(a: PromoteArgs) -> anyhow::Result<String> {
         experiment: a.experiment,
         name: a.name,
         namespace: a.namespace,
-        prometheus: a.prometheus,
-        metrics: a.metrics,
+        prometheus: a.source.prometheus,
+        metrics: a.source.metrics,
         started_at,
         credentials: a.credentials,
         sync_failed: a.sync_failed,

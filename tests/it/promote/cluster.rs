@@ -108,6 +108,15 @@ impl Cluster {
         )
     }
 
+    /// Runs the hook against a Prometheus where both versions are healthy.
+    fn judge_healthy(&self) -> std::process::Output {
+        let prom = prometheus(Some);
+        finish(
+            self.hook(&["--prometheus", &prom.url()]),
+            Duration::from_secs(60),
+        )
+    }
+
     fn status(&self) -> Value {
         self.fake
             .get("assay.dev/v1alpha1", "experiments", NS, &self.name)
@@ -160,11 +169,7 @@ fn find<'a>(manifests: &'a [Value], kind: &str) -> &'a Value {
 fn the_hook_judges_records_and_commits() {
     let c = Cluster::new("env-cluster");
     c.loadgen_started(150, false);
-    let prom = prometheus(Some);
-    let out = finish(
-        c.hook(&["--prometheus", &prom.url()]),
-        Duration::from_secs(60),
-    );
+    let out = c.judge_healthy();
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     let commits = c.env.verdict_commits(&c.id);
@@ -376,11 +381,7 @@ fn the_same_candidate_proposed_again_is_judged_anew() {
     exp["status"] = json!({"phase": "Completed", "verdict": "reject", "reason": "old",
         "commit": "0123456789abcdef0123456789abcdef01234567", "iteration": 4});
     c.fake.put(exp);
-    let prom = prometheus(Some);
-    let out = finish(
-        c.hook(&["--prometheus", &prom.url()]),
-        Duration::from_secs(60),
-    );
+    let out = c.judge_healthy();
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("judging it anew"), "{err}");
@@ -491,11 +492,7 @@ fn sigterm_stops_the_hook_with_the_status_saying_so() {
 fn the_rendered_role_is_exactly_what_the_hooks_call() {
     let judged = Cluster::new("env-rbac");
     judged.loadgen_started(150, false);
-    let prom = prometheus(Some);
-    let out = finish(
-        judged.hook(&["--prometheus", &prom.url()]),
-        Duration::from_secs(60),
-    );
+    let out = judged.judge_healthy();
     assert!(out.status.success(), "{}", stderr(&out));
     let not_ours = Cluster::new("env-rbac-syncfail");
     not_ours.candidate_deployment(false);
