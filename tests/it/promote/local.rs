@@ -75,8 +75,9 @@ fn a_good_candidate_becomes_the_baseline_in_git() {
         Duration::from_secs(60),
     );
     assert!(again.status.success(), "{}", stderr(&again));
+    // The final look judges again; the write-back finds its own commit.
     assert!(
-        stderr(&again).contains(&format!("the verdict is already in the env repo: {sha}")),
+        stderr(&again).contains(&format!("verdict promote committed as {sha}")),
         "{}",
         stderr(&again)
     );
