@@ -4,6 +4,7 @@
 //! gives byte-identical output (Argo CD caches and diffs it).
 
 mod experiment;
+mod heads;
 mod hook;
 mod loadgen;
 mod passthrough;
@@ -206,9 +207,13 @@ pub fn all(rel: &Release, env: &CmpEnv, files: &AppFiles) -> Result<Vec<Document
     for f in &files.passthrough {
         let (texts, objects) = passthrough::documents(f)?;
         // Two objects with one identity: Argo CD would apply one of them and warn.
-        if let Some(p) = objects.iter().find(|p| {
+        let collides = |p: &&passthrough::Placed| {
             generated.contains(&passthrough::identity(&p.object, ctx.namespace.as_deref()))
-        }) {
+        };
+        if let Some(p) = objects.iter().find(collides) {
+            // The exact reading, for the place of the object.
+            let (_, exact) = passthrough::exact(f)?;
+            let p = exact.iter().find(collides).unwrap_or(p);
             let (_, kind, _, name) = passthrough::identity(&p.object, ctx.namespace.as_deref());
             return Err(RenderError::Spec(SpecError::new(
                 &p.file,

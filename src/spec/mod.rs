@@ -10,6 +10,7 @@ mod id;
 mod model;
 pub mod names;
 pub mod raw;
+pub mod untyped;
 mod validate;
 mod validate_delivery;
 mod validate_experiment;

@@ -61,7 +61,7 @@ pub fn location_at(text: &str, at: usize) -> Location {
 }
 
 /// The parser options every assay input uses.
-fn options() -> serde_saphyr::Options {
+pub(crate) fn options() -> serde_saphyr::Options {
     // A spec has tens of nodes; these caps stop alias bombs and node storms
     // in well under a millisecond instead of after gigabytes of expansion.
     let mut budget = serde_saphyr::Budget::default();
