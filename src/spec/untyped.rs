@@ -34,7 +34,10 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Option<T> {
 
 /// The document `text` as a value; `None` when unsure or invalid.
 pub fn value(text: &str) -> Option<Value> {
-    let parsed = serde_saphyr::from_str_with_options(text, super::yaml::options());
+    let parsed =
+        serde_saphyr::with_deserializer_from_str_with_options(text, super::yaml::options(), |de| {
+            Strict::deserialize(de)
+        });
     parsed.ok().map(|Strict(v)| v)
 }
 
