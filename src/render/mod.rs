@@ -3,6 +3,7 @@
 //! network, clock or environment reads happen here, so the same input always
 //! gives byte-identical output (Argo CD caches and diffs it).
 
+mod emit;
 mod experiment;
 mod heads;
 mod hook;
@@ -242,9 +243,10 @@ pub fn to_yaml(docs: &[Document]) -> String {
         out.push_str("---\n");
         match d {
             // serde_json values always serialise to YAML.
-            Document::Object(v) => {
-                out.push_str(&serde_saphyr::to_string(v).expect("serialisable value"))
-            }
+            Document::Object(v) => match emit::to_yaml(v) {
+                Some(text) => out.push_str(&text),
+                None => out.push_str(&serde_saphyr::to_string(v).expect("serialisable value")),
+            },
             Document::Raw(text) => out.push_str(text),
         }
         if !out.ends_with('\n') {
