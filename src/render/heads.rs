@@ -211,6 +211,23 @@ mod tests {
         );
     }
 
+    /// The sample's manifests are the plain files this is for.
+    #[test]
+    fn answers_for_the_sample_manifests() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/bookinfo");
+        for name in [
+            "bookinfo-gateway.yaml",
+            "details.yaml",
+            "productpage-serviceaccount.yaml",
+            "ratings.yaml",
+            "reviews.yaml",
+        ] {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            let heads = run(&text).unwrap_or_else(|| panic!("{name}: left to the exact reading"));
+            assert!(!heads.is_empty(), "{name}");
+        }
+    }
+
     #[test]
     fn leaves_the_unusual_to_the_exact_reading() {
         for text in [

@@ -145,6 +145,18 @@ mod tests {
         assert_eq!(from_str::<T>("a: ~\n"), Some(T { a: None, b: None }));
     }
 
+    /// The sample's template is read this way, as the same Deployment.
+    #[test]
+    fn reads_the_sample_template() {
+        use k8s_openapi::api::apps::v1::Deployment;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("samples/bookinfo/productpage-deployment.yaml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let fast: Deployment = from_str(&text).expect("read without the exact reading");
+        let exact: Deployment = super::super::yaml::from_str("t.yaml", &text).unwrap();
+        assert_eq!(fast, exact);
+    }
+
     #[test]
     fn leaves_the_rest_to_the_exact_reading() {
         for text in [
