@@ -3,7 +3,9 @@
 //! network, clock or environment reads happen here, so the same input always
 //! gives byte-identical output (Argo CD caches and diffs it).
 
+mod emit;
 mod experiment;
+mod heads;
 mod hook;
 mod loadgen;
 mod passthrough;
@@ -206,9 +208,13 @@ pub fn all(rel: &Release, env: &CmpEnv, files: &AppFiles) -> Result<Vec<Document
     for f in &files.passthrough {
         let (texts, objects) = passthrough::documents(f)?;
         // Two objects with one identity: Argo CD would apply one of them and warn.
-        if let Some(p) = objects.iter().find(|p| {
+        let collides = |p: &&passthrough::Placed| {
             generated.contains(&passthrough::identity(&p.object, ctx.namespace.as_deref()))
-        }) {
+        };
+        if let Some(p) = objects.iter().find(collides) {
+            // The exact reading, for the place of the object.
+            let (_, exact) = passthrough::exact(f)?;
+            let p = exact.iter().find(collides).unwrap_or(p);
             let (_, kind, _, name) = passthrough::identity(&p.object, ctx.namespace.as_deref());
             return Err(RenderError::Spec(SpecError::new(
                 &p.file,
@@ -237,9 +243,10 @@ pub fn to_yaml(docs: &[Document]) -> String {
         out.push_str("---\n");
         match d {
             // serde_json values always serialise to YAML.
-            Document::Object(v) => {
-                out.push_str(&serde_saphyr::to_string(v).expect("serialisable value"))
-            }
+            Document::Object(v) => match emit::to_yaml(v) {
+                Some(text) => out.push_str(&text),
+                None => out.push_str(&serde_saphyr::to_string(v).expect("serialisable value")),
+            },
             Document::Raw(text) => out.push_str(text),
         }
         if !out.ends_with('\n') {

@@ -33,21 +33,48 @@ fn error(file: &str, at: Location, message: String) -> RenderError {
 
 /// Limits sized for real manifests (CRDs run to megabytes, files to
 /// thousands of documents) that still stop alias bombs.
-fn options() -> serde_saphyr::Options {
+fn budget() -> serde_saphyr::Budget {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_documents = 100_000;
     budget.max_nodes = 5_000_000;
     budget.max_events = 20_000_000;
-    serde_saphyr::options! { budget: Some(budget) }
+    budget
 }
 
-/// The documents of `f` for the output stream, and the objects in it.
+/// The documents of `f` for the output stream, and the objects in it. A
+/// plain YAML file is checked on the parser's events ([`super::heads`]);
+/// anything else, and every error, comes from [`exact`]. The places of
+/// objects checked fast are not known: on a collision, the caller asks
+/// [`exact`] again for the place.
 pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
     if f.name.ends_with(".json") {
         return json(f);
     }
-    let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(&f.text, options())
-        .map_err(|e| {
+    let Some(heads) = super::heads::heads(&f.text, &budget()) else {
+        return exact(f);
+    };
+    if heads.is_empty() {
+        return Ok((vec![], vec![]));
+    }
+    let placed = heads
+        .into_iter()
+        .map(|object| Placed {
+            object,
+            file: f.name.clone(),
+            at: Location::START,
+        })
+        .collect();
+    Ok((vec![Document::Raw(f.text.clone())], placed))
+}
+
+/// [`documents`] with every document read into a value, and the place of each.
+pub(crate) fn exact(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
+    if f.name.ends_with(".json") {
+        return json(f);
+    }
+    let options = serde_saphyr::options! { budget: Some(budget()) };
+    let docs: Vec<Value> =
+        serde_saphyr::from_str_multiple_with_options(&f.text, options).map_err(|e| {
             let at = e.location().map_or(Location::START, Location::from_saphyr);
             let message = yaml::clean_message(&e.to_string());
             error(&f.name, at, format!("not valid YAML: {message}"))

@@ -12,7 +12,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde_saphyr::Spanned as S;
 
 use super::{Ctx, EXPERIMENT_LABEL, RenderError, SourceFile, order, security};
-use crate::spec::{Location, Release, Router, SpecError, SpecErrorKind, Version, seconds, yaml};
+use crate::spec::{
+    Location, Release, Router, SpecError, SpecErrorKind, Version, seconds, untyped, yaml,
+};
 
 /// Port when neither the spec nor the template names one.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -56,6 +58,39 @@ fn template_error(file: &SourceFile, path: &str, message: impl Into<String>) -> 
 /// Parses the template file as one `apps/v1` Deployment.
 pub(crate) fn parse_template(file: &SourceFile) -> Result<Template, RenderError> {
     let text = yaml::check_text(&file.name, file.text.as_bytes())?;
+    let fast = untyped::value(text)
+        .filter(|v| v["apiVersion"] == "apps/v1" && v["kind"] == "Deployment")
+        .and_then(untyped::from_value::<Deployment>);
+    let deployment = match fast {
+        Some(d) => d,
+        None => exact_template(file, text)?,
+    };
+    let spec = deployment
+        .spec
+        .as_ref()
+        .ok_or_else(|| template_error(file, "spec", "the template Deployment has no spec"))?;
+    let containers = spec
+        .template
+        .spec
+        .as_ref()
+        .map(|s| s.containers.len())
+        .unwrap_or(0);
+    if containers == 0 {
+        return Err(template_error(
+            file,
+            "spec.template.spec.containers",
+            "the template Deployment has no containers",
+        ));
+    }
+    Ok(Template {
+        file: file.clone(),
+        deployment,
+    })
+}
+
+/// The template read the exact (slower) way: what [`parse_template`] falls
+/// back to whenever the fast reading is unsure, and where its errors come from.
+fn exact_template(file: &SourceFile, text: &str) -> Result<Deployment, RenderError> {
     // Say "not a Deployment" in words before serde says it in types.
     let head: TemplateHead = yaml::from_str(&file.name, text)?;
     let wrong = |v: &Option<S<String>>, field: &str, want: &str| -> Result<(), RenderError> {
@@ -79,28 +114,7 @@ pub(crate) fn parse_template(file: &SourceFile) -> Result<Template, RenderError>
     };
     wrong(&head.api_version, "apiVersion", "apps/v1")?;
     wrong(&head.kind, "kind", "Deployment")?;
-    let deployment: Deployment = yaml::from_str(&file.name, text)?;
-    let spec = deployment
-        .spec
-        .as_ref()
-        .ok_or_else(|| template_error(file, "spec", "the template Deployment has no spec"))?;
-    let containers = spec
-        .template
-        .spec
-        .as_ref()
-        .map(|s| s.containers.len())
-        .unwrap_or(0);
-    if containers == 0 {
-        return Err(template_error(
-            file,
-            "spec.template.spec.containers",
-            "the template Deployment has no containers",
-        ));
-    }
-    Ok(Template {
-        file: file.clone(),
-        deployment,
-    })
+    Ok(yaml::from_str(&file.name, text)?)
 }
 
 /// The port the workload serves on: the spec's, else the template container's

@@ -10,6 +10,7 @@ mod id;
 mod model;
 pub mod names;
 pub mod raw;
+pub mod untyped;
 mod validate;
 mod validate_delivery;
 mod validate_experiment;
@@ -45,7 +46,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Release, SpecError> {
 /// Parses without validating: the shape as written, for tools that edit it.
 pub fn parse_raw(file: &str, bytes: &[u8]) -> Result<raw::RawRelease, SpecError> {
     let text = yaml::check_text(file, bytes)?;
-    yaml::from_str(file, text)
+    yaml::from_str_quick(file, text)
 }
 
 /// Reads a file, refusing more than [`yaml::MAX_FILE_BYTES`] without reading it all.

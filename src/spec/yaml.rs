@@ -61,7 +61,7 @@ pub fn location_at(text: &str, at: usize) -> Location {
 }
 
 /// The parser options every assay input uses.
-fn options() -> serde_saphyr::Options {
+pub(crate) fn options() -> serde_saphyr::Options {
     // A spec has tens of nodes; these caps stop alias bombs and node storms
     // in well under a millisecond instead of after gigabytes of expansion.
     let mut budget = serde_saphyr::Budget::default();
@@ -73,6 +73,23 @@ fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
         budget: Some(budget),
+    }
+}
+
+/// [`from_str`] for a document that is usually valid (the spec on every
+/// `generate`). Only an error needs the field path, so it first reads
+/// without tracking it (less work, and none of the tracking wrappers' code
+/// is touched), and reads again with it only to report an error. Both
+/// readings see the same events and build the same value. (Not for types as
+/// large as a Deployment: the second set of deserializers would add
+/// megabytes of code.)
+pub fn from_str_quick<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, SpecError> {
+    let untracked = serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
+        T::deserialize(de)
+    });
+    match untracked {
+        Ok(value) => Ok(value),
+        Err(_) => from_str(file, text),
     }
 }
 
