@@ -451,7 +451,10 @@ def run(a):
     def promote(v):
         reset(a, v)
         argv = [a.assay, "promote", "--experiment", v.rendered, "--prometheus", a.prometheus,
-                "--started-at", "@STARTED@", "--credentials", NO_CREDENTIALS]
+                "--started-at", "@STARTED@", "--credentials", NO_CREDENTIALS,
+                # The data is backfilled: no scrapes to wait for. In a cluster
+                # the default 30 s settle is deliberate and comes on top.
+                "--settle", "0s"]
         r = Run(a, argv, env, window=v.window)
         err = r.stderr()
         if r.code != 0:
