@@ -197,3 +197,33 @@ fn demo_runs_the_loop_for_a_good_and_a_bad_candidate() {
         "assay: reject productpage v3\nCI: propose v3\nassay: promote productpage v2\nCI: propose v2\nbookinfo: steady state on v1\n"
     );
 }
+
+/// The image is distroless `cc` (glibc and libgcc only): the binary may need
+/// no other shared library. libgit2, libssh2, OpenSSL and zlib are linked in.
+#[test]
+fn the_binary_needs_only_glibc_and_libgcc() {
+    let out = std::process::Command::new("readelf")
+        .args(["-d"])
+        .arg(crate::support::assay_bin())
+        .output()
+        .expect("readelf (binutils, installed with gcc)");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let needed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1)?.split(']').next())
+        .collect();
+    assert!(!needed.is_empty(), "{text}");
+    for lib in &needed {
+        assert!(
+            [
+                "libc.so.6",
+                "libm.so.6",
+                "libgcc_s.so.1",
+                "ld-linux-x86-64.so.2"
+            ]
+            .contains(lib),
+            "{lib} is not in the runtime image: {needed:?}"
+        );
+    }
+}
