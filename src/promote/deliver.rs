@@ -63,7 +63,7 @@ pub(super) fn deliver(
             let message = format!("verdict {verdict} recorded, but the write-back failed: {e}");
             // Best effort: the error itself is what the Job reports.
             let _ = rec.status(&Status {
-                phase: Some("Failed"),
+                phase: Some("Failed".into()),
                 message: Some(message.clone()),
                 ..Status::default()
             });
@@ -72,7 +72,7 @@ pub(super) fn deliver(
         }
     };
     let mut status = Status {
-        phase: Some("Completed"),
+        phase: Some("Completed".into()),
         ..Status::default()
     };
     let (reason_word, note) = match &outcome {

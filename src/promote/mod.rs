@@ -256,7 +256,7 @@ fn judge_loop(
     let looks = judge::criteria::planned_looks(spec)
         .max(iteration.saturating_add(remaining.min(u64::from(u32::MAX)) as u32));
     rec.status(&Status {
-        phase: Some("Running"),
+        phase: Some("Running".into()),
         message: Some(format!(
             "judging {} against {}; window {} to {}",
             spec.candidate.version, spec.baseline.version, window.start, window.deadline
@@ -349,13 +349,13 @@ fn judge_loop(
         let decided = a.verdict != Verdict::Continue;
         let measured = format!("{} to {} ({}s)", window.start, look.end, look.seconds);
         rec.status(&Status {
-            phase: Some("Running"),
+            phase: Some("Running".into()),
             verdict: decided.then(|| a.verdict.as_str().to_string()),
             reason: decided.then(|| a.reason.clone()),
             window: decided.then(|| measured.clone()),
             message: Some(a.reason.clone()),
             iteration: Some(iteration),
-            evidence: Some(a.evidence.clone()),
+            evidence: a.evidence.clone(),
             ..Status::default()
         })?;
         if decided {
@@ -404,7 +404,7 @@ fn stop_requested(rec: &Recorder, iteration: u32) -> Result<Option<PromoteError>
     }
     let message = format!("stopped by SIGTERM at look {iteration}; a re-run resumes");
     rec.status(&Status {
-        phase: Some("Terminated"),
+        phase: Some("Terminated".into()),
         message: Some(message.clone()),
         ..Status::default()
     })?;
@@ -423,7 +423,7 @@ fn superseded(
     };
     log(&message);
     rec.status(&Status {
-        phase: Some("Completed"),
+        phase: Some("Completed".into()),
         verdict: Some("superseded".into()),
         message: Some(message.clone()),
         ..Status::default()
@@ -440,7 +440,7 @@ fn already_delivered(
     let why = format!("the verdict is already in the env repo: {commit}");
     log(&why);
     rec.status(&Status {
-        phase: Some("Completed"),
+        phase: Some("Completed".into()),
         commit: Some(commit),
         message: Some(why.clone()),
         ..Status::default()

@@ -7,44 +7,20 @@ use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::experiment::{Evidence, Experiment};
+use crate::experiment::{Experiment, ExperimentStatus};
 
-/// The status fields the hook writes.
-#[derive(Debug, Default, Clone)]
-pub struct Status {
-    pub phase: Option<&'static str>,
-    pub verdict: Option<String>,
-    pub message: Option<String>,
-    pub reason: Option<String>,
-    pub window: Option<String>,
-    pub iteration: Option<u32>,
-    pub started_at: Option<String>,
-    pub evidence: Option<Vec<Evidence>>,
-    pub commit: Option<String>,
-    pub pull_request: Option<String>,
-}
+/// The status fields the hook writes: the CRD's status type itself, whose
+/// unset fields are left out of the merge patch (so they stay as they are).
+pub type Status = ExperimentStatus;
 
-impl Status {
-    fn to_json(&self) -> Value {
-        let mut v = json!({ "updatedAt": crate::judge::now().to_string() });
-        let m = v.as_object_mut().expect("object");
-        let mut put = |k: &str, x: Option<Value>| {
-            if let Some(x) = x {
-                m.insert(k.to_string(), x);
-            }
-        };
-        put("phase", self.phase.map(|p| json!(p)));
-        put("verdict", self.verdict.as_ref().map(|p| json!(p)));
-        put("message", self.message.as_ref().map(|p| json!(p)));
-        put("reason", self.reason.as_ref().map(|p| json!(p)));
-        put("window", self.window.as_ref().map(|p| json!(p)));
-        put("iteration", self.iteration.map(|p| json!(p)));
-        put("startedAt", self.started_at.as_ref().map(|p| json!(p)));
-        put("evidence", self.evidence.as_ref().map(|p| json!(p)));
-        put("commit", self.commit.as_ref().map(|p| json!(p)));
-        put("pullRequest", self.pull_request.as_ref().map(|p| json!(p)));
-        v
-    }
+/// `s` as a merge patch, stamped with the time of writing.
+fn patch(s: &Status) -> Value {
+    let stamped = Status {
+        updated_at: Some(crate::judge::now().to_string()),
+        ..s.clone()
+    };
+    // Plain data with string keys: serialising it cannot fail.
+    serde_json::to_value(stamped).unwrap_or_else(|_| json!({}))
 }
 
 /// The cluster side of one hook run, or nothing (local runs).
@@ -62,7 +38,7 @@ impl Recorder<'_> {
             return Ok(());
         };
         let name = self.experiment.metadata.name.as_deref().unwrap_or_default();
-        let body = s.to_json();
+        let body = patch(s);
         // One retry for a server error or no answer (kube itself retries 429/503/504).
         match self.runtime.block_on(c.patch_status(name, &body)) {
             Ok(()) => Ok(()),

@@ -41,7 +41,7 @@ pub(super) fn run(
     log(&format!("reject: {reason}"));
     let window = "none: the sync failed before measuring";
     rec.status(&Status {
-        phase: Some("Running"),
+        phase: Some("Running".into()),
         verdict: Some("reject".into()),
         reason: Some(reason.clone()),
         window: Some(window.into()),
