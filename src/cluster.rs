@@ -72,7 +72,7 @@ pub struct CandidateFailure {
 impl Cluster {
     /// Connects as the pod's ServiceAccount, or with `KUBECONFIG` outside a cluster.
     pub async fn connect(namespace: &str) -> Result<Cluster, ClusterError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::init();
         let client = kube::Client::try_default()
             .await
             .map_err(|e| error("connect", e))?;

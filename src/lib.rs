@@ -12,3 +12,4 @@ pub mod judge;
 pub mod promote;
 pub mod render;
 pub mod spec;
+pub mod tls;

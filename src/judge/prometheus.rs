@@ -62,8 +62,7 @@ impl Prometheus {
                 message: "must be an http:// or https:// URL".into(),
             });
         }
-        // reqwest's `rustls-no-provider` needs the process default provider.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::init();
         let client = reqwest::Client::builder()
             .user_agent(concat!("assay/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(5))

@@ -208,10 +208,7 @@ impl Forge {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
             .ok_or_else(|| setup("the API base must be an http:// or https:// URL".into()))?;
-        // reqwest's `rustls-no-provider` uses the process default provider
-        // (and panics without one); the first install wins, later ones are
-        // no-ops.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::init();
         let headers = match repo.kind {
             ForgeKind::Github => github::headers(token),
             ForgeKind::Gitlab => gitlab::headers(token),
@@ -333,7 +330,7 @@ mod tests {
 
     #[test]
     fn forge_debug_and_setup_errors_hide_the_token() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::init();
         let token = crate_secret();
         let forge = Forge::new(at(ForgeKind::Gitlab, "http://127.0.0.1:9"), &token).unwrap();
         assert!(!format!("{forge:?}").contains("s3cret"));
