@@ -50,6 +50,13 @@ pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), 
     if f.name.ends_with(".json") {
         return json(f);
     }
+    if let Some(placed) = plain(f) {
+        let docs = match placed.is_empty() {
+            true => vec![],
+            false => vec![Document::Raw(f.text.clone())],
+        };
+        return Ok((docs, placed));
+    }
     let Some(heads) = super::heads::heads(&f.text, &budget()) else {
         return exact(f);
     };
@@ -65,6 +72,31 @@ pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), 
         })
         .collect();
     Ok((vec![Document::Raw(f.text.clone())], placed))
+}
+
+/// The objects of a plain block YAML file ([`crate::spec::plain`]) when each
+/// passes the check [`super::heads`] makes: a mapping with a non-empty text
+/// `kind`, and text where it has `apiVersion`, `metadata.name` or
+/// `metadata.namespace`. `None` leaves the file to the slower readings.
+fn plain(f: &SourceFile) -> Option<Vec<Placed>> {
+    let docs = crate::spec::plain::documents(&f.text)?;
+    let text = |v: Option<&Value>| v.is_none_or(|v| v.as_str().is_some());
+    let checked = |d: &Value| {
+        let kind = d.get("kind").and_then(Value::as_str);
+        let meta = d.get("metadata");
+        kind.is_some_and(|k| !k.is_empty())
+            && text(d.get("apiVersion"))
+            && meta.is_none_or(|m| m.is_object() && text(m.get("name")) && text(m.get("namespace")))
+    };
+    if !docs.iter().all(checked) {
+        return None;
+    }
+    let placed = docs.into_iter().map(|object| Placed {
+        object,
+        file: f.name.clone(),
+        at: Location::START,
+    });
+    Some(placed.collect())
 }
 
 /// [`documents`] with every document read into a value, and the place of each.

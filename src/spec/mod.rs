@@ -9,6 +9,7 @@ mod error;
 mod id;
 mod model;
 pub mod names;
+pub mod plain;
 pub mod raw;
 pub mod untyped;
 mod validate;

@@ -32,8 +32,15 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Option<T> {
     from_value(value(text)?)
 }
 
-/// The document `text` as a value; `None` when unsure or invalid.
+/// The document `text` as a value; `None` when unsure or invalid. Plain
+/// block YAML is read without the general parser ([`super::plain`]).
 pub fn value(text: &str) -> Option<Value> {
+    super::plain::document(text).or_else(|| general(text))
+}
+
+/// [`value`] through the general YAML parser only: what the plain reading
+/// must agree with wherever it answers.
+pub fn general(text: &str) -> Option<Value> {
     let parsed =
         serde_saphyr::with_deserializer_from_str_with_options(text, super::yaml::options(), |de| {
             Strict::deserialize(de)

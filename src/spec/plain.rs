@@ -1,0 +1,453 @@
+//! A reader for the YAML that manifests are usually written in, without the
+//! general parser: block mappings and block sequences, plain keys, simple
+//! scalars, comments and `---`. The general parser (saphyr) spends about 250
+//! instructions per byte on such files; this spends a tenth of that, and on
+//! `generate` the template and the passthrough manifests are most of the
+//! input.
+//!
+//! It answers only when it is certain what the general reading
+//! ([`super::untyped`]) would give, and says `None` otherwise: the caller
+//! then reads the text the general way, which also produces every error with
+//! its place. So anything outside the subset below is `None`, never a guess:
+//! - the text is ASCII without tabs, carriage returns or control characters,
+//!   at most [`MAX_BYTES`], nested at most [`MAX_DEPTH`] deep;
+//! - lines are blank, comments, `---` alone, `key: value`, `key:` followed by
+//!   a deeper block (or a sequence at the same indentation), or `- item`,
+//!   where an item is a scalar or the first `key: value` of a mapping;
+//! - keys are plain words (`[A-Za-z0-9_./-]`, starting with a letter or `_`)
+//!   that no YAML schema reads as anything but text, never repeated;
+//! - scalars are `'…'` without `'`, `"…"` without `"` or `\`, `[]`, `{}`,
+//!   `true`, `false`, `null`, decimal integers, plain text starting with a
+//!   letter or `/` (not a word any schema reads as a boolean, null or
+//!   float), or digits followed by letters (`128Mi`, `30s`); plain text
+//!   never holds `#`, `: ` or a trailing `:`, and never runs onto the next
+//!   line.
+//!
+//! Anchors, aliases, tags, flow collections, block scalars, multi-line or
+//! escaped scalars, complex keys and directives all fall outside it.
+
+use serde_json::{Map, Number, Value};
+
+/// Larger texts are left to the general reading (and its budgets).
+pub const MAX_BYTES: usize = 256 * 1024;
+/// Deeper nesting is left to the general reading (its limit is 64).
+pub const MAX_DEPTH: usize = 32;
+
+/// One line with content: its indentation and the text after it.
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    indent: usize,
+    text: &'a str,
+}
+
+/// Every document of `text` that has content, in order; documents holding
+/// only comments (or nothing) are left out, as the general reading yields
+/// them as `null`. `None` when unsure.
+pub fn documents(text: &str) -> Option<Vec<Value>> {
+    let mut docs = Vec::new();
+    for lines in split(text)? {
+        if !lines.is_empty() {
+            docs.push(read(lines)?);
+        }
+    }
+    Some(docs)
+}
+
+/// The one document of `text`; `None` when unsure, when it is empty, or
+/// when `text` holds more than one document (even an empty one after it).
+pub fn document(text: &str) -> Option<Value> {
+    let mut parts = split(text)?.into_iter();
+    // A leading `---` starts the one document; the part before it is empty.
+    let mut first = parts.next()?;
+    if first.is_empty() {
+        first = parts.next()?;
+    }
+    if parts.next().is_some() || first.is_empty() {
+        return None;
+    }
+    read(first)
+}
+
+/// The lines with content, split into documents at `---`.
+fn split(text: &str) -> Option<Vec<Vec<Line<'_>>>> {
+    if text.len() > MAX_BYTES
+        || !text
+            .bytes()
+            .all(|b| b == b'\n' || (b' '..=b'~').contains(&b))
+    {
+        return None;
+    }
+    let mut docs = vec![Vec::new()];
+    for raw in text.lines() {
+        let text = raw.trim_start_matches(' ');
+        let indent = raw.len() - text.len();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        if indent == 0 && text.starts_with("---") {
+            if text != "---" {
+                return None;
+            }
+            docs.push(Vec::new());
+            continue;
+        }
+        // Directives and document ends are the general reading's.
+        if indent == 0 && (text.starts_with('%') || text.starts_with("...")) {
+            return None;
+        }
+        docs.last_mut()?.push(Line {
+            indent,
+            text: text.trim_end_matches(' '),
+        });
+    }
+    Some(docs)
+}
+
+/// A document's lines as one value: a mapping at indentation 0.
+fn read(mut lines: Vec<Line<'_>>) -> Option<Value> {
+    if lines.first()?.indent != 0 {
+        return None;
+    }
+    let mut reader = Reader {
+        lines: &mut lines,
+        at: 0,
+    };
+    let value = reader.map(0, 0)?;
+    (reader.at == reader.lines.len()).then_some(value)
+}
+
+struct Reader<'l, 'a> {
+    lines: &'l mut [Line<'a>],
+    at: usize,
+}
+
+impl<'a> Reader<'_, 'a> {
+    fn peek(&self) -> Option<Line<'a>> {
+        self.lines.get(self.at).copied()
+    }
+
+    /// The block starting at the current line, at `indent`.
+    fn block(&mut self, indent: usize, depth: usize) -> Option<Value> {
+        match self.peek()? {
+            l if is_item(l.text) => self.seq(indent, depth),
+            _ => self.map(indent, depth),
+        }
+    }
+
+    /// A block mapping whose keys sit at `indent`.
+    fn map(&mut self, indent: usize, depth: usize) -> Option<Value> {
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        let mut out = Map::new();
+        while let Some(line) = self.peek() {
+            if line.indent < indent || (line.indent == indent && is_item(line.text)) {
+                break;
+            }
+            if line.indent > indent {
+                return None;
+            }
+            let (key, rest) = entry(line.text)?;
+            self.at += 1;
+            let value = if rest.is_empty() || rest.starts_with('#') {
+                match self.peek() {
+                    Some(next) if next.indent > indent => self.block(next.indent, depth + 1)?,
+                    Some(next) if next.indent == indent && is_item(next.text) => {
+                        self.seq(indent, depth + 1)?
+                    }
+                    _ => Value::Null,
+                }
+            } else {
+                // A deeper line after it would continue it: the loop refuses that.
+                scalar(rest)?
+            };
+            if out.insert(key.to_owned(), value).is_some() {
+                return None;
+            }
+        }
+        Some(Value::Object(out))
+    }
+
+    /// A block sequence whose `-` sit at `indent`.
+    fn seq(&mut self, indent: usize, depth: usize) -> Option<Value> {
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        let mut out = Vec::new();
+        while let Some(line) = self.peek() {
+            if line.indent != indent || !is_item(line.text) {
+                if line.indent > indent {
+                    return None;
+                }
+                break;
+            }
+            let item = line.text.strip_prefix('-')?;
+            let content = item.trim_start_matches(' ');
+            if content.is_empty() || content.starts_with('#') || is_item(content) {
+                return None;
+            }
+            let column = indent + 1 + (item.len() - content.len());
+            if entry(content).is_some() {
+                // `- key: value`: a mapping whose keys sit at the item's column.
+                self.lines[self.at] = Line {
+                    indent: column,
+                    text: content,
+                };
+                out.push(self.map(column, depth + 1)?);
+            } else {
+                self.at += 1;
+                out.push(scalar(content)?);
+            }
+        }
+        Some(Value::Array(out))
+    }
+}
+
+/// `- …` or a lone `-`.
+fn is_item(text: &str) -> bool {
+    text == "-" || text.starts_with("- ")
+}
+
+/// `key: rest` or `key:` with a plain key; `None` for anything else.
+fn entry(text: &str) -> Option<(&str, &str)> {
+    let end = text.find(':')?;
+    let (key, rest) = (&text[..end], &text[end + 1..]);
+    if !(rest.is_empty() || rest.starts_with(' ')) || !is_key(key) {
+        return None;
+    }
+    Some((key, rest.trim_start_matches(' ')))
+}
+
+/// Words that some YAML schema (1.1 or 1.2) reads as a boolean, null or a
+/// float rather than text, in any case.
+const WORDS: &[&str] = &[
+    "y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf", "infinity",
+];
+
+fn is_key(key: &str) -> bool {
+    key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'-'))
+        && !WORDS.iter().any(|w| key.eq_ignore_ascii_case(w))
+}
+
+/// A scalar and what may follow it on its line (spaces and a comment).
+fn scalar(text: &str) -> Option<Value> {
+    if let Some(quote @ ('\'' | '"')) = text.chars().next() {
+        let body = &text[1..];
+        let end = body.find(quote)?;
+        let (inner, after) = (&body[..end], &body[end + 1..]);
+        if (quote == '"' && inner.contains('\\')) || !is_end(after) {
+            return None;
+        }
+        return Some(Value::String(inner.to_owned()));
+    }
+    // A plain scalar ends at ` #`; it holds no `#` at all here.
+    let text = match text.find('#') {
+        Some(i) if text[..i].ends_with(' ') => text[..i].trim_end_matches(' '),
+        Some(_) => return None,
+        None => text,
+    };
+    if let Some(inner) = text.strip_prefix('[') {
+        return flow(inner.strip_suffix(']')?, plain_in_flow).map(Value::Array);
+    }
+    if let Some(inner) = text.strip_prefix('{') {
+        let pairs = flow(inner.strip_suffix('}')?, |pair| {
+            let (key, value) = pair.split_once(": ")?;
+            is_key(key).then_some(())?;
+            Some((
+                key.to_owned(),
+                plain_in_flow(value.trim_start_matches(' '))?,
+            ))
+        })?;
+        let mut out = Map::new();
+        for (key, value) in pairs {
+            if out.insert(key, value).is_some() {
+                return None;
+            }
+        }
+        return Some(Value::Object(out));
+    }
+    if text.contains(": ") || text.ends_with(':') {
+        return None;
+    }
+    Some(match text {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        "null" => Value::Null,
+        _ => plain(text)?,
+    })
+}
+
+/// The items of a one-line flow collection's inside (`a, b`), each read by
+/// `item`; empty inside, empty collection.
+fn flow<T>(inner: &str, item: impl Fn(&str) -> Option<T>) -> Option<Vec<T>> {
+    let inner = inner.trim_matches(' ');
+    if inner.is_empty() {
+        return Some(Vec::new());
+    }
+    inner
+        .split(',')
+        .map(|i| item(i.trim_matches(' ')))
+        .collect()
+}
+
+/// A plain scalar inside a flow collection: no indicators, no quotes.
+fn plain_in_flow(text: &str) -> Option<Value> {
+    if text.contains(['[', ']', '{', '}', ':', '#', '\'', '"', ',']) {
+        return None;
+    }
+    match text {
+        "true" => Some(Value::Bool(true)),
+        "false" => Some(Value::Bool(false)),
+        "null" => Some(Value::Null),
+        _ => plain(text),
+    }
+}
+
+/// Nothing but spaces and a comment.
+fn is_end(after: &str) -> bool {
+    let rest = after.trim_start_matches(' ');
+    rest.is_empty() || (rest.starts_with('#') && rest.len() < after.len())
+}
+
+/// A plain scalar other than the keywords: text, or a decimal integer.
+fn plain(text: &str) -> Option<Value> {
+    let first = text.bytes().next()?;
+    if first.is_ascii_alphabetic() || first == b'/' {
+        if WORDS.iter().any(|w| text.eq_ignore_ascii_case(w)) {
+            return None;
+        }
+        return Some(Value::String(text.to_owned()));
+    }
+    if !first.is_ascii_digit() {
+        return None;
+    }
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, suffix) = text.split_at(digits);
+    if suffix.is_empty() {
+        // `0755` is octal to YAML 1.1 readers; long ones may not fit.
+        if (number.len() > 1 && first == b'0') || number.len() > 18 {
+            return None;
+        }
+        return Some(Value::Number(Number::from(number.parse::<u64>().ok()?)));
+    }
+    // A quantity or a duration (`128Mi`, `100m`, `30s`): letters only after
+    // the digits, so never hex, octal, binary, a float or a time.
+    let letters = suffix.bytes().all(|b| b.is_ascii_alphabetic());
+    let special = matches!(
+        suffix.as_bytes()[0].to_ascii_lowercase(),
+        b'e' | b'x' | b'o' | b'b'
+    );
+    (letters && !special).then(|| Value::String(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_block_mappings_and_sequences() {
+        let text = "# head\napiVersion: v1\nkind: Service\nmetadata:\n  name: a  # trailing\n  labels: {}\nspec:\n  ports:\n  - port: 80\n    name: http\n    targetPort: '8080'\n  -   port: 81\n  selector:\n    app: \"web\"\n  empty:\n  list: []\n  qty: 128Mi\n  path: /healthz\n  on_: true\n  drop: [ALL]\n  nums: [ 80, 443 ]\n  sel: {app: web, tier: x}  # c\n  none: [ ]\n";
+        assert_eq!(
+            document(text),
+            Some(json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "a", "labels": {}},
+                "spec": {
+                    "ports": [{"port": 80, "name": "http", "targetPort": "8080"}, {"port": 81}],
+                    "selector": {"app": "web"}, "empty": null, "list": [],
+                    "qty": "128Mi", "path": "/healthz", "on_": true,
+                    "drop": ["ALL"], "nums": [80, 443], "sel": {"app": "web", "tier": "x"}, "none": [],
+                }
+            }))
+        );
+    }
+
+    #[test]
+    fn splits_documents_and_skips_empty_ones() {
+        let text = "---\nkind: A\n---\n# only a comment\n---\nkind: B\nitems:\n- x\n- z\n";
+        assert_eq!(
+            documents(text),
+            Some(vec![
+                json!({"kind": "A"}),
+                json!({"kind": "B", "items": ["x", "z"]})
+            ])
+        );
+        assert_eq!(documents("# nothing\n"), Some(vec![]));
+        assert_eq!(document("---\nkind: A\n"), Some(json!({"kind": "A"})));
+        assert_eq!(document("kind: A\n---\n"), None);
+        assert_eq!(document("# nothing\n"), None);
+    }
+
+    #[test]
+    fn leaves_the_unusual_to_the_general_reading() {
+        for text in [
+            "a: x\na: y\n",
+            "a: &x 1\n",
+            "a: *x\n",
+            "a: !!str 1\n",
+            "a: [1, [2]]\n",
+            "a: {b: {c: 1}}\n",
+            "a: [a,]\n",
+            "a: ['x']\n",
+            "a: [a: b]\n",
+            "a: {b}\n",
+            "a: {b: 1, b: 2}\n",
+            "a: [a] b\n",
+            "a: |\n  text\n",
+            "a: >\n  text\n",
+            "a: one\n  two\n",
+            "- a\n",
+            "a:\n- b\n  - c\n",
+            "a:\n  - - b\n",
+            "a:\n  -\n    b: c\n",
+            "'a': b\n",
+            "? a\n: b\n",
+            "a: 'it''s'\n",
+            "a: \"\\n\"\n",
+            "a: 'x' y\n",
+            "a: b: c\n",
+            "a: b:\n",
+            "a: x#y\n",
+            "a: yes\n",
+            "a: No\n",
+            "a: True\n",
+            "a: ~\n",
+            "a: .inf\n",
+            "a: 1.5\n",
+            "a: 0755\n",
+            "a: 0x1F\n",
+            "a: 1e3\n",
+            "a: 12:30\n",
+            "a: 2024-01-01\n",
+            "a: -1\n",
+            "a:\tb\n",
+            "a: b\r\n",
+            "a: caf\u{e9}\n",
+            "%YAML 1.2\n---\na: b\n",
+            "a: b\n...\n",
+            "--- a: b\n",
+            "  a: b\n",
+            "a:\n    b: c\n  d: e\n",
+            "a: b\n c: d\n",
+            "true: x\n",
+            "80: x\n",
+            "a:\n  b: 1\n   c: 2\n",
+        ] {
+            assert_eq!(documents(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_deep_nesting() {
+        let mut text = String::new();
+        for depth in 0..=MAX_DEPTH {
+            text.push_str(&" ".repeat(depth * 2));
+            text.push_str("a:\n");
+        }
+        assert_eq!(documents(&text), None);
+    }
+}
