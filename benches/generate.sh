@@ -7,7 +7,7 @@
 #
 #   benches/generate.sh                  # 300 rounds, 20 warm-up, RSS over 20 runs
 #   ROUNDS=50 RSS_RUNS=5 benches/generate.sh
-#   PIE=1 benches/generate.sh            # plain `cargo build --release` binary, not the image's
+#   PIE=1 benches/generate.sh            # plain `cargo build --release` binary (dynamic), not the image's
 #
 # Needs: cargo, python3 with PyYAML, kubectl (kustomize is built in), GNU time
 # at /usr/bin/time; hyperfine is optional (cross-check only).
@@ -34,9 +34,9 @@ command -v "$KUBECTL" >/dev/null || missing kubectl "install kubectl or set KUBE
 command -v hyperfine >/dev/null ||
     echo "benches/generate.sh: hyperfine is missing (apt-get install -y hyperfine); skipping the cross-check" >&2
 
-# Build the binary the image ships (Dockerfile: a non-PIE executable, so the
-# loader applies no relative relocations); PIE=1 measures a plain
-# `cargo build --release` instead.
+# Build the binary the image ships (Dockerfile: a static, non-PIE executable:
+# no loader, no shared libraries, no relocations); PIE=1 measures a plain
+# `cargo build --release` (dynamic, PIE) instead.
 if [[ ${PIE:-0} == 1 ]]; then
     build="cargo build --release --locked"
     echo "building: $build" >&2
@@ -44,9 +44,10 @@ if [[ ${PIE:-0} == 1 ]]; then
     assay=$root/target/release/assay
 else
     host=$(rustc -vV | sed -n 's/^host: //p')
-    build="RUSTFLAGS=\"-C relocation-model=static\" cargo build --release --locked --target $host"
+    flags="-C target-feature=+crt-static -C relocation-model=static"
+    build="RUSTFLAGS=\"$flags\" cargo build --release --locked --target $host"
     echo "building: $build" >&2
-    RUSTFLAGS="-C relocation-model=static" cargo build --release --locked --target "$host" >&2
+    RUSTFLAGS="$flags" cargo build --release --locked --target "$host" >&2
     assay=$root/target/$host/release/assay
 fi
 
