@@ -75,6 +75,7 @@ fn scalar(v: &Value, out: &mut String) -> Option<()> {
     match v {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) if n.is_i64() || n.is_u64() => write!(out, "{n}").ok()?,
+        Value::Number(n) => float(n.as_f64()?, out)?,
         Value::String(s) if plain(s, true) => out.push_str(s),
         Value::String(s) if quoted(s) => {
             out.push('"');
@@ -86,6 +87,21 @@ fn scalar(v: &Value, out: &mut String) -> Option<()> {
         _ => return None,
     }
     out.push('\n');
+    Some(())
+}
+
+/// A float in the range where the serializer's shortest digits are written
+/// without an exponent (as Rust's `Display` writes them), with `.0` added
+/// to an integral value so it stays a float: `0.95`, `300.0`, `0.001`.
+fn float(f: f64, out: &mut String) -> Option<()> {
+    if !(f == 0.0 || (1e-3..1e9).contains(&f.abs())) {
+        return None;
+    }
+    let start = out.len();
+    write!(out, "{f}").ok()?;
+    if !out[start..].contains('.') {
+        out.push_str(".0");
+    }
     Some(())
 }
 
@@ -111,7 +127,11 @@ fn plain(s: &str, value: bool) -> bool {
     match b[0] {
         b'a'..=b'z' | b'A'..=b'Z' => !is_word(s),
         b'/' => true,
-        b'-' => b.get(1).is_some_and(u8::is_ascii_alphabetic) && !is_word(&s[1..]),
+        // `-t`, `--flag`: a dash (or two) and a letter; never `---`.
+        b'-' => {
+            let word = s.strip_prefix("--").unwrap_or(&s[1..]);
+            word.starts_with(|c: char| c.is_ascii_alphabetic()) && !is_word(word)
+        }
         // Not a number in any base, float, date, time or sexagesimal: only
         // letters and digits, not `0…`, and a letter no number syntax uses.
         b'1'..=b'9' => {
@@ -147,6 +167,8 @@ mod tests {
         "app.kubernetes.io/name",
         "/health",
         "-t",
+        "--sync-failed",
+        "--x",
         "150s",
         "10m",
         "64Mi",
@@ -187,6 +209,10 @@ mod tests {
         "x\ny",
         "é",
         "-",
+        "--",
+        "--1",
+        "---x",
+        "--on",
         "--- a",
         "<<",
         "=",
@@ -218,6 +244,13 @@ mod tests {
             2 => any::<i64>().prop_map(Value::from),
             1 => any::<u64>().prop_map(Value::from),
             1 => any::<bool>().prop_map(Value::Bool),
+            1 => prop_oneof![
+                (-1e10f64..1e10).prop_map(Value::from),
+                (0.0f64..2.0).prop_map(Value::from),
+                (0u32..100_000).prop_map(|n| Value::from(f64::from(n) / 1000.0)),
+                prop::sample::select(&[0.0, -0.0, 1e-3, 1e-4, 1e-7, 1e9, 1e16, 1e21, 300.0, 0.01, 0.95][..])
+                    .prop_map(Value::from),
+            ],
             1 => Just(Value::Object(Map::new())),
             1 => Just(Value::Array(vec![])),
         ];
@@ -265,7 +298,8 @@ mod tests {
     fn takes_the_common_shapes() {
         let v = serde_json::json!({
             "metadata": {"name": "web-92402bb3c9", "labels": {"a": "9080", "b": "true"}},
-            "spec": {"containers": [{"args": ["-t", "150s", "Host: x.example"], "ports": [{"containerPort": 8080}], "emptyDir": {}}]},
+            "spec": {"containers": [{"args": ["-t", "150s", "Host: x.example", "--sync-failed"], "ports": [{"containerPort": 8080}], "emptyDir": {}}]},
+            "objectives": [{"upperLimit": 300.0}, {"upperLimit": 0.01}, {"confidence": 0.95}],
         });
         assert_eq!(to_yaml(&v), Some(serde_saphyr::to_string(&v).unwrap()));
     }
