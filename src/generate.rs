@@ -51,9 +51,20 @@ pub const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Renders the app in `dir` for the Argo CD environment `env`.
 pub fn generate(dir: &Path, env: &CmpEnv) -> Result<String, GenerateError> {
-    let release = spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME)?;
-    let files = read_app(dir, spec::FILE_NAME, &release, env.source_path.as_deref())?;
-    let docs = render::all(&release, env, &files)?;
+    let bytes = spec::read_file(&dir.join(spec::FILE_NAME), spec::FILE_NAME)?;
+    // The fast reading keeps no positions, so on any error everything is
+    // done again from the exact reading, whose errors say where.
+    if let Some(release) = spec::parse_fast(spec::FILE_NAME, &bytes)
+        && let Ok(out) = render_app(dir, env, &release)
+    {
+        return Ok(out);
+    }
+    render_app(dir, env, &spec::parse(spec::FILE_NAME, &bytes)?)
+}
+
+fn render_app(dir: &Path, env: &CmpEnv, release: &Release) -> Result<String, GenerateError> {
+    let files = read_app(dir, spec::FILE_NAME, release, env.source_path.as_deref())?;
+    let docs = render::all(release, env, &files)?;
     if docs.is_empty() {
         return Err(GenerateError::Empty);
     }

@@ -10,6 +10,7 @@ mod id;
 mod model;
 pub mod names;
 pub mod plain;
+mod plain_de;
 pub mod raw;
 pub mod untyped;
 mod validate;
@@ -42,6 +43,18 @@ pub const FILE_NAME: &str = "assay.yaml";
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Release, SpecError> {
     let raw = parse_raw(file, bytes)?;
     validate::release(file, &raw)
+}
+
+/// [`parse`] for `generate`'s hot path: plain YAML read without the general
+/// parser ([`plain_de`]), then validated. `None` when that reading is unsure
+/// or the spec is invalid; [`parse`] then reads it and reports any error
+/// with its place. A spec read this way has no positions (its [`Places`]
+/// are the file start), so whoever uses it must take any later error from a
+/// spec read by [`parse`] instead (as [`crate::generate::generate`] does).
+pub fn parse_fast(file: &str, bytes: &[u8]) -> Option<Release> {
+    let text = yaml::check_text(file, bytes).ok()?;
+    let raw: raw::RawRelease = plain_de::from_str(text)?;
+    validate::release(file, &raw).ok()
 }
 
 /// Parses without validating: the shape as written, for tools that edit it.

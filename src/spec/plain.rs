@@ -33,6 +33,21 @@ pub const MAX_BYTES: usize = 256 * 1024;
 /// Deeper nesting is left to the general reading (its limit is 64).
 pub const MAX_DEPTH: usize = 32;
 
+/// A node as written: what [`documents`] turns into values, and what
+/// [`super::plain_de`] reads typed, as the general reader would, from the
+/// scalars' text.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Node<'a> {
+    /// A block or flow mapping, keys in order, none repeated.
+    Map(Vec<(&'a str, Node<'a>)>),
+    /// A block or flow sequence.
+    Seq(Vec<Node<'a>>),
+    /// A scalar: the text of a plain one, or the inside of a quoted one.
+    Scalar { text: &'a str, quoted: bool },
+    /// `key:` with nothing after it.
+    Null,
+}
+
 /// One line with content: its indentation and the text after it.
 #[derive(Clone, Copy)]
 struct Line<'a> {
@@ -47,7 +62,7 @@ pub fn documents(text: &str) -> Option<Vec<Value>> {
     let mut docs = Vec::new();
     for lines in split(text)? {
         if !lines.is_empty() {
-            docs.push(read(lines)?);
+            docs.push(value(&read(lines)?)?);
         }
     }
     Some(docs)
@@ -56,6 +71,11 @@ pub fn documents(text: &str) -> Option<Vec<Value>> {
 /// The one document of `text`; `None` when unsure, when it is empty, or
 /// when `text` holds more than one document (even an empty one after it).
 pub fn document(text: &str) -> Option<Value> {
+    value(&tree(text)?)
+}
+
+/// [`document`] as written, before scalars are given types.
+pub(crate) fn tree(text: &str) -> Option<Node<'_>> {
     let mut parts = split(text)?.into_iter();
     // A leading `---` starts the one document; the part before it is empty.
     let mut first = parts.next()?;
@@ -103,8 +123,29 @@ fn split(text: &str) -> Option<Vec<Vec<Line<'_>>>> {
     Some(docs)
 }
 
-/// A document's lines as one value: a mapping at indentation 0.
-fn read(mut lines: Vec<Line<'_>>) -> Option<Value> {
+/// The value the general reading gives `node`: scalars typed as YAML's core
+/// schema types them, `None` for any scalar some schema could read otherwise.
+pub(crate) fn value(node: &Node) -> Option<Value> {
+    Some(match node {
+        Node::Map(entries) => {
+            let mut out = Map::new();
+            for (key, node) in entries {
+                out.insert((*key).to_owned(), value(node)?);
+            }
+            Value::Object(out)
+        }
+        Node::Seq(items) => Value::Array(items.iter().map(value).collect::<Option<_>>()?),
+        Node::Scalar { text, quoted: true } => Value::String((*text).to_owned()),
+        Node::Scalar {
+            text,
+            quoted: false,
+        } => typed(text)?,
+        Node::Null => Value::Null,
+    })
+}
+
+/// A document's lines as one node: a mapping at indentation 0.
+fn read<'a>(mut lines: Vec<Line<'a>>) -> Option<Node<'a>> {
     if lines.first()?.indent != 0 {
         return None;
     }
@@ -127,7 +168,7 @@ impl<'a> Reader<'_, 'a> {
     }
 
     /// The block starting at the current line, at `indent`.
-    fn block(&mut self, indent: usize, depth: usize) -> Option<Value> {
+    fn block(&mut self, indent: usize, depth: usize) -> Option<Node<'a>> {
         match self.peek()? {
             l if is_item(l.text) => self.seq(indent, depth),
             _ => self.map(indent, depth),
@@ -135,11 +176,11 @@ impl<'a> Reader<'_, 'a> {
     }
 
     /// A block mapping whose keys sit at `indent`.
-    fn map(&mut self, indent: usize, depth: usize) -> Option<Value> {
+    fn map(&mut self, indent: usize, depth: usize) -> Option<Node<'a>> {
         if depth >= MAX_DEPTH {
             return None;
         }
-        let mut out = Map::new();
+        let mut out: Vec<(&'a str, Node<'a>)> = Vec::new();
         while let Some(line) = self.peek() {
             if line.indent < indent || (line.indent == indent && is_item(line.text)) {
                 break;
@@ -155,21 +196,22 @@ impl<'a> Reader<'_, 'a> {
                     Some(next) if next.indent == indent && is_item(next.text) => {
                         self.seq(indent, depth + 1)?
                     }
-                    _ => Value::Null,
+                    _ => Node::Null,
                 }
             } else {
                 // A deeper line after it would continue it: the loop refuses that.
                 scalar(rest)?
             };
-            if out.insert(key.to_owned(), value).is_some() {
+            if out.iter().any(|(k, _)| *k == key) {
                 return None;
             }
+            out.push((key, value));
         }
-        Some(Value::Object(out))
+        Some(Node::Map(out))
     }
 
     /// A block sequence whose `-` sit at `indent`.
-    fn seq(&mut self, indent: usize, depth: usize) -> Option<Value> {
+    fn seq(&mut self, indent: usize, depth: usize) -> Option<Node<'a>> {
         if depth >= MAX_DEPTH {
             return None;
         }
@@ -199,7 +241,7 @@ impl<'a> Reader<'_, 'a> {
                 out.push(scalar(content)?);
             }
         }
-        Some(Value::Array(out))
+        Some(Node::Seq(out))
     }
 }
 
@@ -232,8 +274,9 @@ fn is_key(key: &str) -> bool {
         && !WORDS.iter().any(|w| key.eq_ignore_ascii_case(w))
 }
 
-/// A scalar and what may follow it on its line (spaces and a comment).
-fn scalar(text: &str) -> Option<Value> {
+/// A scalar and what may follow it on its line (spaces and a comment), as
+/// written: quoted, plain, or a one-line flow collection of plain words.
+fn scalar(text: &str) -> Option<Node<'_>> {
     if let Some(quote @ ('\'' | '"')) = text.chars().next() {
         let body = &text[1..];
         let end = body.find(quote)?;
@@ -241,7 +284,10 @@ fn scalar(text: &str) -> Option<Value> {
         if (quote == '"' && inner.contains('\\')) || !is_end(after) {
             return None;
         }
-        return Some(Value::String(inner.to_owned()));
+        return Some(Node::Scalar {
+            text: inner,
+            quoted: true,
+        });
     }
     // A plain scalar ends at ` #`; it holds no `#` at all here.
     let text = match text.find('#') {
@@ -250,39 +296,30 @@ fn scalar(text: &str) -> Option<Value> {
         None => text,
     };
     if let Some(inner) = text.strip_prefix('[') {
-        return flow(inner.strip_suffix(']')?, plain_in_flow).map(Value::Array);
+        return flow(inner.strip_suffix(']')?, plain_in_flow).map(Node::Seq);
     }
     if let Some(inner) = text.strip_prefix('{') {
         let pairs = flow(inner.strip_suffix('}')?, |pair| {
             let (key, value) = pair.split_once(": ")?;
             is_key(key).then_some(())?;
-            Some((
-                key.to_owned(),
-                plain_in_flow(value.trim_start_matches(' '))?,
-            ))
+            Some((key, plain_in_flow(value.trim_start_matches(' '))?))
         })?;
-        let mut out = Map::new();
-        for (key, value) in pairs {
-            if out.insert(key, value).is_some() {
+        for (i, (key, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(k, _)| k == key) {
                 return None;
             }
         }
-        return Some(Value::Object(out));
+        return Some(Node::Map(pairs));
     }
     if text.contains(": ") || text.ends_with(':') {
         return None;
     }
-    Some(match text {
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        "null" => Value::Null,
-        _ => plain(text)?,
-    })
+    plain(text)
 }
 
 /// The items of a one-line flow collection's inside (`a, b`), each read by
 /// `item`; empty inside, empty collection.
-fn flow<T>(inner: &str, item: impl Fn(&str) -> Option<T>) -> Option<Vec<T>> {
+fn flow<'a, T>(inner: &'a str, item: impl Fn(&'a str) -> Option<T>) -> Option<Vec<T>> {
     let inner = inner.trim_matches(' ');
     if inner.is_empty() {
         return Some(Vec::new());
@@ -294,16 +331,21 @@ fn flow<T>(inner: &str, item: impl Fn(&str) -> Option<T>) -> Option<Vec<T>> {
 }
 
 /// A plain scalar inside a flow collection: no indicators, no quotes.
-fn plain_in_flow(text: &str) -> Option<Value> {
+fn plain_in_flow(text: &str) -> Option<Node<'_>> {
     if text.contains(['[', ']', '{', '}', ':', '#', '\'', '"', ',']) {
         return None;
     }
-    match text {
-        "true" => Some(Value::Bool(true)),
-        "false" => Some(Value::Bool(false)),
-        "null" => Some(Value::Null),
-        _ => plain(text),
-    }
+    plain(text)
+}
+
+/// A plain scalar that starts with a letter, a digit or `/`, so that it is
+/// never an indicator, an anchor, a tag or a signed number.
+fn plain(text: &str) -> Option<Node<'_>> {
+    let first = text.bytes().next()?;
+    (first.is_ascii_alphanumeric() || first == b'/').then_some(Node::Scalar {
+        text,
+        quoted: false,
+    })
 }
 
 /// Nothing but spaces and a comment.
@@ -312,8 +354,15 @@ fn is_end(after: &str) -> bool {
     rest.is_empty() || (rest.starts_with('#') && rest.len() < after.len())
 }
 
-/// A plain scalar other than the keywords: text, or a decimal integer.
-fn plain(text: &str) -> Option<Value> {
+/// The value of a plain scalar: `true`, `false`, `null`, a decimal integer,
+/// or text; `None` for anything some YAML schema could read otherwise.
+fn typed(text: &str) -> Option<Value> {
+    match text {
+        "true" => return Some(Value::Bool(true)),
+        "false" => return Some(Value::Bool(false)),
+        "null" => return Some(Value::Null),
+        _ => {}
+    }
     let first = text.bytes().next()?;
     if first.is_ascii_alphabetic() || first == b'/' {
         if WORDS.iter().any(|w| text.eq_ignore_ascii_case(w)) {
@@ -321,26 +370,31 @@ fn plain(text: &str) -> Option<Value> {
         }
         return Some(Value::String(text.to_owned()));
     }
-    if !first.is_ascii_digit() {
-        return None;
+    if let Some(n) = integer(text) {
+        return Some(Value::Number(Number::from(n)));
     }
+    quantity(text).then(|| Value::String(text.to_owned()))
+}
+
+/// A decimal integer every schema reads as one: no sign, no leading zero
+/// (`0755` is octal to YAML 1.1 readers), at most 18 digits.
+pub(crate) fn integer(text: &str) -> Option<u64> {
+    let ok = !text.is_empty()
+        && text.len() <= 18
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && !(text.len() > 1 && text.starts_with('0'));
+    ok.then(|| text.parse().ok()).flatten()
+}
+
+/// A quantity or a duration (`128Mi`, `100m`, `30s`): digits, then letters
+/// only, so never hex, octal, binary, a float or a time.
+fn quantity(text: &str) -> bool {
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, suffix) = text.split_at(digits);
-    if suffix.is_empty() {
-        // `0755` is octal to YAML 1.1 readers; long ones may not fit.
-        if (number.len() > 1 && first == b'0') || number.len() > 18 {
-            return None;
-        }
-        return Some(Value::Number(Number::from(number.parse::<u64>().ok()?)));
-    }
-    // A quantity or a duration (`128Mi`, `100m`, `30s`): letters only after
-    // the digits, so never hex, octal, binary, a float or a time.
-    let letters = suffix.bytes().all(|b| b.is_ascii_alphabetic());
-    let special = matches!(
-        suffix.as_bytes()[0].to_ascii_lowercase(),
-        b'e' | b'x' | b'o' | b'b'
-    );
-    (letters && !special).then(|| Value::String(text.to_owned()))
+    let suffix = &text.as_bytes()[digits..];
+    digits > 0
+        && !suffix.is_empty()
+        && suffix.iter().all(u8::is_ascii_alphabetic)
+        && !matches!(suffix[0].to_ascii_lowercase(), b'e' | b'x' | b'o' | b'b')
 }
 
 #[cfg(test)]
