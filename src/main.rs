@@ -52,9 +52,11 @@ fn generate_args() -> Option<Option<PathBuf>> {
         return None;
     }
     let dir = args.next();
-    let plain = dir
-        .as_ref()
-        .is_none_or(|d| !d.as_encoded_bytes().starts_with(b"-"));
+    // An empty or dash-led argument is clap's to judge (an error, `--help`).
+    let plain = dir.as_ref().is_none_or(|d| {
+        let bytes = d.as_encoded_bytes();
+        !bytes.is_empty() && !bytes.starts_with(b"-")
+    });
     (plain && args.next().is_none()).then(|| dir.map(PathBuf::from))
 }
 

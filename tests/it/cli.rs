@@ -76,6 +76,38 @@ fn validate_checks_the_template() {
     );
 }
 
+/// `generate [DIR]` is read without clap (main.rs); anything else about its
+/// arguments is still clap's: help, an empty or extra argument, an option.
+#[test]
+fn generate_arguments_outside_the_shortcut_are_clap_s() {
+    let dir = sample_dir("bookinfo");
+    let out = assay(&["generate", "--help"], &dir);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: assay generate [DIR]"));
+    for args in [
+        &["generate", ""][..],
+        &["generate", ".", "extra"],
+        &["generate", "--bogus"],
+    ] {
+        let out = assay(args, &dir);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("error:"),
+            "{args:?}"
+        );
+    }
+    // The shortcut itself: the directory argument, or the working directory.
+    let by_dir = assay(
+        &["generate", dir.to_str().unwrap()],
+        std::path::Path::new("/"),
+    );
+    let here = assay(&["generate"], &dir);
+    assert_eq!(by_dir.status.code(), Some(0));
+    assert_eq!(by_dir.stdout, here.stdout);
+    assert!(!here.stdout.is_empty());
+}
+
 #[test]
 fn crd_and_schema_are_documents() {
     let dir = tempfile::tempdir().unwrap();

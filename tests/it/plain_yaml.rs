@@ -277,13 +277,7 @@ fn specs_read_fast_are_the_specs_read_exactly() {
         })
         .filter(|(_, t)| t.contains("kind: Release"))
         .collect();
-    let at = sample_text.index_of_traffic();
-    let with_candidate = format!(
-        "{}{}{}",
-        &sample_text[..at],
-        crate::support::BOOKINFO_CANDIDATE,
-        &sample_text[at..]
-    );
+    let with_candidate = crate::support::bookinfo_with_candidate();
     texts.push(("sample with a candidate".into(), with_candidate.clone()));
     let (mut fast_count, mut invalid) = (0, 0);
     for (name, text) in &texts {
@@ -309,15 +303,7 @@ fn specs_read_fast_are_the_specs_read_exactly() {
 /// boolean, a number where text is wanted…).
 #[test]
 fn each_value_of_the_sample_spec_replaced_reads_the_same_both_ways() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("samples/bookinfo/assay.yaml")).unwrap();
-    let at = text.index_of_traffic();
-    let text = format!(
-        "{}{}{}",
-        &text[..at],
-        crate::support::BOOKINFO_CANDIDATE,
-        &text[at..]
-    );
+    let text = crate::support::bookinfo_with_candidate();
     let lines: Vec<&str> = text.lines().collect();
     let (mut fast_count, mut cases) = (0, 0);
     for (i, line) in lines.iter().enumerate() {
@@ -348,16 +334,4 @@ fn each_value_of_the_sample_spec_replaced_reads_the_same_both_ways() {
     // Most replacements are invalid for their field or outside the plain
     // subset; hundreds still go through the fast reading (440 of 3,384 today).
     assert!(fast_count > 300, "{fast_count} of {cases} read fast");
-}
-
-trait TrafficAt {
-    fn index_of_traffic(&self) -> usize;
-}
-
-impl TrafficAt for String {
-    /// Where CI inserts the candidate: before the traffic block.
-    fn index_of_traffic(&self) -> usize {
-        self.find("  traffic:\n")
-            .expect("the sample has a traffic block")
-    }
 }
