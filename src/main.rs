@@ -9,11 +9,12 @@
 //! `assay generate` for every manifest request, and std's start-up work
 //! (reading `/proc/self/maps` for the main thread's stack guard, an
 //! alternate signal stack, checking fds 0-2) is a tenth of its run time. Of
-//! that work assay keeps the one thing it relies on, `SIGPIPE` ignored, so a
-//! closed pipe or socket is an error to handle rather than a kill. (What it
-//! gives up: a stack overflow on the main thread is a plain `SIGSEGV`
-//! instead of a message.) `std::env::args` still works: glibc hands the
-//! arguments to std's initialiser.
+//! that work assay keeps what it relies on: fds 0-2 open (on `/dev/null` if
+//! closed, so no file or socket opened later can become stdout), and
+//! `SIGPIPE` ignored, so a closed pipe or socket is an error to handle
+//! rather than a kill. (What it gives up: a stack overflow on the main
+//! thread is a plain `SIGSEGV` instead of a message.) `std::env::args` still
+//! works: glibc hands the arguments to std's initialiser.
 #![no_main]
 
 mod cli;
@@ -28,6 +29,7 @@ use cli::Args;
 
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    standard_fds_open();
     // SAFETY: setting a signal disposition before any thread exists.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
@@ -41,6 +43,28 @@ extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> lib
     // std's runtime would flush stdout at exit (`demo` prints through it).
     let _ = std::io::stdout().flush();
     code
+}
+
+/// Opens `/dev/null` on any of fds 0-2 that is closed, as std's runtime
+/// does: one `poll` tells which.
+fn standard_fds_open() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: `fds` is a valid array of three pollfd; open(2) takes a C string.
+    unsafe {
+        if libc::poll(fds.as_mut_ptr(), 3, 0) < 0 {
+            return;
+        }
+        for fd in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
+            // The lowest free descriptor: this one.
+            if libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) != fd.fd {
+                return;
+            }
+        }
+    }
 }
 
 /// `generate [DIR]`, what plugin.yaml runs on every manifest request, read

@@ -32,6 +32,16 @@ use serde_json::{Map, Number, Value};
 pub const MAX_BYTES: usize = 256 * 1024;
 /// Deeper nesting is left to the general reading (its limit is 64).
 pub const MAX_DEPTH: usize = 32;
+/// Longer runs of comment lines are left to the general reading: the parser
+/// buffers at most 32 comments while it looks for a value.
+pub const MAX_COMMENT_RUN: usize = 24;
+/// Longer keys are left to the general reading: YAML limits a simple key to
+/// 1,024 characters.
+pub const MAX_KEY: usize = 512;
+/// Larger documents (nodes, plus comments) are left to the general reading,
+/// well inside its smallest event and node budgets (`assay.yaml`: 200,000
+/// events, 100,000 nodes).
+pub const MAX_NODES: usize = 30_000;
 
 /// A node as written: what [`documents`] turns into values, and what
 /// [`super::plain_de`] reads typed, as the general reader would, from the
@@ -98,12 +108,23 @@ fn split(text: &str) -> Option<Vec<Vec<Line<'_>>>> {
         return None;
     }
     let mut docs = vec![Vec::new()];
+    // Comment lines since the last content line (blank ones do not end a
+    // run), counting a `#` on that line; and in all.
+    let (mut run, mut comments) = (0, 0);
     for raw in text.lines() {
         let text = raw.trim_start_matches(' ');
         let indent = raw.len() - text.len();
+        if text.starts_with('#') {
+            run += 1;
+            comments += 1;
+            if run > MAX_COMMENT_RUN || comments > MAX_NODES {
+                return None;
+            }
+        }
         if text.is_empty() || text.starts_with('#') {
             continue;
         }
+        run = usize::from(text.contains('#'));
         if indent == 0 && text.starts_with("---") {
             if text != "---" {
                 return None;
@@ -144,6 +165,15 @@ pub(crate) fn value(node: &Node) -> Option<Value> {
     })
 }
 
+/// Nodes in `node`, keys included.
+fn size(node: &Node) -> usize {
+    match node {
+        Node::Map(entries) => 1 + entries.iter().map(|(_, n)| 1 + size(n)).sum::<usize>(),
+        Node::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
+        Node::Scalar { .. } | Node::Null => 1,
+    }
+}
+
 /// A document's lines as one node: a mapping at indentation 0.
 fn read<'a>(mut lines: Vec<Line<'a>>) -> Option<Node<'a>> {
     if lines.first()?.indent != 0 {
@@ -153,8 +183,8 @@ fn read<'a>(mut lines: Vec<Line<'a>>) -> Option<Node<'a>> {
         lines: &mut lines,
         at: 0,
     };
-    let value = reader.map(0, 0)?;
-    (reader.at == reader.lines.len()).then_some(value)
+    let node = reader.map(0, 0)?;
+    (reader.at == reader.lines.len() && size(&node) <= MAX_NODES).then_some(node)
 }
 
 struct Reader<'l, 'a> {
@@ -267,7 +297,8 @@ const WORDS: &[&str] = &[
 ];
 
 fn is_key(key: &str) -> bool {
-    key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+    key.len() <= MAX_KEY
+        && key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'-'))
@@ -493,6 +524,24 @@ mod tests {
         ] {
             assert_eq!(documents(text), None, "{text:?}");
         }
+    }
+
+    /// The general reader's limits, which it reports as errors.
+    #[test]
+    fn leaves_what_breaks_the_general_readers_limits() {
+        let comments = |n: usize| format!("kind: A\nb:\n{}  c: 1\n", "  # x\n\n".repeat(n));
+        assert!(documents(&comments(MAX_COMMENT_RUN)).is_some());
+        assert_eq!(documents(&comments(MAX_COMMENT_RUN + 1)), None);
+        let key = |n: usize| format!("{}: v\n", "k".repeat(n));
+        assert!(documents(&key(MAX_KEY)).is_some());
+        assert_eq!(documents(&key(1025)), None);
+        assert_eq!(
+            documents(&format!("a: {{{}: v}}\n", "k".repeat(1025))),
+            None
+        );
+        let items = |n: usize| format!("a: [{}1]\n", "1,".repeat(n));
+        assert!(documents(&items(MAX_NODES - 10)).is_some());
+        assert_eq!(documents(&items(99_999)), None);
     }
 
     #[test]

@@ -70,7 +70,9 @@ impl De<'_, '_> {
         if !digits(whole) || !digits(fraction) || (whole.len() > 1 && whole.starts_with('0')) {
             return Err(Unsure);
         }
-        text.parse().map_err(|_| Unsure)
+        // Too many digits for a finite f64: the general reader refuses it.
+        let value: f64 = text.parse().map_err(|_| Unsure)?;
+        value.is_finite().then_some(value).ok_or(Unsure)
     }
 }
 

@@ -11,7 +11,8 @@
 //! conversion from `Value` must never accept what the typed reading rejects,
 //! nor read a value differently:
 //! - the YAML parser, its options and its duplicate-key and budget checks are
-//!   the same ([`super::yaml::options`]);
+//!   the same ([`super::yaml::options`]); the plain reader tried first
+//!   ([`super::plain`]) stays inside those budgets and leaves the rest here;
 //! - a scalar keeps the type YAML resolved it to (a plain `8080` is a number,
 //!   and a `String` field then fails here, where the typed reading would have
 //!   taken it as text): every such mismatch fails here and is decided by the

@@ -335,3 +335,39 @@ fn each_value_of_the_sample_spec_replaced_reads_the_same_both_ways() {
     // subset; hundreds still go through the fast reading (440 of 3,384 today).
     assert!(fast_count > 300, "{fast_count} of {cases} read fast");
 }
+
+/// Texts the general reader refuses for its limits, not their syntax (found
+/// by review): a long run of comments where a value is looked for, a key
+/// beyond YAML's 1,024 characters, more nodes than a budget allows. The
+/// plain reader must leave each of them to it, in a manifest, a template or
+/// a spec alike.
+#[test]
+fn the_general_readers_limits_are_left_to_it() {
+    let comments = "  # x\n".repeat(33);
+    let key = "k".repeat(1025);
+    let items = "1,".repeat(100_000);
+    for text in [
+        format!("kind: A\nb:\n{comments}  c: 1\n"),
+        format!("kind: A\nb: # c\n{}  c: 1\n", "  # x\n\n".repeat(32)),
+        format!("kind: A\nb:\n{comments}- c\n"),
+        format!("kind: A\n{key}: v\n"),
+        format!("kind: A\nb: {{{key}: v}}\n"),
+        format!("kind: A\nb:\n- {key}: v\n"),
+        format!("kind: A\nb: [{items}1]\n"),
+    ] {
+        let short = &text[..text.len().min(60)];
+        // Refused by the general reading with the spec's budget (the node
+        // cap is the spec's; the manifests' is larger).
+        assert_eq!(untyped::general(&text), None, "{short:?}");
+        assert_eq!(plain::documents(&text), None, "{short:?}");
+        assert_eq!(plain::document(&text), None, "{short:?}");
+    }
+    // In assay.yaml: the spec fails to read exactly, and is not read fast.
+    let spec = crate::support::bookinfo_with_candidate();
+    let spec = spec.replace(
+        "  loadgen:\n",
+        &format!("  loadgen:\n{}", "    # x\n".repeat(33)),
+    );
+    assert!(assay::spec::parse("assay.yaml", spec.as_bytes()).is_err());
+    assert!(assay::spec::parse_fast("assay.yaml", spec.as_bytes()).is_none());
+}
