@@ -8,8 +8,8 @@
 //! `main` is the C entry point (`no_main`), not std's: Argo CD runs
 //! `assay generate` for every manifest request, and std's start-up work
 //! (reading `/proc/self/maps` for the main thread's stack guard, an
-//! alternate signal stack, checking fds 0-2) is a tenth of its run time. Of
-//! that work assay keeps what it relies on: fds 0-2 open (on `/dev/null` if
+//! alternate signal stack) is about 0.1 ms of a 1.5 ms run. Of that work
+//! assay keeps what it relies on: fds 0-2 open (on `/dev/null` if
 //! closed, so no file or socket opened later can become stdout), and
 //! `SIGPIPE` ignored, so a closed pipe or socket is an error to handle
 //! rather than a kill. (What it gives up: a stack overflow on the main
