@@ -2,29 +2,35 @@
 //! general parser: block mappings and block sequences, plain keys, simple
 //! scalars, comments and `---`. The general parser (saphyr) spends about 250
 //! instructions per byte on such files; this spends a tenth of that, and on
-//! `generate` the template and the passthrough manifests are most of the
-//! input.
+//! `generate` the spec, the template and the passthrough manifests are all
+//! of the input.
 //!
 //! It answers only when it is certain what the general reading
-//! ([`super::untyped`]) would give, and says `None` otherwise: the caller
-//! then reads the text the general way, which also produces every error with
-//! its place. So anything outside the subset below is `None`, never a guess:
+//! ([`super::untyped`], or the typed reading through `plain_de`)
+//! would give, and says `None` otherwise: the caller then reads the text the
+//! general way, which also produces every error with its place. So anything
+//! outside the subset below is `None`, never a guess:
 //! - the text is ASCII without tabs, carriage returns or control characters,
-//!   at most [`MAX_BYTES`], nested at most [`MAX_DEPTH`] deep;
+//!   at most [`MAX_BYTES`], nested at most [`MAX_DEPTH`] deep, within the
+//!   general reader's limits ([`MAX_COMMENT_RUN`], [`MAX_KEY`],
+//!   [`MAX_NODES`]);
 //! - lines are blank, comments, `---` alone, `key: value`, `key:` followed by
 //!   a deeper block (or a sequence at the same indentation), or `- item`,
 //!   where an item is a scalar or the first `key: value` of a mapping;
 //! - keys are plain words (`[A-Za-z0-9_./-]`, starting with a letter or `_`)
 //!   that no YAML schema reads as anything but text, never repeated;
-//! - scalars are `'…'` without `'`, `"…"` without `"` or `\`, `[]`, `{}`,
-//!   `true`, `false`, `null`, decimal integers, plain text starting with a
-//!   letter or `/` (not a word any schema reads as a boolean, null or
-//!   float), or digits followed by letters (`128Mi`, `30s`); plain text
-//!   never holds `#`, `: ` or a trailing `:`, and never runs onto the next
-//!   line.
+//! - scalars are `'…'` without `'`, `"…"` without `"` or `\`, one-line flow
+//!   sequences and mappings of plain words (`[a, b]`, `{a: b}`), or plain
+//!   text starting with a letter, a digit or `/` that never holds `#`, `: `
+//!   or a trailing `:` and never runs onto the next line. As a value
+//!   (`value`) a plain scalar must be `true`, `false`, `null`, a decimal
+//!   integer, text starting with a letter or `/` (not a word any schema
+//!   reads as a boolean, null or float), or digits followed by letters
+//!   (`128Mi`, `30s`); the typed reading asks for types itself.
 //!
-//! Anchors, aliases, tags, flow collections, block scalars, multi-line or
-//! escaped scalars, complex keys and directives all fall outside it.
+//! Anchors, aliases, tags, nested flow collections, block scalars,
+//! multi-line or escaped scalars, complex keys and directives all fall
+//! outside it.
 
 use serde_json::{Map, Number, Value};
 
