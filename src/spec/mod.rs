@@ -46,7 +46,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Release, SpecError> {
 }
 
 /// [`parse`] for `generate`'s hot path: plain YAML read without the general
-/// parser ([`plain_de`]), then validated. `None` when that reading is unsure
+/// parser (`spec::plain_de`), then validated. `None` when that reading is unsure
 /// or the spec is invalid; [`parse`] then reads it and reports any error
 /// with its place. A spec read this way has no positions (its [`Places`]
 /// are the file start), so whoever uses it must take any later error from a
