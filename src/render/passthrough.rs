@@ -42,28 +42,22 @@ fn budget() -> serde_saphyr::Budget {
 }
 
 /// The documents of `f` for the output stream, and the objects in it. A
-/// plain YAML file is checked on the parser's events ([`super::heads`]);
-/// anything else, and every error, comes from [`exact`]. The places of
-/// objects checked fast are not known: on a collision, the caller asks
-/// [`exact`] again for the place.
+/// plain YAML file is read without the general parser ([`plain`]), else
+/// checked on the parser's events ([`super::heads`]); anything else, and
+/// every error, comes from [`exact`]. The places of objects checked fast are
+/// not known: on a collision, the caller asks [`exact`] again for the place.
 pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
     if f.name.ends_with(".json") {
         return json(f);
     }
-    if let Some(placed) = plain(f) {
-        let docs = match placed.is_empty() {
-            true => vec![],
-            false => vec![Document::Raw(f.text.clone())],
-        };
-        return Ok((docs, placed));
-    }
-    let Some(heads) = super::heads::heads(&f.text, &budget()) else {
-        return exact(f);
+    let objects = match plain(f) {
+        Some(objects) => objects,
+        None => match super::heads::heads(&f.text, &budget()) {
+            Some(heads) => heads,
+            None => return exact(f),
+        },
     };
-    if heads.is_empty() {
-        return Ok((vec![], vec![]));
-    }
-    let placed = heads
+    let placed = objects
         .into_iter()
         .map(|object| Placed {
             object,
@@ -71,14 +65,22 @@ pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), 
             at: Location::START,
         })
         .collect();
-    Ok((vec![Document::Raw(f.text.clone())], placed))
+    Ok(as_written(f, placed))
+}
+
+/// The file's text as one document of the stream, unless it holds no object.
+fn as_written(f: &SourceFile, placed: Vec<Placed>) -> (Vec<Document>, Vec<Placed>) {
+    match placed.is_empty() {
+        true => (vec![], vec![]),
+        false => (vec![Document::Raw(f.text.clone())], placed),
+    }
 }
 
 /// The objects of a plain block YAML file ([`crate::spec::plain`]) when each
 /// passes the check [`super::heads`] makes: a mapping with a non-empty text
 /// `kind`, and text where it has `apiVersion`, `metadata.name` or
 /// `metadata.namespace`. `None` leaves the file to the slower readings.
-fn plain(f: &SourceFile) -> Option<Vec<Placed>> {
+fn plain(f: &SourceFile) -> Option<Vec<Value>> {
     let docs = crate::spec::plain::documents(&f.text)?;
     let text = |v: Option<&Value>| v.is_none_or(|v| v.as_str().is_some());
     let checked = |d: &Value| {
@@ -88,15 +90,7 @@ fn plain(f: &SourceFile) -> Option<Vec<Placed>> {
             && text(d.get("apiVersion"))
             && meta.is_none_or(|m| m.is_object() && text(m.get("name")) && text(m.get("namespace")))
     };
-    if !docs.iter().all(checked) {
-        return None;
-    }
-    let placed = docs.into_iter().map(|object| Placed {
-        object,
-        file: f.name.clone(),
-        at: Location::START,
-    });
-    Some(placed.collect())
+    docs.iter().all(checked).then_some(docs)
 }
 
 /// [`documents`] with every document read into a value, and the place of each.
@@ -124,10 +118,7 @@ pub(crate) fn exact(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), Rend
             });
         }
     }
-    if placed.is_empty() {
-        return Ok((vec![], vec![]));
-    }
-    Ok((vec![Document::Raw(f.text.clone())], placed))
+    Ok(as_written(f, placed))
 }
 
 fn json(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
