@@ -415,7 +415,7 @@ fn typed(text: &str) -> Option<Value> {
 
 /// A decimal integer every schema reads as one: no sign, no leading zero
 /// (`0755` is octal to YAML 1.1 readers), at most 18 digits.
-pub(crate) fn integer(text: &str) -> Option<u64> {
+fn integer(text: &str) -> Option<u64> {
     let ok = !text.is_empty()
         && text.len() <= 18
         && text.bytes().all(|b| b.is_ascii_digit())

@@ -94,38 +94,6 @@ impl<'de> de::Deserializer<'de> for De<'_, '_> {
         }
     }
 
-    fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> R<V::Value> {
-        match self.plain()? {
-            "true" => v.visit_bool(true),
-            "false" => v.visit_bool(false),
-            _ => Err(Unsure),
-        }
-    }
-
-    fn deserialize_u64<V: Visitor<'de>>(self, v: V) -> R<V::Value> {
-        v.visit_u64(plain::integer(self.plain()?).ok_or(Unsure)?)
-    }
-
-    fn deserialize_u8<V: Visitor<'de>>(self, v: V) -> R<V::Value> {
-        self.deserialize_u64(v)
-    }
-
-    fn deserialize_u16<V: Visitor<'de>>(self, v: V) -> R<V::Value> {
-        self.deserialize_u64(v)
-    }
-
-    fn deserialize_u32<V: Visitor<'de>>(self, v: V) -> R<V::Value> {
-        self.deserialize_u64(v)
-    }
-
-    fn deserialize_i64<V: Visitor<'de>>(self, v: V) -> R<V::Value> {
-        self.deserialize_u64(v)
-    }
-
-    fn deserialize_i32<V: Visitor<'de>>(self, v: V) -> R<V::Value> {
-        self.deserialize_u64(v)
-    }
-
     fn deserialize_f64<V: Visitor<'de>>(self, v: V) -> R<V::Value> {
         v.visit_f64(self.decimal()?)
     }
@@ -228,8 +196,11 @@ impl<'de> de::Deserializer<'de> for De<'_, '_> {
         v.visit_unit()
     }
 
+    // A boolean or an integer field takes what `deserialize_any` gives a
+    // plain scalar (`true`, `false`, a decimal integer) and refuses the rest.
     serde::forward_to_deserialize_any! {
-        i8 i16 i128 u128 char bytes byte_buf unit unit_struct tuple tuple_struct
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 char bytes byte_buf unit
+        unit_struct tuple tuple_struct
     }
 }
 
