@@ -253,18 +253,12 @@ fn the_sample_manifests_are_read_plainly() {
 #[test]
 fn specs_read_fast_are_the_specs_read_exactly() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    let mut dirs = vec![root.join("samples"), root.join("tests/fixtures")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "yaml") {
-                files.push(path);
-            }
-        }
-    }
+    let yaml = |p: &std::path::Path| p.extension().is_some_and(|e| e == "yaml");
+    let mut files = crate::support::files_under(&root.join("samples"), &yaml);
+    files.extend(crate::support::files_under(
+        &root.join("tests/fixtures"),
+        &yaml,
+    ));
     let sample = root.join("samples/bookinfo/assay.yaml");
     let sample_text = std::fs::read_to_string(&sample).unwrap();
     let mut texts: Vec<(String, String)> = files

@@ -298,17 +298,6 @@ for path in sys.argv[2:]:
         print(path, "ok")
 "#;
 
-fn assay_yamls(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            assay_yamls(&path, out);
-        } else if path.file_name().is_some_and(|n| n == "assay.yaml") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn schema_accepts_every_sample_and_rejects_unknown_fields() {
     let dir = tempfile::tempdir().unwrap();
@@ -317,8 +306,9 @@ fn schema_accepts_every_sample_and_rejects_unknown_fields() {
     let schema_file = dir.path().join("schema.json");
     std::fs::write(&schema_file, &schema.stdout).unwrap();
 
-    let mut specs = Vec::new();
-    assay_yamls(&repo_root().join("samples"), &mut specs);
+    let specs = crate::support::files_under(&repo_root().join("samples"), &|p| {
+        p.file_name().is_some_and(|n| n == "assay.yaml")
+    });
     assert!(!specs.is_empty(), "no assay.yaml under samples/");
     let mut cases: Vec<(String, String, bool)> = specs
         .iter()
