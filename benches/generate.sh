@@ -6,7 +6,7 @@
 # stdout; progress on stderr.
 #
 #   benches/generate.sh                  # 300 rounds, 20 warm-up, RSS over 20 runs
-#   ROUNDS=50 RSS_RUNS=5 benches/generate.sh
+#   ROUNDS=50 RSS_RUNS=5 HYPERFINE_RUNS=0 benches/generate.sh   # quick, no cross-check
 #   PIE=1 benches/generate.sh            # plain `cargo build --release` binary (dynamic), not the image's
 #
 # Needs: cargo, python3 with PyYAML, kubectl (kustomize is built in), GNU time
@@ -19,20 +19,13 @@ RSS_RUNS=${RSS_RUNS:-20}
 HYPERFINE_RUNS=${HYPERFINE_RUNS:-$ROUNDS}
 KUBECTL=${KUBECTL:-kubectl}
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-
-missing() {
-    echo "benches/generate.sh: $1 is missing; $2" >&2
-    exit 1
-}
-command -v cargo >/dev/null || missing cargo "install Rust 1.95 or newer"
-command -v python3 >/dev/null || missing python3 "install python3"
+# shellcheck source=benches/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 python3 -c 'import yaml' 2>/dev/null || missing "PyYAML" "install python3-yaml (or pip install pyyaml)"
 command -v "$KUBECTL" >/dev/null || missing kubectl "install kubectl or set KUBECTL=/path/to/kubectl"
 [[ -x /usr/bin/time ]] || missing "/usr/bin/time" "install the 'time' package (apt-get install -y time)"
 command -v hyperfine >/dev/null ||
-    echo "benches/generate.sh: hyperfine is missing (apt-get install -y hyperfine); skipping the cross-check" >&2
+    echo "$bench: hyperfine is missing (apt-get install -y hyperfine); skipping the cross-check" >&2
 
 # Build the binary the image ships (Dockerfile: a static, non-PIE executable:
 # no loader, no shared libraries, no relocations); PIE=1 measures a plain
@@ -40,8 +33,7 @@ command -v hyperfine >/dev/null ||
 if [[ ${PIE:-0} == 1 ]]; then
     build="cargo build --release --locked"
     echo "building: $build" >&2
-    cargo build --release --locked >&2
-    assay=$root/target/release/assay
+    build_release
 else
     host=$(rustc -vV | sed -n 's/^host: //p')
     flags="-C target-feature=+crt-static -C relocation-model=static"

@@ -27,24 +27,13 @@ FILLER=${FILLER:-0}
 # per round; a round takes 3-5 s here.
 FUTURE=${FUTURE:-$((600 + 15 * (ROUNDS + WARMUP)))}
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
+# shellcheck source=benches/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_git_daemon
+need prometheus "apt-get install -y prometheus"
+need promtool "apt-get install -y prometheus"
 
-missing() {
-    echo "benches/promote.sh: $1 is missing; $2" >&2
-    exit 1
-}
-command -v cargo >/dev/null || missing cargo "install Rust 1.95 or newer"
-command -v python3 >/dev/null || missing python3 "install python3"
-command -v git >/dev/null || missing git "install git"
-git_daemon=$(git --exec-path)/git-daemon
-[[ -x $git_daemon ]] || missing git-daemon "install git-daemon-sysvinit or your distribution's git daemon package"
-command -v prometheus >/dev/null || missing prometheus "apt-get install -y prometheus"
-command -v promtool >/dev/null || missing promtool "apt-get install -y prometheus"
-
-echo "building: cargo build --release --locked" >&2
-cargo build --release --locked >&2
-assay=$root/target/release/assay
+build_release
 
 tmp=$(mktemp -d)
 daemon_pid=

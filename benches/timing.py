@@ -189,8 +189,11 @@ def main():
     print(f"\nTimes are wall-clock from spawn to reaped child; CPU ms is the child's user + system time "
           f"(from wait4). Peak RSS: largest `/usr/bin/time -f %M` over {args.rss_runs} runs each.\n")
 
-    hf = hyperfine(names, cmds, args.warmup, args.hyperfine_runs)
-    if hf is None:
+    hf = None
+    if args.hyperfine_runs <= 0:
+        # hyperfine's own --runs 0 would not stop; 0 means no cross-check.
+        print("### hyperfine: cross-check skipped (--hyperfine-runs 0)\n")
+    elif (hf := hyperfine(names, cmds, args.warmup, args.hyperfine_runs)) is None:
         print("### hyperfine: not installed (`apt-get install -y hyperfine`); cross-check skipped\n")
     else:
         print(f"### hyperfine -N cross-check: --warmup {args.warmup} --runs {args.hyperfine_runs}, "

@@ -22,22 +22,11 @@ NOISE=${NOISE:-5}
 FILES=${FILES:-20000}
 COMMITS=${COMMITS:-5000}
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
+# shellcheck source=benches/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_git_daemon
 
-missing() {
-    echo "benches/writeback.sh: $1 is missing; $2" >&2
-    exit 1
-}
-command -v cargo >/dev/null || missing cargo "install Rust 1.95 or newer"
-command -v python3 >/dev/null || missing python3 "install python3"
-command -v git >/dev/null || missing git "install git"
-git_daemon=$(git --exec-path)/git-daemon
-[[ -x $git_daemon ]] || missing git-daemon "install git-daemon-sysvinit or your distribution's git daemon package"
-
-echo "building: cargo build --release --locked" >&2
-cargo build --release --locked >&2
-assay=$root/target/release/assay
+build_release
 
 tmp=$(mktemp -d)
 daemon_pid=
