@@ -9,6 +9,7 @@ pub mod file;
 pub mod metrics;
 pub mod prometheus;
 pub mod report;
+pub mod sequential;
 pub mod simulate;
 pub mod stats;
 pub mod window;
