@@ -42,11 +42,17 @@ pub struct ExperimentSpec {
     pub candidate: VersionRef,
     /// When measuring starts and how long it lasts, counted from the start of the load.
     pub window: Window,
-    /// Requests per version before any verdict.
+    /// Requests per version before a metric judged on its estimate (mean
+    /// latency, custom values) counts; rate objectives need no minimum.
     pub min_requests: u64,
     /// Confidence a verdict needs, strictly between 0.5 and 1.
     #[schemars(range(min = 0.5, max = 1.0))]
     pub confidence: f64,
+    /// How far under a rate limit, as a share of it, a candidate should be
+    /// for early promotion to be likely (0.5: at half the limit).
+    #[serde(default = "default_margin")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub margin: f64,
     /// http(s) URL of the Prometheus the hook queries.
     pub prometheus: String,
     /// Limits the candidate must stay within.
@@ -100,6 +106,15 @@ pub struct Window {
     /// Time between two evaluations of the metrics.
     #[schemars(range(min = 1, max = 2_592_000))]
     pub interval_seconds: u64,
+    /// Bake time: no promotion before this much of the window has passed.
+    #[serde(default)]
+    #[schemars(range(max = 2_592_000))]
+    pub min_duration_seconds: u64,
+}
+
+/// The margin a spec without one gets.
+pub fn default_margin() -> f64 {
+    0.5
 }
 
 /// A limit on one metric; at least one of `upperLimit` and `lowerLimit` is set.
@@ -216,6 +231,18 @@ impl ExperimentSpec {
                 ));
             }
         }
+        if w.min_duration_seconds > w.duration_seconds {
+            return Err(format!(
+                "spec.window.minDurationSeconds: must not be more than durationSeconds ({}), got {}",
+                w.duration_seconds, w.min_duration_seconds
+            ));
+        }
+        if !(self.margin > 0.0 && self.margin < 1.0) {
+            return Err(format!(
+                "spec.margin: must be strictly between 0 and 1, got {}",
+                self.margin
+            ));
+        }
         for (i, o) in self.objectives.iter().enumerate() {
             let limits = [o.lower_limit, o.upper_limit];
             if limits.iter().flatten().any(|l| !l.is_finite()) || limits.iter().all(Option::is_none)
@@ -272,6 +299,11 @@ pub struct ExperimentStatus {
     /// The measurements behind the verdict, per version and metric.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
+    /// Every look made so far with its counts: the sequential test's
+    /// boundaries depend on the looks already made, so a restarted hook
+    /// carries on from them instead of starting afresh.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub looks: Vec<LookRecord>,
     /// The verdict commit, once pushed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
@@ -296,10 +328,50 @@ pub struct Evidence {
     pub limit: Option<String>,
     /// Requests the value is based on.
     pub samples: u64,
-    /// Confidence bound on the value, at the spec's `confidence`.
+    /// Confidence bound on the value, at the spec's `confidence`, for
+    /// metrics judged on their estimate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound: Option<f64>,
+    /// Rate objectives: the requests counted against the limit (errors,
+    /// slow requests, or misses of a lower limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hits: Option<u64>,
+    /// Rate objectives: at this look, this many hits or more reject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reject_at: Option<u64>,
+    /// Rate objectives: at this look, this many hits or fewer promote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promote_at: Option<u64>,
     /// Objectives: pass, fail, pending, inconclusive, or reference (the
     /// baseline of a relative limit); rewards: better, worse, tie or pending.
     pub result: String,
+}
+
+/// One look of the hook, as the sequential test needs it again.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LookRecord {
+    /// Seconds of the window the look measured.
+    pub seconds: u64,
+    /// Per rate objective, in the spec's order: counts since the window opened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counts: Vec<RateCount>,
+}
+
+/// Counts of one rate objective, rounded against the candidate (requests
+/// down, hits up).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateCount {
+    /// The objective's metric.
+    pub metric: String,
+    /// The candidate's requests.
+    pub requests: u64,
+    /// The candidate's hits (errors, slow requests).
+    pub hits: u64,
+    /// The baseline's, for a relative limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_requests: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_hits: Option<u64>,
 }

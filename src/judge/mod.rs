@@ -5,10 +5,14 @@
 
 pub mod criteria;
 pub mod data;
+mod estimate;
 pub mod file;
 pub mod metrics;
 pub mod prometheus;
+mod rate_row;
+pub mod rates;
 pub mod report;
+mod reward;
 pub mod sequential;
 pub mod simulate;
 pub mod stats;
@@ -23,7 +27,7 @@ pub use data::{Measurements, VersionData};
 pub use prometheus::Prometheus;
 pub use window::{Look, Window};
 
-use crate::experiment::Experiment;
+use crate::experiment::{Experiment, LookRecord};
 
 /// Why a look could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -74,18 +78,13 @@ pub struct Judgement {
 }
 
 impl Judgement {
-    pub fn new(exp: &Experiment, window: Window, look: Look, m: &Measurements) -> Judgement {
-        let looks = criteria::planned_looks(&exp.spec);
-        Judgement::with_looks(exp, window, look, m, looks)
-    }
-
-    /// [`Judgement::new`] with early rejection spread over `looks` looks.
-    pub fn with_looks(
+    /// Judges `look`, the look after `earlier` (the looks already made).
+    pub fn new(
         exp: &Experiment,
         window: Window,
         look: Look,
+        earlier: &[LookRecord],
         m: &Measurements,
-        looks: u32,
     ) -> Judgement {
         Judgement {
             experiment: exp.spec.id.clone(),
@@ -94,7 +93,7 @@ impl Judgement {
             window,
             look,
             queries: m.queries,
-            assessment: criteria::assess_with(&exp.spec, m, look.is_final, looks),
+            assessment: criteria::assess(&exp.spec, earlier, m, &look),
         }
     }
 }
@@ -122,7 +121,7 @@ pub fn once(
             .map_err(JudgeError::Runtime)?
             .block_on(source.measure(exp, &look))?,
     };
-    Ok(Judgement::new(exp, window, look, &m))
+    Ok(Judgement::new(exp, window, look, &[], &m))
 }
 
 /// Reads an Experiment from a file holding it alone or in a manifest stream

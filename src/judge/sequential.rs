@@ -15,10 +15,10 @@
 //!
 //! # The rule at look k
 //! - **reject, shown over**: `X_k ≥ r_k`, the smallest count whose likelihood
-//!   ratio of the alternative (twice the limit) against the limit reaches
-//!   1/α; under the null this ratio is a martingale, so by Ville's inequality
-//!   a candidate at or under the limit is ever rejected this way with
-//!   probability at most α;
+//!   ratio of the alternative (a mixture: ¾ at twice the limit, ¼ at five
+//!   times) against the limit reaches 1/α; under the null this ratio is a
+//!   martingale, so by Ville's inequality a candidate at or under the limit
+//!   is ever rejected this way with probability at most α;
 //! - **promote early** (only once the bake time has passed): `X_k ≤ e_k`, where
 //!   `e_k` is the largest count whose likelihood ratio of "under the limit by
 //!   the margin" against the limit reaches 2/α, *and* which keeps the spent
@@ -48,6 +48,9 @@
 //! (`x ≤ e_k`) mass removed after each look. Binomial terms below 10⁻²⁰ of
 //! the largest are not computed; [`SLACK`] of α is held back to cover them.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use statrs::function::gamma::ln_gamma;
 
 /// Part of α held back for the probability terms the recursion skips
@@ -66,8 +69,10 @@ pub struct Step {
     pub null_step: f64,
     /// The same for all trials so far (what the likelihood ratios use).
     pub null: f64,
-    /// The "shown over" alternative (twice the limit) for all trials so far.
+    /// The "shown over" alternatives, twice and five times the limit, for
+    /// all trials so far.
     pub over: f64,
+    pub far: f64,
     /// The "under by the margin" alternative for all trials so far.
     pub under: f64,
     /// The bake time has passed: this look may promote early.
@@ -102,9 +107,47 @@ impl Budget {
     }
 }
 
+thread_local! {
+    /// Boundaries already computed, by their inputs. The hook never asks
+    /// twice, but the simulation and `assay plan` ask for the same traffic
+    /// schedule thousands of times; bounded so it cannot grow without end.
+    static MEMO: RefCell<HashMap<Vec<u64>, Vec<Bounds>>> = RefCell::new(HashMap::new());
+}
+
 /// Boundaries of every look in `steps`; the last look is the deadline when
 /// `last_is_final` (its `promote_at` is then `c_K`).
 pub fn bounds(steps: &[Step], budget: Budget, last_is_final: bool) -> Vec<Bounds> {
+    let mut key = vec![
+        budget.alpha.to_bits(),
+        budget.early.to_bits(),
+        u64::from(last_is_final),
+    ];
+    for s in steps {
+        key.extend([
+            s.trials,
+            s.null_step.to_bits(),
+            s.null.to_bits(),
+            s.over.to_bits(),
+            s.far.to_bits(),
+            s.under.to_bits(),
+            u64::from(s.may_promote),
+        ]);
+    }
+    if let Some(hit) = MEMO.with(|m| m.borrow().get(&key).cloned()) {
+        return hit;
+    }
+    let out = compute(steps, budget, last_is_final);
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= 4096 {
+            m.clear();
+        }
+        m.insert(key, out.clone());
+    });
+    out
+}
+
+fn compute(steps: &[Step], budget: Budget, last_is_final: bool) -> Vec<Bounds> {
     let mut out = Vec::with_capacity(steps.len());
     let mut dp = Mass::start();
     let mut spent = 0.0;
@@ -113,7 +156,7 @@ pub fn bounds(steps: &[Step], budget: Budget, last_is_final: bool) -> Vec<Bounds
         let trials = s.trials.max(before);
         dp.add(trials - before, s.null_step);
         before = trials;
-        let reject_at = over_count(trials, s.null, s.over, budget.alpha);
+        let reject_at = over_count(trials, s.null, s.over, s.far, budget.alpha);
         dp.cut_from(reject_at);
         let last = i + 1 == steps.len();
         let promote_at = if last && last_is_final {
@@ -164,17 +207,44 @@ pub fn operating(steps: &[Step], bounds: &[Bounds], rate: &[f64]) -> Operating {
     Operating { promote, stop }
 }
 
-/// The smallest hit count whose likelihood ratio of `over` against `null`
-/// at `trials` reaches 1/α.
-pub fn over_count(trials: u64, null: f64, over: f64, alpha: f64) -> u64 {
-    if !(null < over && over < 1.0 && null > 0.0) {
+/// Weights of the "shown over" alternatives: most on twice the limit,
+/// some on five times, which cuts a far-off candidate off a look sooner.
+pub const OVER_MIX: [f64; 2] = [0.75, 0.25];
+
+/// The smallest hit count at `trials` whose likelihood ratio of the
+/// mixture `OVER_MIX` of `over` (2×) and `far` (5×) against `null` reaches
+/// 1/α. A mixture of martingales is a martingale, so Ville's inequality
+/// bounds it as it bounds one.
+pub fn over_count(trials: u64, null: f64, over: f64, far: f64, alpha: f64) -> u64 {
+    if !(null > 0.0 && null < over && over < 1.0) {
         // A limit of 0 or 1 leaves nothing to test against: any hit is over.
         return if null <= 0.0 { 1 } else { trials + 1 };
     }
-    let hit = (over / null).ln();
-    let miss = ((1.0 - over) / (1.0 - null)).ln();
-    let need = (1.0 / alpha).ln() - trials as f64 * miss;
-    let x = (need / (hit - miss)).ceil().max(0.0);
+    let far = far.clamp(over, (1.0 + over) / 2.0);
+    let parts = [(OVER_MIX[0], over), (OVER_MIX[1], far)];
+    let log_mix = |x: f64| {
+        let terms: Vec<f64> = parts
+            .iter()
+            .map(|&(w, p)| {
+                w.ln() + x * (p / null).ln() + (trials as f64 - x) * ((1.0 - p) / (1.0 - null)).ln()
+            })
+            .collect();
+        let top = terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        top + terms.iter().map(|t| (t - top).exp()).sum::<f64>().ln()
+    };
+    let goal = (1.0 / alpha).ln();
+    // Each weighted part alone bounds the count from above; step down from there.
+    let mut x = parts
+        .iter()
+        .map(|&(w, p)| {
+            let hit = (p / null).ln();
+            let miss = ((1.0 - p) / (1.0 - null)).ln();
+            ((goal - w.ln() - trials as f64 * miss) / (hit - miss)).ceil().max(0.0)
+        })
+        .fold(f64::INFINITY, f64::min);
+    while x > 0.0 && log_mix(x - 1.0) >= goal {
+        x -= 1.0;
+    }
     (x as u64).min(trials + 1)
 }
 

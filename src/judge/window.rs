@@ -79,6 +79,7 @@ mod tests {
             warmup_seconds: 30,
             duration_seconds: 120,
             interval_seconds: 10,
+            min_duration_seconds: 30,
         }
     }
 

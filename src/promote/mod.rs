@@ -244,17 +244,13 @@ fn judge_loop(
     let wb = &spec.write_back;
     let mut watch = Watch::new(remote, &wb.branch, &wb.path, &spec.id);
     let mut iteration = exp.status.as_ref().and_then(|s| s.iteration).unwrap_or(0);
-    // Early rejection is spread over every look this experiment makes, the
-    // ones an earlier (killed) run made included.
-    let remaining = window
-        .deadline
-        .duration_since(judge::now())
-        .as_secs()
-        .max(0) as u64
-        / interval.as_secs()
-        + 1;
-    let looks = judge::criteria::planned_looks(spec)
-        .max(iteration.saturating_add(remaining.min(u64::from(u32::MAX)) as u32));
+    // The sequential test builds on every look already made, by an
+    // earlier (killed) run of the hook too.
+    let mut looks = exp
+        .status
+        .as_ref()
+        .map(|s| s.looks.clone())
+        .unwrap_or_default();
     rec.status(&Status {
         phase: Some("Running".into()),
         message: Some(format!(
@@ -336,8 +332,9 @@ fn judge_loop(
         };
         failing_since = None;
         iteration += 1;
-        let j = Judgement::with_looks(exp, window, look, &m, looks);
+        let j = Judgement::new(exp, window, look, &looks, &m);
         let a = &j.assessment;
+        looks.push(a.record.clone());
         log(&format!(
             "look {iteration} ({}s of {}s, {} queries): {}: {}",
             look.seconds,
@@ -356,6 +353,7 @@ fn judge_loop(
             message: Some(a.reason.clone()),
             iteration: Some(iteration),
             evidence: a.evidence.clone(),
+            looks: looks.clone(),
             ..Status::default()
         })?;
         if decided {

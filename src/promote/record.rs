@@ -60,7 +60,7 @@ impl Recorder<'_> {
         let name = self.experiment.metadata.name.as_deref().unwrap_or_default();
         let cleared = json!({
             "phase": "Running", "verdict": null, "reason": null, "window": null,
-            "commit": null, "pullRequest": null, "evidence": null, "iteration": null,
+            "commit": null, "pullRequest": null, "evidence": null, "iteration": null, "looks": null,
             "startedAt": null, "message": "proposed again: judging anew",
             "updatedAt": crate::judge::now().to_string(),
         });

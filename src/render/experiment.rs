@@ -80,9 +80,11 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
             warmup_seconds: seconds(e.warmup),
             duration_seconds: seconds(e.duration),
             interval_seconds: seconds(e.interval),
+            min_duration_seconds: seconds(e.min_duration),
         },
         min_requests: e.min_requests,
         confidence: e.confidence,
+        margin: e.margin,
         prometheus,
         objectives: e
             .objectives

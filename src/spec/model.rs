@@ -123,8 +123,14 @@ pub struct Experiment {
     pub duration: Duration,
     /// How often metrics are evaluated: between 1s and `duration` (default 10s).
     pub interval: Duration,
-    /// Requests per version before any verdict (default 100).
+    /// Bake time before any promotion, at most `duration` (default a quarter of it).
+    pub min_duration: Duration,
+    /// Strictly between 0 and 1 (default 0.5): see `docs/judging.md`.
+    pub margin: f64,
+    /// Requests per version before an estimate-judged metric counts (default 100).
     pub min_requests: u64,
+    /// Real traffic to the service, requests per second, for planning.
+    pub expected_request_rate: Option<f64>,
     /// Strictly between 0.5 and 1 (default 0.95).
     pub confidence: f64,
     /// `None`: the parameter or plugin env at render time; a candidate needs one.

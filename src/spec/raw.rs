@@ -238,10 +238,22 @@ pub struct RawExperiment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub interval: Option<S<String>>,
-    /// Requests each version must serve before any verdict, 0–1000000000 (default 100).
+    /// Bake time: no promotion before this much of the window, between `0s` and `duration` (default a quarter of `duration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub min_duration: Option<S<String>>,
+    /// Advanced: how far under a rate limit, as a share of it, early promotion should become likely, strictly between 0 and 1 (default 0.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<f64>")]
+    pub margin: Option<S<f64>>,
+    /// Requests each version must serve before a metric judged on its estimate (mean latency, custom values) counts, 0–1000000000 (default 100); rate objectives need no minimum.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<u64>")]
     pub min_requests: Option<S<i64>>,
+    /// Requests per second the service receives from real traffic, before the split: what `assay plan` sizes the experiment with (with the load generator's `qps`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<f64>")]
+    pub expected_request_rate: Option<S<f64>>,
     /// Confidence a verdict needs, strictly between 0.5 and 1 (default 0.95).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<f64>")]

@@ -28,7 +28,10 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawExperiment>>) -> R<Experime
             warmup: Duration::from_secs(30),
             duration: Duration::from_secs(300),
             interval: Duration::from_secs(10),
+            min_duration: Duration::from_secs(75),
+            margin: 0.5,
             min_requests: 100,
+            expected_request_rate: None,
             confidence: 0.95,
             prometheus: None,
             objectives: default_objectives(),
@@ -56,6 +59,52 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawExperiment>>) -> R<Experime
             ),
         });
     }
+    let min_duration = match &e.min_duration {
+        None => Duration::from_secs(total.as_secs() / 4),
+        Some(v) => {
+            let d = duration::parse(&v.value)
+                .map_err(|m| at(v, "spec.experiment.minDuration", m))?;
+            if d > total {
+                return Err(at(
+                    v,
+                    "spec.experiment.minDuration",
+                    format!(
+                        "must not be longer than the duration ({}s)",
+                        duration::seconds(total)
+                    ),
+                ));
+            }
+            d
+        }
+    };
+    let margin = match &e.margin {
+        None => 0.5,
+        Some(v) if !(v.value > 0.0 && v.value < 1.0) => {
+            return Err(err(
+                Location::of(v),
+                "spec.experiment.margin",
+                format!(
+                    "must be more than 0 and less than 1 (e.g. 0.5: likely to promote at half a limit), got {}",
+                    v.value
+                ),
+            ));
+        }
+        Some(v) => v.value,
+    };
+    let expected_request_rate = match &e.expected_request_rate {
+        None => None,
+        Some(v) if !(v.value > 0.0 && v.value <= 1e9) => {
+            return Err(err(
+                Location::of(v),
+                "spec.experiment.expectedRequestRate",
+                format!(
+                    "must be a number of requests per second, more than 0 and at most 1000000000, got {}",
+                    v.value
+                ),
+            ));
+        }
+        Some(v) => Some(v.value),
+    };
     let min_requests = match &e.min_requests {
         None => 100,
         Some(v) => c.int(v, "spec.experiment.minRequests", 0, 1_000_000_000)? as u64,
@@ -191,7 +240,10 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawExperiment>>) -> R<Experime
         warmup,
         duration: total,
         interval,
+        min_duration,
+        margin,
         min_requests,
+        expected_request_rate,
         confidence,
         prometheus,
         objectives,

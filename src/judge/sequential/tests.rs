@@ -16,6 +16,7 @@ fn steps(counts: &[u64], limit: f64, margin: f64, bake: usize) -> Vec<Step> {
                 null_step: limit,
                 null: limit,
                 over: (2.0 * limit).min((1.0 + limit) / 2.0),
+                far: (5.0 * limit).min((1.0 + limit) / 2.0),
                 under: limit * (1.0 - margin),
                 may_promote: i >= bake,
             }
@@ -136,12 +137,17 @@ fn one_look_at_the_deadline_is_the_exact_binomial_test() {
 
 #[test]
 fn likelihood_ratio_boundaries_match_the_closed_forms() {
-    // u = 1%, alpha = 5%: reject at X >= 4.26 + 0.01443 N;
+    // u = 1%, alpha = 5%, against 2u alone: reject at X >= 4.26 + 0.01443 N
+    // (a far alternative equal to the near one is that test);
     // promote (margin 0.5, alpha/2) at X <= 0.00722 N - 5.28.
     for n in [100u64, 384, 1200, 12_000] {
         let want = (4.2597 + 0.014431 * n as f64).ceil() as u64;
-        assert_eq!(over_count(n, 0.01, 0.02, 0.05), want, "n {n}");
+        assert_eq!(over_count(n, 0.01, 0.02, 0.02, 0.05), want, "n {n}");
     }
+    // The mixture: 5 errors in 100 requests reach 20 (3/4 x 12.2 + 1/4 x 61.6).
+    assert_eq!(over_count(100, 0.01, 0.02, 0.05, 0.05), 5);
+    // At 12,000 the near alternative dominates: one error more than alone.
+    assert_eq!(over_count(12_000, 0.01, 0.02, 0.05, 0.05), 178);
     assert_eq!(under_count(700, 0.01, 0.005, 0.025), None);
     assert_eq!(under_count(733, 0.01, 0.005, 0.025), Some(0));
     assert_eq!(under_count(12_000, 0.01, 0.005, 0.025), Some(81));
@@ -193,5 +199,5 @@ fn degenerate_inputs_do_not_panic() {
     assert_eq!((first, p.len()), (0, 1));
     assert!((p[0] - 1.0).abs() < 1e-12);
     // Nothing seen yet: no hit count can be reached, so none rejects.
-    assert_eq!(over_count(0, 0.01, 0.02, 0.05), 1);
+    assert_eq!(over_count(0, 0.01, 0.02, 0.05, 0.05), 1);
 }

@@ -1,0 +1,253 @@
+//! Rate objectives as sequential tests ([`super::sequential`]): which
+//! objectives are rates, how a look's measurements become counts, and how
+//! the counts of every look so far become the test's steps.
+//!
+//! - `error-rate` and custom `type: proportion` metrics with an absolute
+//!   limit: hits are the candidate's errors (or, for a lower limit, its
+//!   misses), trials its requests;
+//! - `pNN-latency` with an absolute upper limit L: "the NN-th percentile is
+//!   at most L" is "at most (100 − NN) % of requests are slower than L";
+//!   hits are the requests above the largest bucket boundary at or under L
+//!   (a boundary under L counts more requests as slow: never in the
+//!   candidate's favour);
+//! - an upper limit relative to the baseline (`r`× its rate): given both
+//!   versions' errors in a look, the candidate's share of them is binomial
+//!   with, at the limit, `θ = r·n_c / (r·n_c + n_b)` for the look's requests
+//!   `n_c`, `n_b` (the Poisson model of errors), so the trials are the errors
+//!   of both versions and the test is exact again.
+//!
+//! Counts are rounded against the candidate: its requests down and hits up,
+//! the baseline's requests up and errors down; a count that shrinks between
+//! looks (Prometheus extrapolates `increase()`) is held at its earlier value.
+
+use crate::experiment::{ExperimentSpec, LookRecord, Objective, RateCount};
+
+use super::data::{Measurements, VersionData};
+use super::metrics::{self, Kind};
+use super::sequential::Step;
+
+/// Which side of a rate a limit bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Hits at most `limit` of trials.
+    Upper,
+    /// Hits at least `limit` of trials: its misses are tested instead.
+    Lower,
+}
+
+/// One limit of a rate objective, tested sequentially.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub side: Side,
+    /// The limit: a share of requests, or for `relative` the ratio to the baseline's.
+    pub limit: f64,
+    pub relative: bool,
+}
+
+/// The limits of `o` that the sequential test judges (none: judged on the estimate).
+pub fn limits(o: &Objective, kind: Kind) -> Vec<RateLimit> {
+    let percentile = metrics::percentile(&o.metric);
+    let mut out = Vec::new();
+    if kind.proportion {
+        if let Some(u) = o.upper_limit {
+            out.push(RateLimit {
+                side: Side::Upper,
+                limit: u,
+                relative: o.relative,
+            });
+        }
+        if let (Some(l), false) = (o.lower_limit, o.relative) {
+            out.push(RateLimit {
+                side: Side::Lower,
+                limit: l,
+                relative: false,
+            });
+        }
+    } else if let (Some(q), Some(_), None, false) =
+        (percentile, o.upper_limit, o.lower_limit, o.relative)
+    {
+        out.push(RateLimit {
+            side: Side::Upper,
+            limit: 1.0 - q,
+            relative: false,
+        });
+    }
+    out
+}
+
+/// This look's counts for objective `o`; `None` when the version lacks data.
+pub fn count(o: &Objective, kind: Kind, m: &Measurements) -> Option<RateCount> {
+    let (requests, hits) = tally(o, kind, &m.candidate)?;
+    let mut c = RateCount {
+        metric: o.metric.clone(),
+        requests: requests.floor() as u64,
+        hits: hits.ceil() as u64,
+        baseline_requests: None,
+        baseline_hits: None,
+    };
+    c.hits = c.hits.min(c.requests);
+    if o.relative {
+        let (n, x) = tally(o, kind, &m.baseline)?;
+        c.baseline_requests = Some(n.ceil() as u64);
+        c.baseline_hits = Some((x.floor() as u64).min(n.ceil() as u64));
+    }
+    Some(c)
+}
+
+/// `(requests, hits)` of one version, unrounded.
+pub fn tally(o: &Objective, kind: Kind, d: &VersionData) -> Option<(f64, f64)> {
+    let n = d.requests.filter(|n| n.is_finite() && *n >= 0.0)?;
+    if let Some(&v) = d.metrics.get(&o.metric) {
+        return (kind.proportion && (0.0..=1.0).contains(&v)).then_some((n, v * n));
+    }
+    if o.metric == "error-rate" {
+        let e = d.errors.filter(|e| e.is_finite() && *e >= 0.0)?;
+        return Some((n, e));
+    }
+    let limit = o.upper_limit?;
+    let buckets = d.latency.as_ref()?.sorted()?;
+    let total = buckets.last()?.1;
+    let under = buckets
+        .iter()
+        .filter(|(le, _)| *le <= limit)
+        .map(|b| b.1)
+        .last()
+        .unwrap_or(0.0);
+    Some((total, (total - under).max(0.0)))
+}
+
+/// The boundary a percentile objective counts slow requests above, for
+/// the evidence (the largest bucket at or under the limit).
+pub fn slow_above(o: &Objective, d: &VersionData) -> Option<f64> {
+    let limit = o.upper_limit?;
+    let buckets = d.latency.as_ref()?.sorted()?;
+    Some(
+        buckets
+            .iter()
+            .map(|b| b.0)
+            .filter(|le| *le <= limit)
+            .last()
+            .unwrap_or(0.0),
+    )
+}
+
+/// One look of one limit: the cumulative trials and hits the test sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Seen {
+    pub trials: u64,
+    pub hits: u64,
+}
+
+/// The test's steps for every look in `looks` (the current one last), and
+/// what each look saw. `index` is the objective's place among the rate
+/// counts of a look; `bake` the seconds before promotion may happen.
+pub fn steps(
+    looks: &[LookRecord],
+    index: usize,
+    l: RateLimit,
+    margin: f64,
+    bake: u64,
+) -> (Vec<Step>, Vec<Seen>) {
+    let mut steps = Vec::with_capacity(looks.len());
+    let mut seen = Vec::with_capacity(looks.len());
+    let mut held = RateCount::default();
+    let (mut nb, mut xb) = (0u64, 0u64);
+    let mut before = Seen::default();
+    for look in looks {
+        let Some(c) = look.counts.get(index) else {
+            continue;
+        };
+        // Held at their earlier values when Prometheus reports fewer.
+        let prev = held.clone();
+        held.requests = held.requests.max(c.requests);
+        held.hits = held.hits.max(c.hits).min(held.requests);
+        let prev_nb = nb;
+        nb = nb.max(c.baseline_requests.unwrap_or(0));
+        xb = xb.max(c.baseline_hits.unwrap_or(0)).min(nb);
+        let may_promote = look.seconds >= bake;
+        let (now, step) = if l.relative {
+            let r = l.limit;
+            let theta = |rc: f64, n_c: f64, n_b: f64| {
+                if n_c + n_b > 0.0 {
+                    rc * n_c / (rc * n_c + n_b)
+                } else {
+                    0.5
+                }
+            };
+            let (nc, dnc, dnb) = (
+                held.requests as f64,
+                (held.requests - prev.requests) as f64,
+                (nb - prev_nb) as f64,
+            );
+            let null = theta(r, nc, nb as f64);
+            let null_step = if dnc + dnb > 0.0 {
+                theta(r, dnc, dnb)
+            } else {
+                null
+            };
+            let now = Seen {
+                trials: (held.hits + xb).max(before.trials),
+                hits: held.hits.max(before.hits),
+            };
+            let step = Step {
+                trials: now.trials,
+                null_step,
+                null,
+                over: theta(2.0 * r, nc, nb as f64),
+                far: theta(5.0 * r, nc, nb as f64),
+                under: theta(r * (1.0 - margin), nc, nb as f64),
+                may_promote,
+            };
+            (now, step)
+        } else {
+            let u = match l.side {
+                Side::Upper => l.limit,
+                Side::Lower => 1.0 - l.limit,
+            };
+            let hits = match l.side {
+                Side::Upper => held.hits,
+                Side::Lower => held.requests - held.hits,
+            };
+            let now = Seen {
+                trials: held.requests.max(before.trials),
+                hits: hits.max(before.hits),
+            };
+            let step = Step {
+                trials: now.trials,
+                null_step: u,
+                null: u,
+                over: (2.0 * u).min((1.0 + u) / 2.0),
+                far: (5.0 * u).min((1.0 + 3.0 * u) / 4.0),
+                under: u * (1.0 - margin),
+                may_promote,
+            };
+            (now, step)
+        };
+        before = now;
+        steps.push(step);
+        seen.push(now);
+    }
+    (steps, seen)
+}
+
+/// The rate counts of one look, one per rate objective of `spec` in order
+/// (an objective without data gets zero counts: no evidence either way).
+pub fn record(spec: &ExperimentSpec, m: &Measurements, seconds: u64) -> LookRecord {
+    let counts = rate_objectives(spec)
+        .map(|(o, kind)| {
+            count(o, kind, m).unwrap_or_else(|| RateCount {
+                metric: o.metric.clone(),
+                ..RateCount::default()
+            })
+        })
+        .collect();
+    LookRecord { seconds, counts }
+}
+
+/// The objectives that have a sequentially tested limit, in order.
+pub fn rate_objectives(spec: &ExperimentSpec) -> impl Iterator<Item = (&Objective, Kind)> {
+    spec.objectives.iter().filter_map(|o| {
+        let kind = Kind::of(&o.metric, spec);
+        (!limits(o, kind).is_empty()).then_some((o, kind))
+    })
+}
