@@ -30,6 +30,15 @@ pub enum Command {
         /// The spec file (default: ./assay.yaml).
         file: Option<PathBuf>,
     },
+    /// What the experiment's traffic can prove: P(promote) and time to a
+    /// verdict per rate objective, and the duration 90% power needs.
+    Plan {
+        /// The spec file (default: ./assay.yaml).
+        file: Option<PathBuf>,
+        /// Text for people, or JSON.
+        #[arg(long, value_enum, default_value = "table")]
+        output: OutputArg,
+    },
     /// Propose or withdraw a candidate in assay.yaml (what CI runs).
     Candidate {
         #[command(subcommand)]

@@ -105,11 +105,32 @@ pub fn validate(file: &Path) -> Result<String, GenerateError> {
     if let Some(t) = &files.template {
         render::check_template(t)?;
     }
+    let plan = crate::judge::plan::plan(&rel);
+    if let Some((o, needed)) = plan.impossible() {
+        let requests = plan.requests.unwrap_or(0);
+        let needs = match needed {
+            Some((d, n)) => format!(
+                "it needs {n} (a duration of at least {}, or more load or a larger candidate weight)",
+                crate::judge::plan::human(d)
+            ),
+            None => "it needs more traffic".into(),
+        };
+        return Err(SpecError::new(
+            &display,
+            rel.places.experiment,
+            "spec.experiment.duration",
+            SpecErrorKind::Invalid(format!(
+                "{requests} candidate requests in the window cannot show even a candidate with no errors under the {} limit {} at confidence {}: {needs}",
+                o.metric, o.limit, rel.experiment.confidence
+            )),
+        )
+        .into());
+    }
     let state = match &rel.candidate {
         Some(c) => format!("candidate {} under test, experiment {}", c.version, rel.id),
         None => "steady state".to_string(),
     };
-    Ok(format!("{display}: valid ({state})\n"))
+    Ok(format!("{display}: valid ({state})\n{}\n", plan.hint()))
 }
 
 /// Reads the template and the passthrough manifests of `dir`. `source_path`

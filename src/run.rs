@@ -25,6 +25,16 @@ pub fn run(args: Args) -> anyhow::Result<String> {
         Command::Validate { file } => {
             generate::validate(&file.unwrap_or_else(|| PathBuf::from(spec::FILE_NAME)))?
         }
+        Command::Plan { file, output } => {
+            let file = file.unwrap_or_else(|| PathBuf::from(spec::FILE_NAME));
+            let display = file.display().to_string();
+            let rel = spec::load(&file, &display)?;
+            let plan = assay::judge::plan::plan(&rel);
+            match output {
+                OutputArg::Table => plan.text(&display),
+                OutputArg::Json => serde_json::to_string_pretty(&plan)? + "\n",
+            }
+        }
         Command::Candidate { action } => candidate(action)?,
         Command::Writeback(args) => writeback(args)?,
         Command::Judge(a) => judge(a)?,

@@ -84,7 +84,6 @@ impl Outcome {
     }
 }
 
-
 /// The looks one experiment plans: one per interval of the window.
 pub fn planned_looks(spec: &ExperimentSpec) -> u32 {
     let n = spec.window.duration_seconds / spec.window.interval_seconds.max(1);
@@ -204,7 +203,10 @@ pub fn assess(
         .collect();
     let baked = look.seconds >= spec.window.min_duration_seconds;
     let (verdict, reason) = if !failed.is_empty() {
-        (Verdict::Reject, format!("{cand} fails {}", failed.join("; ")))
+        (
+            Verdict::Reject,
+            format!("{cand} fails {}", failed.join("; ")),
+        )
     } else if final_look && !short.is_empty() {
         (
             Verdict::Reject,
@@ -305,4 +307,3 @@ pub fn num(x: f64) -> String {
         s
     }
 }
-

@@ -8,6 +8,7 @@ pub mod data;
 mod estimate;
 pub mod file;
 pub mod metrics;
+pub mod plan;
 pub mod prometheus;
 mod rate_row;
 pub mod rates;

@@ -44,7 +44,9 @@ pub(super) fn judge(
     for l in rates::limits(o, kind) {
         let (steps, seen) = rates::steps(looks, index, l, spec.margin, w.min_duration_seconds);
         let (Some(bounds), Some(now)) = (
-            sequential::bounds(&steps, budget, final_look).last().copied(),
+            sequential::bounds(&steps, budget, final_look)
+                .last()
+                .copied(),
             seen.last().copied(),
         ) else {
             continue;
@@ -130,7 +132,10 @@ pub(super) fn judge(
             };
             (
                 Outcome::Pending,
-                format!("{}: {counted}, rejects at >= {reject_at}, {promote}", o.metric),
+                format!(
+                    "{}: {counted}, rejects at >= {reject_at}, {promote}",
+                    o.metric
+                ),
             )
         };
         if shown.is_none() {
@@ -194,8 +199,8 @@ fn projected_cap(
         return None;
     }
     let interval = w.interval_seconds.max(1);
-    let per_look = (last.trials as f64 / seconds as f64 * interval as f64 * PROJECTION_CUSHION)
-        .ceil() as u64;
+    let per_look =
+        (last.trials as f64 / seconds as f64 * interval as f64 * PROJECTION_CUSHION).ceil() as u64;
     let more = remaining.div_ceil(interval).min(10_000);
     let mut all = steps.to_vec();
     for i in 1..=more {

@@ -7,25 +7,37 @@ use super::Judgement;
 use super::criteria::num;
 use crate::experiment::Evidence;
 
-fn cells(e: &Evidence) -> [String; 7] {
+fn cells(e: &Evidence) -> [String; 8] {
     [
         e.version.clone(),
         e.metric.clone(),
         e.value.map(num).unwrap_or_else(|| "no data".into()),
         e.limit.clone().unwrap_or_default(),
         e.samples.to_string(),
-        e.bound.map(num).unwrap_or_else(|| "-".into()),
+        e.hits.map(|h| h.to_string()).unwrap_or_else(|| "-".into()),
+        decision(e),
         e.result.clone(),
     ]
 }
 
-const HEADER: [&str; 7] = [
-    "VERSION", "METRIC", "VALUE", "LIMIT", "SAMPLES", "BOUND", "RESULT",
+/// The boundaries of a rate row at this look, or the bound of an estimate.
+fn decision(e: &Evidence) -> String {
+    match (e.reject_at, e.promote_at, e.bound) {
+        (Some(r), Some(p), _) => format!("reject >= {r}, promote <= {p}"),
+        (Some(r), None, _) => format!("reject >= {r}, no promotion yet"),
+        (None, Some(p), _) => format!("promote <= {p}"),
+        (None, None, Some(b)) => format!("bound {}", num(b)),
+        (None, None, None) => "-".into(),
+    }
+}
+
+const HEADER: [&str; 8] = [
+    "VERSION", "METRIC", "VALUE", "LIMIT", "SAMPLES", "HITS", "DECISION", "RESULT",
 ];
 
 /// The table `assay judge` prints by default.
 pub fn table(j: &Judgement) -> String {
-    let rows: Vec<[String; 7]> = j.assessment.evidence.iter().map(cells).collect();
+    let rows: Vec<[String; 8]> = j.assessment.evidence.iter().map(cells).collect();
     let mut width = HEADER.map(str::len);
     for r in &rows {
         for (w, c) in width.iter_mut().zip(r) {
@@ -107,8 +119,8 @@ pub fn markdown_of(verdict: &str, reason: &str, window: &str, evidence: &[Eviden
     if evidence.is_empty() {
         return out;
     }
-    out.push_str("\n| version | metric | value | limit | samples | bound | result |\n");
-    out.push_str("|---|---|---:|---|---:|---:|---|\n");
+    out.push_str("\n| version | metric | value | limit | samples | hits | decision | result |\n");
+    out.push_str("|---|---|---:|---|---:|---:|---|---|\n");
     for e in evidence {
         out.push_str(&format!("| {} |\n", cells(e).join(" | ")));
     }

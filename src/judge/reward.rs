@@ -124,4 +124,3 @@ pub(super) fn compare_reward(
     let rows = vec![row(base, &b, false), row(cand, &c, true)];
     (rows, winner)
 }
-

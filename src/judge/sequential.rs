@@ -239,7 +239,9 @@ pub fn over_count(trials: u64, null: f64, over: f64, far: f64, alpha: f64) -> u6
         .map(|&(w, p)| {
             let hit = (p / null).ln();
             let miss = ((1.0 - p) / (1.0 - null)).ln();
-            ((goal - w.ln() - trials as f64 * miss) / (hit - miss)).ceil().max(0.0)
+            ((goal - w.ln() - trials as f64 * miss) / (hit - miss))
+                .ceil()
+                .max(0.0)
         })
         .fold(f64::INFINITY, f64::min);
     while x > 0.0 && log_mix(x - 1.0) >= goal {

@@ -137,7 +137,12 @@ pub fn spec(s: &Scenario) -> ExperimentSpec {
         relative,
     };
     let (pattern, objectives, rewards, metrics) = match s.kind {
-        Kind::Absolute => (Pattern::Canary, vec![error_rate(0.01, false)], vec![], vec![]),
+        Kind::Absolute => (
+            Pattern::Canary,
+            vec![error_rate(0.01, false)],
+            vec![],
+            vec![],
+        ),
         Kind::Relative => (Pattern::Canary, vec![error_rate(1.5, true)], vec![], vec![]),
         Kind::Percentile => (
             Pattern::Canary,

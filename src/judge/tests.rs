@@ -73,14 +73,24 @@ fn a_clean_candidate_is_promoted_early_after_the_bake_time() {
     // 20 s in: before the 30 s bake time, shown under but not promoted.
     let early = at(&spec(), &[], &m, 20);
     assert_eq!(early.verdict, Verdict::Continue, "{}", early.reason);
-    assert!(early.reason.ends_with("no promotion before 30s"), "{}", early.reason);
+    assert!(
+        early.reason.ends_with("no promotion before 30s"),
+        "{}",
+        early.reason
+    );
     let a = at(&spec(), &[], &m, 60);
     assert_eq!(a.verdict, Verdict::Promote, "{}", a.reason);
     assert_eq!(a.reason, "v2 meets every objective (early, at 60s of 120s)");
     let row = a.evidence.iter().find(|e| e.version == "v2").unwrap();
     // Reject at X >= 4.26 + 0.01443 N = 76.4; promote at X <= 0.00722 N - 5.28 = 30.8.
     assert_eq!(
-        (row.hits, row.samples, row.reject_at, row.promote_at, row.result.as_str()),
+        (
+            row.hits,
+            row.samples,
+            row.reject_at,
+            row.promote_at,
+            row.result.as_str()
+        ),
         (Some(5), 5000, Some(77), Some(30), "pass")
     );
     assert_eq!(row.value, Some(0.001));
@@ -123,7 +133,12 @@ fn the_looks_before_carry_over_to_a_restarted_hook() {
     let s = spec();
     let mut earlier = Vec::new();
     for (k, n) in [(1u64, 100.0), (2, 200.0), (3, 300.0)] {
-        let a = at(&s, &earlier, &both(data(4.0 * n, 0.0), data(n, 0.0)), 10 * k);
+        let a = at(
+            &s,
+            &earlier,
+            &both(data(4.0 * n, 0.0), data(n, 0.0)),
+            10 * k,
+        );
         assert_eq!(a.verdict, Verdict::Continue, "{}", a.reason);
         earlier.push(a.record);
     }
@@ -152,7 +167,10 @@ fn too_few_requests_hold_back_only_estimate_judged_metrics() {
         relative: false,
     });
     let few = latency(50.0, 1000.0, &[("100", 50.0), ("+Inf", 50.0)]);
-    let m = both(latency(1000.0, 10_000.0, &[("100", 1000.0), ("+Inf", 1000.0)]), few);
+    let m = both(
+        latency(1000.0, 10_000.0, &[("100", 1000.0), ("+Inf", 1000.0)]),
+        few,
+    );
     assert_eq!(assess(&s, &m, false).verdict, Verdict::Continue);
     let a = assess(&s, &m, true);
     assert_eq!(a.verdict, Verdict::Reject);
@@ -439,8 +457,17 @@ fn the_simulation_keeps_both_mistakes_and_the_time_in_bounds() {
             continue; // the reward decides these: nothing to bound.
         }
         let t = simulate::run(&s, runs, 42 + i as u64);
-        let name = format!("{} at {}/look, {}x", s.kind.name(), s.requests_per_look, s.factor);
-        assert_eq!(t.promoted + t.rejected, runs, "{name}: every run ends with a verdict");
+        let name = format!(
+            "{} at {}/look, {}x",
+            s.kind.name(),
+            s.requests_per_look,
+            s.factor
+        );
+        assert_eq!(
+            t.promoted + t.rejected,
+            runs,
+            "{name}: every run ends with a verdict"
+        );
         if s.factor >= 1.0 {
             assert!(t.promote_rate() <= 0.05 + slack, "{name}: {t:?}");
         }

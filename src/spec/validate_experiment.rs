@@ -62,8 +62,8 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawExperiment>>) -> R<Experime
     let min_duration = match &e.min_duration {
         None => Duration::from_secs(total.as_secs() / 4),
         Some(v) => {
-            let d = duration::parse(&v.value)
-                .map_err(|m| at(v, "spec.experiment.minDuration", m))?;
+            let d =
+                duration::parse(&v.value).map_err(|m| at(v, "spec.experiment.minDuration", m))?;
             if d > total {
                 return Err(at(
                     v,
