@@ -60,7 +60,7 @@ pub(super) fn judge(
             Some(c) => bounds.reject_at.min(c + 1),
             None => bounds.reject_at,
         };
-        let what = hits_word(o, l);
+        let what = hits_word(o, l, rates::slow_above(o, &m.candidate));
         let counted = if l.relative {
             format!("{} of the {} errors of both versions", now.hits, now.trials)
         } else {
@@ -70,8 +70,8 @@ pub(super) fn judge(
             (
                 Outcome::Fail,
                 format!(
-                    "{}: {counted}, shown over the limit (rejects at >= {})",
-                    o.metric, bounds.reject_at
+                    "{}: {counted}, shown over the limit (rejects at >= {reject_at})",
+                    o.metric
                 ),
             )
         } else if final_look && l.relative && now.trials == 0 {
@@ -259,13 +259,14 @@ pub(super) fn baseline_row(
     (row, outcome)
 }
 
-/// What the hits of a limit are, in words.
-fn hits_word(o: &Objective, l: RateLimit) -> String {
+/// What the hits of a limit are, in words; `slow_above`: the bucket
+/// boundary a percentile objective counts slow requests above.
+fn hits_word(o: &Objective, l: RateLimit, slow_above: Option<f64>) -> String {
     match (o.metric.as_str(), l.side) {
         (_, Side::Lower) => "misses".into(),
         ("error-rate", _) => "errors".into(),
-        (m, _) if metrics::percentile(m).is_some() => match o.upper_limit {
-            Some(u) => format!("slower than {}ms", num(u)),
+        (m, _) if metrics::percentile(m).is_some() => match slow_above {
+            Some(b) => format!("slower than {}ms", num(b)),
             None => "slow".into(),
         },
         _ => "hits".into(),

@@ -80,18 +80,30 @@ pub fn count(o: &Objective, kind: Kind, m: &Measurements) -> Option<RateCount> {
     let (requests, hits) = tally(o, kind, &m.candidate)?;
     let mut c = RateCount {
         metric: o.metric.clone(),
-        requests: requests.floor() as u64,
-        hits: hits.ceil() as u64,
+        requests: down(requests),
+        hits: up(hits),
         baseline_requests: None,
         baseline_hits: None,
     };
     c.hits = c.hits.min(c.requests);
     if o.relative {
         let (n, x) = tally(o, kind, &m.baseline)?;
-        c.baseline_requests = Some(n.ceil() as u64);
-        c.baseline_hits = Some((x.floor() as u64).min(n.ceil() as u64));
+        c.baseline_requests = Some(up(n));
+        c.baseline_hits = Some(down(x).min(up(n)));
     }
     Some(c)
+}
+
+/// Sums of floating-point rates miss whole numbers by a few ulps; that is
+/// no reason to round a count of 2880 down to 2879.
+const FUZZ: f64 = 1e-6;
+
+fn down(x: f64) -> u64 {
+    (x + FUZZ).floor().max(0.0) as u64
+}
+
+fn up(x: f64) -> u64 {
+    (x - FUZZ).ceil().max(0.0) as u64
 }
 
 /// `(requests, hits)` of one version, unrounded.
@@ -109,10 +121,9 @@ pub fn tally(o: &Objective, kind: Kind, d: &VersionData) -> Option<(f64, f64)> {
     let total = buckets.last()?.1;
     let under = buckets
         .iter()
-        .filter(|(le, _)| *le <= limit)
-        .map(|b| b.1)
-        .last()
-        .unwrap_or(0.0);
+        .rev()
+        .find(|(le, _)| *le <= limit)
+        .map_or(0.0, |b| b.1);
     Some((total, (total - under).max(0.0)))
 }
 
@@ -124,10 +135,9 @@ pub fn slow_above(o: &Objective, d: &VersionData) -> Option<f64> {
     Some(
         buckets
             .iter()
-            .map(|b| b.0)
-            .filter(|le| *le <= limit)
-            .last()
-            .unwrap_or(0.0),
+            .rev()
+            .find(|(le, _)| *le <= limit)
+            .map_or(0.0, |b| b.0),
     )
 }
 

@@ -225,7 +225,7 @@ fn a_percentile_is_judged_as_the_share_of_slow_requests() {
     assert_eq!(a.verdict, Verdict::Reject, "{}", a.reason);
     assert!(
         a.reason
-            .starts_with("v2 fails p95-latency: 300 slower than 300ms in 2000 requests"),
+            .starts_with("v2 fails p95-latency: 300 slower than 250ms in 2000 requests"),
         "{}",
         a.reason
     );

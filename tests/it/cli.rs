@@ -48,7 +48,7 @@ fn validate_reports_the_state() {
     let out = assay(&["validate"], dir.path());
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "assay.yaml: valid (steady state)\n"
+        "assay.yaml: valid (steady state)\nplan: 2880 candidate requests in 5m; error-rate P(promote) at half the limit 91%, 90% needs 4m40s (assay plan)\n"
     );
     std::fs::write(dir.path().join("assay.yaml"), bookinfo_with_candidate()).unwrap();
     let out = assay(&["validate", "assay.yaml"], dir.path());
@@ -56,6 +56,61 @@ fn validate_reports_the_state() {
     assert!(
         text.starts_with("assay.yaml: valid (candidate v2 under test, experiment "),
         "{text}"
+    );
+}
+
+#[test]
+fn plan_sizes_the_sample_and_validate_refuses_what_cannot_promote() {
+    let dir = app_copy(&sample_dir("bookinfo"), None);
+    let out = assay(&["plan"], dir.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    // The sample's own numbers (docs/judging.md): 9.6 candidate requests/s.
+    assert!(
+        text.contains("= 9.6 candidate requests/s, 2880 in the window"),
+        "{text}"
+    );
+    assert!(
+        text.contains("0.5x the limit   P(promote)  91.0%"),
+        "{text}"
+    );
+    assert!(
+        text.contains("90% power at half the limit needs duration >= 4m40s (2688 requests)"),
+        "{text}"
+    );
+    let out = assay(&["plan", "--output", "json"], dir.path());
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["requests"], 2880);
+    assert_eq!(plan["objectives"][0]["durationForPower"], 280);
+    // As the tutorial had it, 16 qps for 2 minutes promotes a candidate at
+    // half the limit 15% of the time, and 30 s cannot promote at all.
+    let spec = std::fs::read_to_string(dir.path().join("assay.yaml"))
+        .unwrap()
+        .replace("qps: 48", "qps: 16")
+        .replace("duration: 5m", "duration: 2m");
+    std::fs::write(dir.path().join("assay.yaml"), &spec).unwrap();
+    let out = assay(&["plan"], dir.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("0.5x the limit   P(promote)  14.6%"),
+        "{text}"
+    );
+    assert!(
+        text.contains("0.1x the limit   P(promote)  68.1%"),
+        "{text}"
+    );
+    std::fs::write(
+        dir.path().join("assay.yaml"),
+        spec.replace("duration: 2m", "duration: 30s"),
+    )
+    .unwrap();
+    let out = assay(&["validate"], dir.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        err.trim_end(),
+        "assay: assay.yaml:34:5: spec.experiment.duration: 96 candidate requests in the window cannot show even a candidate with no errors under the error-rate limit 0.01 at confidence 0.95: it needs 320 (a duration of at least 1m40s, or more load or a larger candidate weight)"
     );
 }
 

@@ -1,7 +1,9 @@
 //! `assay judge` against a real Prometheus (Debian's package, backfilled by
 //! promtool with Istio's metrics for `productpage-v1` and `-v2`), on the
 //! Experiment `assay generate` renders from samples/bookinfo with a
-//! candidate: each scenario asserts the exact verdict and evidence numbers.
+//! candidate, with the sample's own traffic shape (48 qps, 20 % to the
+//! candidate: 9.6 and 38.4 requests/s): each scenario asserts the exact
+//! verdict and evidence numbers.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,16 +17,18 @@ use crate::support::{app_copy, assay_bin, bookinfo_with_candidate, generate_ok, 
 const T0: i64 = 1_767_225_600;
 /// The judged moment: T0 + 10 min, on the sample grid.
 const AT: &str = "2026-01-01T00:10:00Z";
-/// Warmup (30 s) plus duration (2 min) before AT: the window is [AT-120s, AT].
-const STARTED: &str = "2026-01-01T00:07:30Z";
+/// Warmup (30 s) plus duration (5 min) before AT: the window is [AT-300s, AT].
+const STARTED: &str = "2026-01-01T00:04:30Z";
 const NS: &str = "bookinfo";
 
 fn span() -> Span {
     Span::new(T0, T0 + 900)
 }
 
+/// The sample's traffic: 48 qps through the gateway, 20 % to the candidate.
 fn workload(version: &str) -> Workload {
-    Workload::new(NS, &format!("productpage-{version}"), span())
+    let rps = if version == "v2" { 9.6 } else { 38.4 };
+    Workload::new(NS, &format!("productpage-{version}"), span()).rps(rps)
 }
 
 /// The Experiment rendered from `spec` (bookinfo with a candidate by default).
@@ -96,25 +100,65 @@ fn a_good_candidate_is_promoted() {
     );
     assert_eq!(j["verdict"], "promote", "{j:#}");
     assert_eq!(j["reason"], "v2 meets every objective");
-    assert_eq!(j["window"]["seconds"], 120);
+    assert_eq!(j["window"]["seconds"], 300);
     assert_eq!(j["window"]["final"], true);
     // requests, 5xx, latency sum, latency buckets: one query each for both versions.
     assert_eq!(j["queries"], 4);
     let rate = row(&j, "v2", "error-rate");
     assert_eq!(
-        (rate["value"].as_f64(), rate["samples"].as_u64()),
-        (Some(0.0), Some(1200))
+        (
+            rate["value"].as_f64(),
+            rate["samples"].as_u64(),
+            rate["hits"].as_u64()
+        ),
+        (Some(0.0), Some(2880), Some(0))
     );
-    // Continuity-corrected Wilson upper bound of 0/1200 at 95%.
-    close(&rate["bound"], 0.0030237191275526293);
+    // One look at the deadline is the exact binomial test: P(Bin(2880,
+    // 1%) <= 19) = 0.0406 <= 5% < P(<= 20) = 0.0617.
+    assert_eq!(
+        (rate["rejectAt"].as_u64(), rate["promoteAt"].as_u64()),
+        (Some(47), Some(19))
+    );
     assert_eq!(rate["limit"], "<= 0.01");
     assert_eq!(rate["result"], "pass");
     let lat = row(&j, "v2", "mean-latency");
     close(&lat["value"], 20.0);
     assert_eq!(
         (lat["samples"].as_u64(), lat["result"].as_str()),
-        (Some(1200), Some("pass"))
+        (Some(2880), Some("pass"))
     );
+}
+
+#[test]
+fn a_good_candidate_is_promoted_after_the_bake_time() {
+    let prom = Prometheus::start(
+        &OpenMetrics::new()
+            .workload(&workload("v1"))
+            .workload(&workload("v2")),
+    );
+    let (_dir, exp) = experiment(None);
+    // 100 s into the window, past the 75 s bake time: 960 clean requests
+    // are under the limit by the margin (0.00722 x 960 - 5.28 = 1.65).
+    let j = judge(&exp, &prom, "2026-01-01T00:06:40Z");
+    assert_eq!(j["verdict"], "promote", "{j:#}");
+    assert_eq!(
+        j["reason"],
+        "v2 meets every objective (early, at 100s of 300s)"
+    );
+    let rate = row(&j, "v2", "error-rate");
+    assert_eq!(
+        (
+            rate["samples"].as_u64(),
+            rate["hits"].as_u64(),
+            rate["promoteAt"].as_u64()
+        ),
+        (Some(960), Some(0), Some(1))
+    );
+    // 60 s in, before the bake time, the same evidence waits.
+    let j = judge(&exp, &prom, "2026-01-01T00:06:00Z");
+    assert_eq!(j["verdict"], "continue", "{j:#}");
+    assert_eq!(j["window"]["seconds"], 60);
+    assert_eq!(row(&j, "v2", "error-rate")["samples"], 576);
 }
 
 #[test]
@@ -127,16 +171,33 @@ fn a_high_error_rate_is_rejected() {
     assert_eq!(j["verdict"], "reject", "{j:#}");
     assert_eq!(
         j["reason"],
-        "v2 fails error-rate: 0.05 (bound 0.06185) vs <= 0.01"
+        "v2 fails error-rate: 144 errors in 2880 requests, shown over the limit (rejects at >= 47)"
     );
     let rate = row(&j, "v2", "error-rate");
     close(&rate["value"], 0.05);
-    close(&rate["bound"], 0.061854892618822606);
     assert_eq!(
-        (rate["samples"].as_u64(), rate["result"].as_str()),
-        (Some(1200), Some("fail"))
+        (
+            rate["samples"].as_u64(),
+            rate["hits"].as_u64(),
+            rate["result"].as_str()
+        ),
+        (Some(2880), Some(144), Some("fail"))
     );
     assert_eq!(row(&j, "v1", "error-rate")["result"], "pass");
+}
+
+#[test]
+fn a_high_error_rate_is_rejected_at_the_first_look() {
+    let v2 = workload("v2").error_fraction(0.05);
+    let prom = Prometheus::start(&OpenMetrics::new().workload(&workload("v1")).workload(&v2));
+    let (_dir, exp) = experiment(None);
+    // 30 s in: 288 requests, 14.4 errors (rounded up: 15) are over the limit.
+    let j = judge(&exp, &prom, "2026-01-01T00:05:30Z");
+    assert_eq!(j["verdict"], "reject", "{j:#}");
+    assert_eq!(
+        j["reason"],
+        "v2 fails error-rate: 15 errors in 288 requests, shown over the limit (rejects at >= 9)"
+    );
 }
 
 #[test]
@@ -152,13 +213,13 @@ fn a_high_latency_is_rejected() {
     close(&lat["value"], 1510.0);
     assert_eq!(
         (lat["samples"].as_u64(), lat["result"].as_str()),
-        (Some(1200), Some("fail"))
+        (Some(2880), Some("fail"))
     );
 }
 
 #[test]
 fn too_few_requests_are_inconclusive() {
-    let v2 = workload("v2").rps(1.0);
+    let v2 = workload("v2").rps(0.5);
     let j = run(
         OpenMetrics::new().workload(&workload("v1")).workload(&v2),
         None,
@@ -166,12 +227,12 @@ fn too_few_requests_are_inconclusive() {
     assert_eq!(j["verdict"], "reject", "{j:#}");
     assert_eq!(
         j["reason"],
-        "inconclusive: too few requests by the deadline: v2 has 120 of 200 requests"
+        "inconclusive: too few requests by the deadline: mean-latency: v2 has 150 of 200 requests"
     );
     let rate = row(&j, "v2", "error-rate");
     assert_eq!(
         (rate["samples"].as_u64(), rate["result"].as_str()),
-        (Some(120), Some("pending"))
+        (Some(150), Some("inconclusive"))
     );
 }
 
@@ -181,7 +242,7 @@ fn a_missing_series_is_never_a_pass() {
     assert_eq!(j["verdict"], "reject", "{j:#}");
     assert_eq!(
         j["reason"],
-        "inconclusive: too few requests by the deadline: v2 has no data (no series)"
+        "inconclusive: too few requests by the deadline: mean-latency: v2 has no data (no series)"
     );
     let rate = row(&j, "v2", "error-rate");
     assert!(rate["value"].is_null(), "{rate}");
@@ -193,18 +254,21 @@ fn a_missing_series_is_never_a_pass() {
 
 #[test]
 fn before_the_deadline_the_verdict_is_continue() {
-    let prom = Prometheus::start(
-        &OpenMetrics::new()
-            .workload(&workload("v1"))
-            .workload(&workload("v2")),
-    );
+    let v2 = workload("v2").error_fraction(0.005);
+    let prom = Prometheus::start(&OpenMetrics::new().workload(&workload("v1")).workload(&v2));
     let (_dir, exp) = experiment(None);
-    // 60 s into the 120 s window.
-    let j = judge(&exp, &prom, "2026-01-01T00:09:00Z");
+    // 150 s into the 300 s window: 1,440 requests, 7.2 errors (8 rounded
+    // up): neither shown over nor under yet.
+    let j = judge(&exp, &prom, "2026-01-01T00:07:30Z");
     assert_eq!(j["verdict"], "continue", "{j:#}");
-    assert_eq!(j["window"]["seconds"], 60);
+    assert_eq!(j["window"]["seconds"], 150);
     assert_eq!(j["window"]["final"], false);
-    assert_eq!(row(&j, "v2", "error-rate")["samples"], 600);
+    let rate = row(&j, "v2", "error-rate");
+    assert_eq!(
+        (rate["samples"].as_u64(), rate["hits"].as_u64()),
+        (Some(1440), Some(8))
+    );
+    assert_eq!(rate["result"], "pending");
 }
 
 /// bookinfo as an A/B test of the conversion rate (conversions per request).
@@ -219,10 +283,12 @@ fn ab_spec() -> String {
         .replace("pattern: canary", "pattern: ab")
 }
 
+/// An even split (10 requests/s each), as A/B tests run.
 fn conversions(v1_per_second: f64, v2_per_second: f64) -> OpenMetrics {
+    let even = |v: &str| Workload::new(NS, &format!("productpage-{v}"), span());
     OpenMetrics::new()
-        .workload(&workload("v1"))
-        .workload(&workload("v2"))
+        .workload(&even("v1"))
+        .workload(&even("v2"))
         .custom_counter(
             "shop_conversions",
             &[("version", "v1")],
@@ -243,7 +309,7 @@ fn ab_keeps_a_better_baseline() {
     assert_eq!(j["verdict"], "reject", "{j:#}");
     let reason = j["reason"].as_str().unwrap();
     assert!(
-        reason.starts_with("v1 is better on conversion (0.1 v2 vs 0.2 v1, z = 6."),
+        reason.starts_with("v1 is better on conversion (0.1 v2 vs 0.2 v1, z = 10."),
         "{reason}"
     );
     // Four built-in queries plus the custom one per version.
@@ -257,7 +323,7 @@ fn ab_keeps_a_better_baseline() {
     );
     assert_eq!(
         (b["samples"].as_u64(), c["limit"].as_str()),
-        (Some(1200), Some("prefer high"))
+        (Some(3000), Some("prefer high"))
     );
 }
 
@@ -308,11 +374,15 @@ fn the_table_is_for_people() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success());
     assert!(
-        text.contains("VERSION  METRIC        VALUE  LIMIT    SAMPLES  BOUND     RESULT"),
+        text.contains(
+            "VERSION  METRIC        VALUE  LIMIT    SAMPLES  HITS  DECISION                     RESULT"
+        ),
         "{text}"
     );
     assert!(
-        text.contains("v2       error-rate    0      <= 0.01  1200     0.003024  pass"),
+        text.contains(
+            "v2       error-rate    0      <= 0.01  2880     0     reject >= 47, promote <= 19  pass"
+        ),
         "{text}"
     );
     assert!(
