@@ -5,6 +5,8 @@
 pub mod credentials;
 pub mod edit;
 pub mod forge;
+mod hostkey;
 pub mod local;
 pub mod repo;
+pub mod transport;
 pub mod writeback;
