@@ -8,7 +8,7 @@
 //! the host and port the URL names.
 
 use std::cell::{Cell, RefCell};
-use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use git2::{
@@ -97,7 +97,8 @@ pub struct Remote {
 
 /// One fetched branch head, in a private temporary repository.
 pub struct Snapshot {
-    repo: Repository,
+    /// Shared with the watchdog's thread during a push.
+    repo: Arc<Mutex<Repository>>,
     _dir: tempfile::TempDir,
     /// The branch as the remote names it (resolved from `HEAD` if asked).
     pub branch: String,
@@ -145,9 +146,11 @@ impl Remote {
         let kind = match (e.code(), transport::classify(&e)) {
             (ErrorCode::NotFastForward, _) => GitErrorKind::NonFastForward,
             // libgit2 replaces our certificate callback's message with its own.
-            (_, Class::HostKey) if e.code() != ErrorCode::Certificate => GitErrorKind::HostKey(
-                "the server's SSH host key is not in knownHosts; refusing to connect".into(),
-            ),
+            (_, Class::HostKey) if message.contains("hostkey") || message.contains("host key") => {
+                GitErrorKind::HostKey(
+                    "the server's SSH host key is not in knownHosts; refusing to connect".into(),
+                )
+            }
             (_, Class::HostKey) => GitErrorKind::HostKey(message),
             (_, Class::Auth) => GitErrorKind::Auth,
             (_, Class::NotFound) => GitErrorKind::NotFound(message),
@@ -311,7 +314,7 @@ impl Remote {
             };
             let head = me.fetch_into(&repo, &branch, depth)?;
             Ok(Snapshot {
-                repo,
+                repo: Arc::new(Mutex::new(repo)),
                 _dir: dir,
                 branch,
                 head,
@@ -325,7 +328,8 @@ impl Remote {
     pub fn refresh(&self, snap: Snapshot, depth: i32) -> Result<Snapshot, GitError> {
         self.bounded(move |me| {
             let mut snap = snap;
-            snap.head = me.fetch_into(&snap.repo, &snap.branch, depth)?;
+            let head = me.fetch_into(&snap.lock(), &snap.branch, depth)?;
+            snap.head = head;
             Ok(snap)
         })
     }
@@ -381,17 +385,16 @@ impl Remote {
         force: bool,
     ) -> Result<(), GitError> {
         let local = "refs/heads/assay-push";
-        snap.repo
+        snap.lock()
             .reference(local, commit, true, "assay push")
             .map_err(|e| self.error(e))?;
-        // The watchdog's thread opens the snapshot's repository on its own.
-        let path: PathBuf = snap.repo.path().to_path_buf();
+        let repo = snap.repo.clone();
         let spec = format!(
             "{}{local}:refs/heads/{branch}",
             if force { "+" } else { "" }
         );
         self.bounded(move |me| {
-            let repo = Repository::open_bare(&path).map_err(|e| me.error(e))?;
+            let repo = repo.lock().unwrap_or_else(|e| e.into_inner());
             me.push_from(&repo, spec)
         })
     }
@@ -438,19 +441,24 @@ impl Remote {
 }
 
 impl Snapshot {
+    fn lock(&self) -> MutexGuard<'_, Repository> {
+        self.repo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The text of `path` at the fetched head, if it exists and is UTF-8.
     /// Symbolic links are followed, as a checkout would (see [`Self::resolve`]).
     pub fn read(&self, path: &str) -> Result<Option<String>, git2::Error> {
         let Some(path) = self.resolve(path)? else {
             return Ok(None);
         };
-        let tree = self.repo.find_commit(self.head)?.tree()?;
+        let repo = self.lock();
+        let tree = repo.find_commit(self.head)?.tree()?;
         let entry = match tree.get_path(std::path::Path::new(&path)) {
             Ok(e) => e,
             Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        let blob = self.repo.find_blob(entry.id())?;
+        let blob = repo.find_blob(entry.id())?;
         Ok(std::str::from_utf8(blob.content()).ok().map(str::to_string))
     }
 
@@ -459,55 +467,7 @@ impl Snapshot {
     /// when it does not exist; an error for a link that leads outside the
     /// repository (absolute, or up past its root) or a loop.
     pub fn resolve(&self, path: &str) -> Result<Option<String>, git2::Error> {
-        let tree = self.repo.find_commit(self.head)?.tree()?;
-        let mut todo: Vec<String> = components(path).into_iter().rev().collect();
-        let mut done: Vec<String> = Vec::new();
-        let mut hops = 0;
-        while let Some(part) = todo.pop() {
-            done.push(part);
-            let here = done.join("/");
-            let entry = match tree.get_path(std::path::Path::new(&here)) {
-                Ok(e) => e,
-                Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            if entry.filemode() != 0o120000 {
-                continue;
-            }
-            hops += 1;
-            let blob = self.repo.find_blob(entry.id())?;
-            let target = String::from_utf8_lossy(blob.content()).into_owned();
-            let outside = || {
-                git2::Error::from_str(&format!(
-                    "{here} is a symbolic link to {target}, outside the repository; assay edits only files inside it"
-                ))
-            };
-            if hops > 40 {
-                return Err(git2::Error::from_str(&format!(
-                    "{path}: too many levels of symbolic links"
-                )));
-            }
-            if target.starts_with('/') {
-                return Err(outside());
-            }
-            done.pop();
-            let mut joined = done.clone();
-            for c in target.split('/') {
-                match c {
-                    "" | "." => {}
-                    ".." => {
-                        if joined.pop().is_none() {
-                            return Err(outside());
-                        }
-                    }
-                    c => joined.push(c.to_string()),
-                }
-            }
-            // Re-walk the target: its own parts may be links too.
-            todo.extend(joined.into_iter().rev());
-            done.clear();
-        }
-        Ok(Some(done.join("/")))
+        resolve_in(&self.lock(), self.head, path)
     }
 
     /// A commit on top of the head that writes `files` (path, text), made in
@@ -519,55 +479,29 @@ impl Snapshot {
         message: &str,
         author: &Signature<'_>,
     ) -> Result<Oid, git2::Error> {
-        let parent = self.repo.find_commit(self.head)?;
+        let repo = self.lock();
+        let parent = repo.find_commit(self.head)?;
         let mut tree = parent.tree()?.id();
         for (path, text) in files {
-            let blob = self.repo.blob(text.as_bytes())?;
-            let path = self.resolve(path)?.unwrap_or_else(|| path.clone());
+            let blob = repo.blob(text.as_bytes())?;
+            let path = resolve_in(&repo, self.head, path)?.unwrap_or_else(|| path.clone());
             let parts = components(&path);
             let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-            tree = self.write_path(Some(tree), &parts, blob)?;
+            tree = write_path(&repo, Some(tree), &parts, blob)?;
         }
-        let tree = self.repo.find_tree(tree)?;
-        self.repo
-            .commit(None, author, author, message, &tree, &[&parent])
-    }
-
-    /// A tree like `base` with `blob` at `parts`, sharing every other entry.
-    fn write_path(&self, base: Option<Oid>, parts: &[&str], blob: Oid) -> Result<Oid, git2::Error> {
-        let base = base.map(|t| self.repo.find_tree(t)).transpose()?;
-        let mut builder = self.repo.treebuilder(base.as_ref())?;
-        match parts {
-            [] => Err(git2::Error::from_str("empty path")),
-            [name] => {
-                let mode = base
-                    .as_ref()
-                    .and_then(|t| t.get_name(name))
-                    .map_or(0o100644, |e| e.filemode());
-                builder.insert(name, blob, mode)?;
-                builder.write()
-            }
-            [dir, rest @ ..] => {
-                let sub = base
-                    .as_ref()
-                    .and_then(|t| t.get_name(dir))
-                    .filter(|e| e.kind() == Some(git2::ObjectType::Tree))
-                    .map(|e| e.id());
-                let sub = self.write_path(sub, rest, blob)?;
-                builder.insert(dir, sub, 0o040000)?;
-                builder.write()
-            }
-        }
+        let tree = repo.find_tree(tree)?;
+        repo.commit(None, author, author, message, &tree, &[&parent])
     }
 
     /// The newest fetched commit whose message has the trailer `line`
     /// (e.g. `Assay-Experiment: 1a2b3c4d5e`), with its subject.
     pub fn find_trailer(&self, line: &str) -> Option<(Oid, String)> {
-        let mut walk = self.repo.revwalk().ok()?;
+        let repo = self.lock();
+        let mut walk = repo.revwalk().ok()?;
         walk.push(self.head).ok()?;
         for oid in walk.flatten() {
             // A shallow history ends where the fetched commits end.
-            let Ok(commit) = self.repo.find_commit(oid) else {
+            let Ok(commit) = repo.find_commit(oid) else {
                 break;
             };
             let message = commit.message().unwrap_or_default();
@@ -580,6 +514,91 @@ impl Snapshot {
             }
         }
         None
+    }
+}
+
+/// [`Snapshot::resolve`] in `repo` at `head`.
+fn resolve_in(repo: &Repository, head: Oid, path: &str) -> Result<Option<String>, git2::Error> {
+    let tree = repo.find_commit(head)?.tree()?;
+    let mut todo: Vec<String> = components(path).into_iter().rev().collect();
+    let mut done: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(part) = todo.pop() {
+        done.push(part);
+        let here = done.join("/");
+        let entry = match tree.get_path(std::path::Path::new(&here)) {
+            Ok(e) => e,
+            Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if entry.filemode() != 0o120000 {
+            continue;
+        }
+        hops += 1;
+        let blob = repo.find_blob(entry.id())?;
+        let target = String::from_utf8_lossy(blob.content()).into_owned();
+        let outside = || {
+            git2::Error::from_str(&format!(
+                "{here} is a symbolic link to {target}, outside the repository; assay edits only files inside it"
+            ))
+        };
+        if hops > 40 {
+            return Err(git2::Error::from_str(&format!(
+                "{path}: too many levels of symbolic links"
+            )));
+        }
+        if target.starts_with('/') {
+            return Err(outside());
+        }
+        done.pop();
+        let mut joined = done.clone();
+        for c in target.split('/') {
+            match c {
+                "" | "." => {}
+                ".." => {
+                    if joined.pop().is_none() {
+                        return Err(outside());
+                    }
+                }
+                c => joined.push(c.to_string()),
+            }
+        }
+        // Re-walk the target: its own parts may be links too.
+        todo.extend(joined.into_iter().rev());
+        done.clear();
+    }
+    Ok(Some(done.join("/")))
+}
+
+/// A tree like `base` with `blob` at `parts`, sharing every other entry.
+fn write_path(
+    repo: &Repository,
+    base: Option<Oid>,
+    parts: &[&str],
+    blob: Oid,
+) -> Result<Oid, git2::Error> {
+    let base = base.map(|t| repo.find_tree(t)).transpose()?;
+    let mut builder = repo.treebuilder(base.as_ref())?;
+    match parts {
+        [] => Err(git2::Error::from_str("empty path")),
+        [name] => {
+            let mode = base
+                .as_ref()
+                .and_then(|t| t.get_name(name))
+                .map_or(0o100644, |e| e.filemode());
+            builder.insert(name, blob, mode)?;
+            builder.write()
+        }
+        [dir, rest @ ..] => {
+            let sub = base
+                .as_ref()
+                .and_then(|t| t.get_name(dir))
+                .filter(|e| e.kind() == Some(git2::ObjectType::Tree))
+                .map(|e| e.id());
+            let sub = write_path(repo, sub, rest, blob)?;
+            builder.insert(dir, sub, 0o040000)?;
+            builder.write()
+        }
     }
 }
 
