@@ -3,6 +3,7 @@
 
 mod support;
 
+mod candidate;
 mod cli;
 mod cmp;
 mod fake_kube_harness;

@@ -319,7 +319,7 @@ fn plan(rng: &mut Rng) -> Vec<Fault> {
         16..=18 => Fault::Stall {
             dir,
             after: at,
-            pause: Some(Duration::from_millis(200 + rng.below(1500))),
+            pause: Some(Duration::from_millis(100 + rng.below(800))),
         },
         _ => Fault::Stall {
             dir: Dir::Down,

@@ -9,6 +9,7 @@ pub mod fake_kube;
 pub mod fault_proxy;
 pub mod git_servers;
 pub mod prometheus;
+pub mod redirect_server;
 pub mod server;
 
 use std::path::PathBuf;
