@@ -140,6 +140,9 @@ pub fn write_back_with(
     let start = Instant::now();
     // Every transfer ends by the deadline: a stalled one is abandoned.
     let remote = &remote.until(start + req.deadline);
+    if let Some(f) = &forge {
+        f.until(start + req.deadline);
+    }
     let mut attempt = 0;
     // The fetched repository, kept across attempts: a retry fetches only
     // what the other writer added.

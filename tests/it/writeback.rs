@@ -594,3 +594,68 @@ fn pull_request_mode_opens_then_reuses() {
     assert_eq!(repo.head(&head), branch_before);
     fake.verify();
 }
+
+/// Pull-request mode against a forge API that redirects to another port:
+/// the token never reaches it; one that never answers cannot hold the
+/// write-back past its deadline.
+#[test]
+fn the_forge_token_stays_on_its_origin_and_calls_keep_the_deadline() {
+    use crate::support::fake_forge::Fake;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let repo = BareRepo::new("acme/env");
+    let spec = bookinfo_with_candidate();
+    repo.seed(&[(PATH, &spec)]);
+    let id = id_of(&spec);
+    let daemon = GitDaemon::start(&repo.root());
+    let token = "ghp_fake_token_redirected_9c1e";
+    let creds = credentials_dir(&[("token", token)]);
+    let args = with_credentials(creds.path());
+    let run = |api: &str, deadline: &str| {
+        let extra = [
+            "--mode",
+            "pull-request",
+            "--forge",
+            "github",
+            "--api-url",
+            api,
+            "--deadline",
+            deadline,
+            &args[0],
+            &args[1],
+        ];
+        let started = std::time::Instant::now();
+        let out = writeback(&daemon.url(&repo), &id, "promote", &extra, &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert_no_secret(&out, token);
+        (started.elapsed(), stderr(&out))
+    };
+
+    let elsewhere = Fake::start();
+    elsewhere.mount(Mock::given(method("GET")).respond_with(ResponseTemplate::new(200)));
+    let fake = Fake::start();
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/env/pulls"))
+            .respond_with(ResponseTemplate::new(302).insert_header(
+                "location",
+                format!("{}/repos/acme/env/pulls", elsewhere.server.uri()),
+            )),
+    );
+    run(&fake.server.uri(), "20s");
+    let received = elsewhere
+        .rt
+        .block_on(elsewhere.server.received_requests())
+        .unwrap();
+    assert!(received.is_empty(), "{received:?}");
+
+    let silent = Fake::start();
+    silent.mount(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(120))),
+    );
+    let (took, err) = run(&silent.server.uri(), "3s");
+    assert!(took < Duration::from_secs(8), "{took:?}: {err}");
+    assert!(err.contains("deadline"), "{err}");
+}
