@@ -8,5 +8,6 @@ pub mod forge;
 mod hostkey;
 pub mod local;
 pub mod repo;
+mod snapshot;
 pub mod transport;
 pub mod writeback;

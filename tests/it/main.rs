@@ -19,3 +19,4 @@ mod render;
 mod validation;
 mod writeback;
 mod writeback_faults;
+mod writeback_hostile;
