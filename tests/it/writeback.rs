@@ -263,6 +263,12 @@ pub(crate) fn with_credentials(dir: &Path) -> [String; 2] {
     ["--credentials".into(), dir.display().to_string()]
 }
 
+/// The write-back failed (exit 1) saying `needle`.
+pub(crate) fn assert_fails_with(out: &Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+    assert!(stderr(out).contains(needle), "{}", stderr(out));
+}
+
 /// The secret value must appear in no output.
 pub(crate) fn assert_no_secret(out: &Output, secret: &str) {
     for stream in [&out.stdout, &out.stderr] {
@@ -298,12 +304,7 @@ fn ssh_refuses_an_unknown_host_key() {
     let args = with_credentials(creds.path());
     let head = repo.head("main");
     let out = writeback(&sshd.url(&repo), &id, "promote", &[&args[0], &args[1]], &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("not in knownHosts"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails_with(&out, "not in knownHosts");
     assert_eq!(repo.head("main"), head);
 }
 
@@ -324,12 +325,7 @@ fn https_basic_auth_and_a_wrong_password() {
         &[&args[0], &args[1]],
         &env,
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("authentication failed"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails_with(&out, "authentication failed");
     assert_no_secret(&out, wrong);
 
     let creds = credentials_dir(&[("username", http.username()), ("password", http.password())]);
