@@ -132,7 +132,7 @@ impl Remote {
     }
 
     fn error(&self, e: git2::Error) -> GitError {
-        let message = e.message().to_string();
+        let message = transport::one_line(e.message());
         let kind = match (e.code(), transport::classify(&e)) {
             (ErrorCode::NotFastForward, _) => GitErrorKind::NonFastForward,
             // libgit2 replaces our certificate callback's message with its own.

@@ -145,6 +145,17 @@ pub fn classify(e: &git2::Error) -> Class {
     }
 }
 
+/// A server's message (SSH relays the remote's stderr, newlines and all)
+/// as one line: its non-empty lines joined with `; `.
+pub fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The status of libgit2's "unexpected http status code: 404".
 fn http_status(lower: &str) -> Option<u16> {
     let rest = lower.split("http status code: ").nth(1)?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::support::bookinfo_with_candidate;
 use crate::support::git_servers::{BareRepo, GitDaemon};
 use crate::writeback::{
-    PATH, assert_fails_with, assert_no_secret, credentials_dir, id_of, stderr, verdicts,
+    PATH, assert_fails_with, assert_no_secret, credentials_dir, env_repo, id_of, stderr, verdicts,
     with_credentials, writeback,
 };
 
@@ -193,4 +193,29 @@ fn the_forge_token_stays_on_its_origin_and_calls_keep_the_deadline() {
     let (took, err) = run(&silent.server.uri(), "3s");
     assert!(took < Duration::from_secs(8), "{took:?}: {err}");
     assert!(err.contains("deadline"), "{err}");
+}
+
+/// A repository that does not exist, over SSH and HTTPS: final at once (one
+/// line, no retries), like git daemon's "not exported".
+#[test]
+fn a_missing_repository_is_final_over_ssh_and_https() {
+    use crate::support::git_servers::{HttpGit, Sshd};
+    let (repo, id) = env_repo("present");
+    let sshd = Sshd::start();
+    let ssh = credentials_dir(&[
+        ("sshPrivateKey", &sshd.client_private_key()),
+        ("knownHosts", &sshd.known_hosts()),
+    ]);
+    let http = HttpGit::start(&repo.root());
+    let https = credentials_dir(&[("username", http.username()), ("password", http.password())]);
+    let ca = http.ca_cert_path().display().to_string();
+    for (url, creds) in [(sshd.url(&repo), &ssh), (http.url(&repo), &https)] {
+        let url = url.replace("present", "absent");
+        let args = with_credentials(creds.path());
+        let extra = [args[0].as_str(), args[1].as_str(), "--deadline", "60s"];
+        let out = writeback(&url, &id, "promote", &extra, &[("SSL_CERT_FILE", &ca)]);
+        assert_fails_with(&out, "no such repository");
+        assert!(!stderr(&out).contains("gave up"), "{}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
 }
