@@ -73,9 +73,16 @@ impl Cluster {
     /// Connects as the pod's ServiceAccount, or with `KUBECONFIG` outside a cluster.
     pub async fn connect(namespace: &str) -> Result<Cluster, ClusterError> {
         crate::tls::init();
-        let client = kube::Client::try_default()
+        // kube waits forever for an answer by default (made for watches,
+        // which the hook never opens): bound every call so that a silent
+        // API server cannot hold the hook past its deadline.
+        let mut config = kube::Config::infer()
             .await
-            .map_err(|e| error("connect", e))?;
+            .map_err(|e| error("connect", kube::Error::InferConfig(e)))?;
+        config.connect_timeout = Some(std::time::Duration::from_secs(10));
+        config.read_timeout = Some(std::time::Duration::from_secs(30));
+        config.write_timeout = Some(std::time::Duration::from_secs(30));
+        let client = kube::Client::try_from(config).map_err(|e| error("connect", e))?;
         Ok(Cluster {
             client,
             namespace: namespace.to_string(),

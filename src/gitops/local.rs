@@ -1,8 +1,10 @@
 //! CI's side: edit an `assay.yaml` in a working copy. The file is replaced
 //! atomically (write a sibling, then rename) and only when the edit changed
-//! it, so a failed or refused edit leaves the file exactly as it was.
+//! it, so a failed or refused edit leaves the file exactly as it was. A
+//! symbolic link is followed to its target, as git does, and the target is
+//! edited; a link that leads out of the repository is refused.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
@@ -13,8 +15,10 @@ use super::edit::{self, EditError, Proposal, Proposed};
 pub enum LocalError {
     #[error("{path}: {message}")]
     Io { path: String, message: String },
-    #[error("{path}: {source}")]
-    Edit { path: String, source: EditError },
+    /// Named `error`, not `source`: thiserror would take a `source` field for
+    /// the cause, and `{:#}` would print it twice.
+    #[error("{path}: {error}")]
+    Edit { path: String, error: EditError },
     #[error("--env {0:?}: expected KEY=VALUE")]
     Env(String),
 }
@@ -58,13 +62,50 @@ fn write(path: &Path, text: &str) -> Result<(), LocalError> {
     Ok(())
 }
 
+/// The file an edit of `path` must write: `path` itself, or the target of
+/// the symbolic link at `path` when that lies inside the git working tree
+/// holding the link. Replacing the link with a regular file would leave the
+/// linked file, which others read, unedited.
+fn follow(path: &Path) -> Result<PathBuf, LocalError> {
+    let io = |message: String| LocalError::Io {
+        path: path.display().to_string(),
+        message,
+    };
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {}
+        _ => return Ok(path.to_path_buf()),
+    }
+    let target = path.canonicalize().map_err(|e| {
+        io(format!(
+            "symbolic link to {}: {e}",
+            std::fs::read_link(path).unwrap_or_default().display()
+        ))
+    })?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .canonicalize()
+        .map_err(|e| io(e.to_string()))?;
+    let root = dir.ancestors().find(|d| d.join(".git").exists());
+    match root {
+        Some(root) if !target.starts_with(root) => Err(io(format!(
+            "a symbolic link to {}, outside the repository {}; assay edits only files inside it",
+            target.display(),
+            root.display()
+        ))),
+        _ => Ok(target),
+    }
+}
+
 /// `assay candidate set`: propose `p` in the spec at `path`.
 pub fn set_candidate(path: &Path, p: &Proposal, force: bool) -> Result<Proposed, LocalError> {
+    let path = &follow(path)?;
     let text = read(path)?;
     let (new, outcome) =
-        edit::set_candidate(&text, p, force).map_err(|source| LocalError::Edit {
+        edit::set_candidate(&text, p, force).map_err(|error| LocalError::Edit {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
     if new != text {
         write(path, &new)?;
@@ -75,10 +116,11 @@ pub fn set_candidate(path: &Path, p: &Proposal, force: bool) -> Result<Proposed,
 /// `assay candidate clear`: drop the candidate from the spec at `path`.
 /// Returns whether the file changed.
 pub fn clear_candidate(path: &Path) -> Result<bool, LocalError> {
+    let path = &follow(path)?;
     let text = read(path)?;
-    let new = edit::clear_candidate(&text).map_err(|source| LocalError::Edit {
+    let new = edit::clear_candidate(&text).map_err(|error| LocalError::Edit {
         path: path.display().to_string(),
-        source,
+        error,
     })?;
     if new == text {
         return Ok(false);

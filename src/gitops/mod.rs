@@ -5,6 +5,9 @@
 pub mod credentials;
 pub mod edit;
 pub mod forge;
+mod hostkey;
 pub mod local;
 pub mod repo;
+mod snapshot;
+pub mod transport;
 pub mod writeback;

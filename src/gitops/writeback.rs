@@ -62,10 +62,11 @@ pub enum WriteBackError {
     Git(#[from] GitError),
     #[error("{path}: {message}")]
     File { path: String, message: String },
-    #[error("{path}: {source}")]
+    /// `error`, not `source`: see [`super::local::LocalError::Edit`].
+    #[error("{path}: {error}")]
     Edit {
         path: String,
-        source: edit::EditError,
+        error: edit::EditError,
     },
     #[error(transparent)]
     Forge(#[from] ForgeError),
@@ -137,6 +138,11 @@ pub fn write_back_with(
         }
     };
     let start = Instant::now();
+    // Every transfer ends by the deadline: a stalled one is abandoned.
+    let remote = &remote.until(start + req.deadline);
+    if let Some(f) = &forge {
+        f.until(start + req.deadline);
+    }
     let mut attempt = 0;
     // The fetched repository, kept across attempts: a retry fetches only
     // what the other writer added.
@@ -202,7 +208,16 @@ fn try_once(
         path: req.path.clone(),
         message,
     };
-    let Some(text) = snap.read(&req.path)? else {
+    // A symbolic link is followed to its target, as a checkout would.
+    let target = snap
+        .resolve(&req.path)
+        .map_err(|e| file(e.message().into()))?;
+    let Some(text) = target
+        .as_deref()
+        .map(|p| snap.read(p))
+        .transpose()?
+        .flatten()
+    else {
         return already_or_superseded(remote, req, None);
     };
     let (name, winner) = name_and_candidate(&text);
@@ -216,10 +231,10 @@ fn try_once(
             created: false,
         });
     }
-    let applied = edit::apply_verdict(&text, &req.experiment, &req.verdict).map_err(|source| {
+    let applied = edit::apply_verdict(&text, &req.experiment, &req.verdict).map_err(|error| {
         WriteBackError::Edit {
             path: req.path.clone(),
-            source,
+            error,
         }
     })?;
     let (new_text, next) = match applied {
@@ -231,15 +246,15 @@ fn try_once(
         for n in &next {
             let path = beside(&req.path, n)
                 .ok_or_else(|| file(format!("promotion.next {n:?} leaves the repository")))?;
-            let Some(other) = snap.read(&path)? else {
+            let Some(other) = snap.read(&path).map_err(|e| file(e.message().into()))? else {
                 return Err(file(format!(
                     "promotion.next {path} does not exist on {}",
                     snap.branch
                 )));
             };
-            match edit::receive_winner(&other, winner).map_err(|source| WriteBackError::Edit {
+            match edit::receive_winner(&other, winner).map_err(|error| WriteBackError::Edit {
                 path: path.clone(),
-                source,
+                error,
             })? {
                 (_, Proposed::Unchanged) => {}
                 (text, _) => files.push((path, text)),

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod candidate;
 mod cli;
 mod cmp;
 mod fake_kube_harness;
@@ -18,3 +19,4 @@ mod render;
 mod validation;
 mod writeback;
 mod writeback_faults;
+mod writeback_hostile;

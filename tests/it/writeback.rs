@@ -15,24 +15,30 @@ use assay::gitops::writeback::{self, Outcome, Request};
 use crate::support::git_servers::{BareRepo, GitDaemon, HttpGit, Sshd};
 use crate::support::{assay_bin, bookinfo_with_candidate};
 
-const PATH: &str = "envs/bookinfo/assay.yaml";
+pub(crate) const PATH: &str = "envs/bookinfo/assay.yaml";
 
 /// A repository holding samples/bookinfo with a candidate under test, and
 /// that experiment's id.
-fn env_repo(name: &str) -> (BareRepo, String) {
+pub(crate) fn env_repo(name: &str) -> (BareRepo, String) {
     let repo = BareRepo::new(name);
     let spec = bookinfo_with_candidate();
     repo.seed(&[(PATH, &spec), ("README.md", "env repo\n")]);
     (repo, id_of(&spec))
 }
 
-fn id_of(spec: &str) -> String {
+pub(crate) fn id_of(spec: &str) -> String {
     assay::spec::parse("assay.yaml", spec.as_bytes())
         .unwrap()
         .id
 }
 
-fn writeback(url: &str, id: &str, verdict: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn writeback(
+    url: &str,
+    id: &str,
+    verdict: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let evidence = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         evidence.path(),
@@ -68,12 +74,12 @@ fn writeback(url: &str, id: &str, verdict: &str, extra: &[&str], env: &[(&str, &
         .unwrap()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// How many commits on main carry this experiment's trailer.
-fn verdicts(repo: &BareRepo, id: &str) -> usize {
+pub(crate) fn verdicts(repo: &BareRepo, id: &str) -> usize {
     let trailer = writeback::trailer(id);
     repo.log("main")
         .iter()
@@ -245,7 +251,7 @@ fn ci_replacing_the_candidate_mid_push_supersedes() {
     assert_eq!(verdicts(&repo, &id), 0);
 }
 
-fn credentials_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn credentials_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (name, content) in files {
         std::fs::write(dir.path().join(name), content).unwrap();
@@ -253,12 +259,18 @@ fn credentials_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-fn with_credentials(dir: &Path) -> [String; 2] {
+pub(crate) fn with_credentials(dir: &Path) -> [String; 2] {
     ["--credentials".into(), dir.display().to_string()]
 }
 
+/// The write-back failed (exit 1) saying `needle`.
+pub(crate) fn assert_fails_with(out: &Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+    assert!(stderr(out).contains(needle), "{}", stderr(out));
+}
+
 /// The secret value must appear in no output.
-fn assert_no_secret(out: &Output, secret: &str) {
+pub(crate) fn assert_no_secret(out: &Output, secret: &str) {
     for stream in [&out.stdout, &out.stderr] {
         assert!(
             !String::from_utf8_lossy(stream).contains(secret),
@@ -292,12 +304,7 @@ fn ssh_refuses_an_unknown_host_key() {
     let args = with_credentials(creds.path());
     let head = repo.head("main");
     let out = writeback(&sshd.url(&repo), &id, "promote", &[&args[0], &args[1]], &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("not in knownHosts"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails_with(&out, "not in knownHosts");
     assert_eq!(repo.head("main"), head);
 }
 
@@ -318,12 +325,7 @@ fn https_basic_auth_and_a_wrong_password() {
         &[&args[0], &args[1]],
         &env,
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("authentication failed"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails_with(&out, "authentication failed");
     assert_no_secret(&out, wrong);
 
     let creds = credentials_dir(&[("username", http.username()), ("password", http.password())]);

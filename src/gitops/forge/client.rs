@@ -2,6 +2,9 @@
 //! client per API, requests and their errors (the forge's own message, the
 //! token masked, transport causes without reqwest's URL), and endpoint URLs.
 
+use std::sync::Mutex;
+use std::time::Instant;
+
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Serialize;
@@ -16,6 +19,8 @@ pub(super) struct Api {
     client: reqwest::Client,
     base: Url,
     token: Secret,
+    /// When every call must have ended (the write-back's deadline).
+    deadline: Mutex<Option<Instant>>,
 }
 
 impl Api {
@@ -42,7 +47,13 @@ impl Api {
             client,
             base,
             token: token.clone(),
+            deadline: Mutex::new(None),
         })
+    }
+
+    /// Bounds every later call by `deadline` as well as by the timeouts.
+    pub(super) fn until(&self, deadline: Instant) {
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(deadline);
     }
 
     /// `base/seg/seg/...`, each segment percent-encoded (`/` too: GitLab's
@@ -89,9 +100,24 @@ impl Api {
             };
             fail(ForgeErrorKind::Transport(text))
         };
-        let response = request.send().await.map_err(transport)?;
-        let status = response.status();
-        let text = response.text().await.map_err(transport)?;
+        let exchange = async {
+            let response = request.send().await.map_err(transport)?;
+            let status = response.status();
+            let text = response.text().await.map_err(transport)?;
+            Ok::<_, ForgeError>((status, text))
+        };
+        let deadline = *self.deadline.lock().unwrap_or_else(|e| e.into_inner());
+        let (status, text) = match deadline {
+            None => exchange.await?,
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                tokio::time::timeout(left, exchange).await.map_err(|_| {
+                    fail(ForgeErrorKind::Transport(
+                        "no answer before the write-back's deadline".into(),
+                    ))
+                })??
+            }
+        };
         if !status.is_success() {
             return Err(fail(ForgeErrorKind::Status {
                 status: status.as_u16(),

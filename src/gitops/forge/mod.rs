@@ -223,6 +223,11 @@ impl Forge {
         Ok(Forge { repo, api, runtime })
     }
 
+    /// Bounds every later API call by `deadline` (the write-back's).
+    pub fn until(&self, deadline: std::time::Instant) {
+        self.api.until(deadline);
+    }
+
     /// The repository this client talks about.
     pub fn repo(&self) -> &ForgeRepo {
         &self.repo

@@ -6,8 +6,10 @@
 pub mod cmp_server;
 pub mod fake_forge;
 pub mod fake_kube;
+pub mod fault_proxy;
 pub mod git_servers;
 pub mod prometheus;
+pub mod redirect_server;
 pub mod server;
 
 use std::path::PathBuf;

@@ -241,9 +241,9 @@ $HTTP["url"] =~ "^/git/" {{
     fs::write(dir.join("lighttpd.conf"), config).expect("write lighttpd.conf");
 }
 
-/// A throwaway CA and a server certificate for IP 127.0.0.1 in `dir`:
-/// `ca.pem`/`ca.key`, `server.pem`/`server.key`.
-fn make_certificates(dir: &Path) {
+/// A throwaway CA and a server certificate for IP 127.0.0.1 and the name
+/// `localhost` in `dir`: `ca.pem`/`ca.key`, `server.pem`/`server.key`.
+pub(crate) fn make_certificates(dir: &Path) {
     fs::write(
         dir.join("openssl.cnf"),
         "[req]\n\
@@ -259,7 +259,7 @@ fn make_certificates(dir: &Path) {
          basicConstraints = critical,CA:FALSE\n\
          keyUsage = critical,digitalSignature\n\
          extendedKeyUsage = serverAuth\n\
-         subjectAltName = IP:127.0.0.1\n\
+         subjectAltName = IP:127.0.0.1,DNS:localhost\n\
          subjectKeyIdentifier = hash\n\
          authorityKeyIdentifier = keyid\n",
     )
