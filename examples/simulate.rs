@@ -1,4 +1,4 @@
-//! Prints README's table of the judge's wrong-promotion rate: 1,000 seeded
+//! Prints README's table of both of the judge's mistakes and its speed: 1,000 seeded
 //! experiments per scenario through the real criteria (no servers).
 //!
 //!     cargo run --release --example simulate [RUNS] [SEED]
