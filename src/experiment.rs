@@ -304,6 +304,16 @@ pub struct ExperimentStatus {
     /// carries on from them instead of starting afresh.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub looks: Vec<LookRecord>,
+    /// When the verdict was reached: with `startedAt`, the look times and
+    /// `deliveredAt`, the timeline of how long the candidate served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+    /// When the verdict commit or pull request was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<String>,
+    /// When Argo CD was asked to refresh the Application after delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed_at: Option<String>,
     /// The verdict commit, once pushed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
@@ -351,6 +361,9 @@ pub struct Evidence {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LookRecord {
+    /// When the look was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
     /// Seconds of the window the look measured.
     pub seconds: u64,
     /// Per rate objective, in the spec's order: counts since the window opened.

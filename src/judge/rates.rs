@@ -251,7 +251,11 @@ pub fn record(spec: &ExperimentSpec, m: &Measurements, seconds: u64) -> LookReco
             })
         })
         .collect();
-    LookRecord { seconds, counts }
+    LookRecord {
+        at: None,
+        seconds,
+        counts,
+    }
 }
 
 /// The objectives that have a sequentially tested limit, in order.

@@ -78,6 +78,7 @@ pub(super) fn deliver(
     let (reason_word, note) = match &outcome {
         Outcome::Written { commit, .. } | Outcome::AlreadyPresent { commit } => {
             status.commit = Some(commit.clone());
+            status.delivered_at = Some(crate::judge::now().to_string());
             (
                 "Committed",
                 format!("verdict {verdict} committed as {commit}"),
@@ -85,6 +86,7 @@ pub(super) fn deliver(
         }
         Outcome::PullRequest { url, .. } => {
             status.pull_request = Some(url.clone());
+            status.delivered_at = Some(crate::judge::now().to_string());
             (
                 "PullRequestOpened",
                 format!("verdict {verdict} proposed in {url}"),

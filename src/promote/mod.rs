@@ -18,7 +18,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use tokio::runtime::Runtime;
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::experiment::{Experiment, ExperimentStatus};
+use crate::experiment::{Experiment, ExperimentStatus, LookRecord};
 use crate::gitops::credentials::{Credentials, CredentialsError};
 use crate::gitops::repo::Remote;
 use crate::gitops::writeback::{Outcome, WriteBackError};
@@ -99,6 +99,10 @@ pub enum PromoteError {
 
 /// Set by the SIGTERM handler; checked between and during waits.
 pub static STOP: AtomicBool = AtomicBool::new(false);
+
+/// The most looks one experiment makes: a longer window is looked at less
+/// often than its `interval` (1,000 looks keep `status.looks` near 100 KB).
+const MAX_LOOKS: u64 = 1000;
 
 /// How long measuring may keep failing at the final look before the hook
 /// gives up (counted from this run's first final attempt).
@@ -240,7 +244,14 @@ fn judge_loop(
     let spec = &exp.spec;
     let source = source(rec, opts)?;
     let window = window(rec, opts)?;
-    let interval = Duration::from_secs(spec.window.interval_seconds.max(1));
+    // At most MAX_LOOKS looks: the record of looks lives in the status
+    // (an etcd object), and fewer looks never cost the test its guarantee.
+    let interval = Duration::from_secs(
+        spec.window
+            .interval_seconds
+            .max(spec.window.duration_seconds.div_ceil(MAX_LOOKS))
+            .max(1),
+    );
     let wb = &spec.write_back;
     let mut watch = Watch::new(remote, &wb.branch, &wb.path, &spec.id);
     let mut iteration = exp.status.as_ref().and_then(|s| s.iteration).unwrap_or(0);
@@ -334,7 +345,10 @@ fn judge_loop(
         iteration += 1;
         let j = Judgement::new(exp, window, look, &looks, &m);
         let a = &j.assessment;
-        looks.push(a.record.clone());
+        looks.push(LookRecord {
+            at: Some(now.to_string()),
+            ..a.record.clone()
+        });
         log(&format!(
             "look {iteration} ({}s of {}s, {} queries): {}: {}",
             look.seconds,
@@ -351,6 +365,7 @@ fn judge_loop(
             reason: decided.then(|| a.reason.clone()),
             window: decided.then(|| measured.clone()),
             message: Some(a.reason.clone()),
+            decided_at: decided.then(|| now.to_string()),
             iteration: Some(iteration),
             evidence: a.evidence.clone(),
             looks: looks.clone(),
@@ -359,7 +374,15 @@ fn judge_loop(
         if decided {
             let promoted = a.verdict == Verdict::Promote;
             let word = if promoted { "Promoted" } else { "Rejected" };
-            rec.event(!promoted, "Judge", word, &a.reason);
+            rec.event(
+                !promoted,
+                "Judge",
+                word,
+                &format!(
+                    "at look {iteration} ({}s of {}s): {}",
+                    look.seconds, spec.window.duration_seconds, a.reason
+                ),
+            );
             let recorded = Recorded {
                 verdict: a.verdict.as_str(),
                 reason: &a.reason,

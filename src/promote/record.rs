@@ -61,6 +61,7 @@ impl Recorder<'_> {
         let cleared = json!({
             "phase": "Running", "verdict": null, "reason": null, "window": null,
             "commit": null, "pullRequest": null, "evidence": null, "iteration": null, "looks": null,
+            "decidedAt": null, "deliveredAt": null, "refreshedAt": null,
             "startedAt": null, "message": "proposed again: judging anew",
             "updatedAt": crate::judge::now().to_string(),
         });

@@ -9,7 +9,7 @@ use crate::experiment::{
     Reward, VersionRef, Window, WriteBack,
 };
 use crate::spec::names::is_branch_name;
-use crate::spec::{FILE_NAME, Version, seconds};
+use crate::spec::{FILE_NAME, LoadgenMode, Version, seconds};
 
 /// `<name>-<id>`.
 pub(crate) fn name(ctx: &Ctx) -> String {
@@ -113,9 +113,14 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
                 kind: m.kind,
             })
             .collect(),
-        loadgen: rel.loadgen.as_ref().map(|_| LoadgenRef {
-            job: loadgen_name(ctx),
-        }),
+        // A sidecar's load starts with the hook: nothing to look up.
+        loadgen: rel
+            .loadgen
+            .as_ref()
+            .filter(|l| l.mode == LoadgenMode::Job)
+            .map(|_| LoadgenRef {
+                job: loadgen_name(ctx),
+            }),
         write_back: WriteBack {
             repo_url,
             branch,

@@ -17,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{Ctx, Document, EXPERIMENT_LABEL, RenderError, object, security};
 use crate::experiment::Experiment;
-use crate::spec::{Version, seconds};
+use crate::spec::{LoadgenMode, Version, seconds};
 
 /// Where the hook reads Git credentials (DESIGN §4, issue "gitops").
 pub const CREDENTIALS_DIR: &str = "/var/run/secrets/assay/git";
@@ -59,7 +59,12 @@ pub(crate) fn rules(ctx: &Ctx, cand: &Version, experiment: &str) -> Vec<PolicyRu
         // --sync-failed: is the candidate Degraded?
         rule("apps", "deployments", &[ctx.workload_name(cand)], &["get"]),
     ];
-    if ctx.rel.loadgen.is_some() {
+    if ctx
+        .rel
+        .loadgen
+        .as_ref()
+        .is_some_and(|l| l.mode == LoadgenMode::Job)
+    {
         rules.push(rule(
             "batch",
             "jobs",
@@ -113,6 +118,15 @@ pub(crate) fn rbac(
 /// The hook Job of `phase`, judging the Experiment named `experiment`.
 pub(crate) fn job(ctx: &Ctx, experiment: &str, phase: Phase) -> Job {
     let rel = ctx.rel;
+    // The load generator runs inside the PostSync hook pod, from its start
+    // to its verdict (see `loadgen`).
+    let load = match phase {
+        Phase::PostSync => rel
+            .loadgen
+            .as_ref()
+            .filter(|l| l.mode == LoadgenMode::Sidecar),
+        Phase::SyncFail => None,
+    };
     let (suffix, hook, args, deadline) = match phase {
         // Long enough for warmup, the whole window and a slow write-back.
         Phase::PostSync => (
@@ -145,9 +159,13 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, phase: Phase) -> Job {
             format!("{suffix}-hook"),
         ),
         (EXPERIMENT_LABEL.to_string(), rel.id.clone()),
-        // The hook talks to Git, Prometheus and the API server directly, and a
-        // sidecar would keep the Job from completing.
-        ("sidecar.istio.io/inject".to_string(), "false".to_string()),
+        // The hook talks to Git, Prometheus and the API server directly; a
+        // mesh sidecar is injected only for in-mesh load from the hook pod
+        // (`loadgen.sidecar`), and must be a native one so the Job completes.
+        (
+            "sidecar.istio.io/inject".to_string(),
+            load.is_some_and(|l| l.sidecar).to_string(),
+        ),
     ]);
     let env = vec![
         EnvVar {
@@ -222,6 +240,7 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, phase: Phase) -> Job {
                     // end and the status to say Terminated before SIGKILL.
                     termination_grace_period_seconds: Some(60),
                     security_context: Some(security::pod_context(Some(ASSAY_UID))),
+                    init_containers: load.map(|l| vec![super::loadgen::sidecar(ctx, l)]),
                     containers: vec![Container {
                         name: "assay".into(),
                         image: Some(ctx.env.image.clone()),

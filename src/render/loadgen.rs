@@ -1,7 +1,13 @@
-//! The load generator: a fortio Job named from the experiment id, so a new
-//! experiment gets a new Job (Job templates are immutable) and the old one is
-//! pruned. It is a normal sync-phase object, so Argo CD waits for it to
-//! complete before PostSync: the hook starts judging once the load has run.
+//! The load generator, fortio, in one of two places:
+//! - `mode: sidecar` (default): a native sidecar (an init container with
+//!   `restartPolicy: Always`, Kubernetes >= 1.29) of the PostSync hook pod. It
+//!   starts when the hook does, so after every version is Healthy, and the
+//!   kubelet stops it when the hook's container exits, at the verdict: a bad
+//!   candidate gets load only until it is judged.
+//! - `mode: job`: a sync-phase Job named from the experiment id, so a new
+//!   experiment gets a new Job (Job templates are immutable) and the old one
+//!   is pruned. Argo CD waits for it to complete before PostSync, so judging
+//!   starts only once the load has run for warmup + duration.
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, ResourceRequirements};
@@ -15,10 +21,10 @@ use crate::spec::{Loadgen, seconds};
 /// fortio's image runs as root by default; any unprivileged uid works.
 const NOBODY: i64 = 65534;
 
-/// The fortio Job, running for warmup + duration against `l.url` or the Service.
-pub(crate) fn job(ctx: &Ctx, l: &Loadgen) -> Job {
+/// The fortio container, loading `l.url` (or the Service) for `run`
+/// seconds, or until it is stopped when `run` is 0.
+fn fortio(ctx: &Ctx, l: &Loadgen, run: u64) -> Container {
     let rel = ctx.rel;
-    let run = seconds(rel.experiment.run_time());
     let url = l
         .url
         .clone()
@@ -39,6 +45,30 @@ pub(crate) fn job(ctx: &Ctx, l: &Loadgen) -> Job {
         args.push(format!("{k}: {v}"));
     }
     args.push(url);
+    Container {
+        name: "fortio".into(),
+        image: Some(l.image.clone()),
+        args: Some(args),
+        resources: Some(resources("50m", "32Mi", "128Mi")),
+        security_context: Some(security::container_context(true)),
+        ..Default::default()
+    }
+}
+
+/// fortio as a native sidecar of the hook pod: it runs until the hook's
+/// container exits (`-t 0s`: no end of its own, which would only make the
+/// kubelet restart it).
+pub(crate) fn sidecar(ctx: &Ctx, l: &Loadgen) -> Container {
+    Container {
+        restart_policy: Some("Always".into()),
+        ..fortio(ctx, l, 0)
+    }
+}
+
+/// The fortio Job, running for warmup + duration against `l.url` or the Service.
+pub(crate) fn job(ctx: &Ctx, l: &Loadgen) -> Job {
+    let rel = ctx.rel;
+    let run = seconds(rel.experiment.run_time());
     let labels = BTreeMap::from([
         // part-of, not name: selectors for the app's own pods (PDBs,
         // NetworkPolicies) must not match the experiment's helpers.
@@ -70,14 +100,7 @@ pub(crate) fn job(ctx: &Ctx, l: &Loadgen) -> Job {
                     // fortio never talks to the API server.
                     automount_service_account_token: Some(false),
                     security_context: Some(security::pod_context(Some(NOBODY))),
-                    containers: vec![Container {
-                        name: "fortio".into(),
-                        image: Some(l.image.clone()),
-                        args: Some(args),
-                        resources: Some(resources("50m", "32Mi", "128Mi")),
-                        security_context: Some(security::container_context(true)),
-                        ..Default::default()
-                    }],
+                    containers: vec![fortio(ctx, l, run)],
                     ..Default::default()
                 }),
             },

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cmp::CmpEnv;
-use crate::spec::{Location, Mode, Release, SpecError, SpecErrorKind, Version};
+use crate::spec::{LoadgenMode, Location, Mode, Release, SpecError, SpecErrorKind, Version};
 
 /// Label on every object that exists only for one experiment.
 pub const EXPERIMENT_LABEL: &str = "assay.dev/experiment";
@@ -192,7 +192,7 @@ pub fn all(rel: &Release, env: &CmpEnv, files: &AppFiles) -> Result<Vec<Document
     if let Some(exp) = experiment {
         let name = exp.metadata.name.clone().unwrap_or_default();
         docs.push(object(&exp));
-        if let Some(l) = &rel.loadgen {
+        if let Some(l) = rel.loadgen.as_ref().filter(|l| l.mode == LoadgenMode::Job) {
             docs.push(object(&loadgen::job(&ctx, l)));
         }
         docs.push(object(&hook::job(&ctx, &name, hook::Phase::PostSync)));

@@ -10,7 +10,8 @@ use indexmap::IndexMap;
 
 pub use super::error::Location;
 pub use super::raw::{
-    Forge, MetricType, Mode, OnNewCandidate, Pattern, Prefer, RawParentRef as ParentRef, Router,
+    Forge, LoadgenMode, MetricType, Mode, OnNewCandidate, Pattern, Prefer,
+    RawParentRef as ParentRef, Router,
 };
 
 /// One application's release state, from `assay.yaml`.
@@ -233,6 +234,8 @@ pub struct Loadgen {
     pub headers: IndexMap<String, String>,
     /// fortio image (default `DEFAULT_LOADGEN_IMAGE`).
     pub image: String,
+    /// In the hook pod (default) or a sync-phase Job.
+    pub mode: LoadgenMode,
 }
 
 /// fortio, pinned. Changing it changes the loadgen Job's immutable template:

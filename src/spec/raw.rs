@@ -378,6 +378,22 @@ pub struct RawLoadgen {
     /// Inject the Istio sidecar so in-mesh load follows the weights (needs native sidecars).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sidecar: Option<bool>,
+    /// `sidecar` (default): fortio runs inside the PostSync hook pod, from the hook's start to its verdict; `job`: a sync-phase Job, for clusters before Kubernetes 1.29.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<LoadgenMode>,
+}
+
+/// Where the load generator runs.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadgenMode {
+    /// A native sidecar of the PostSync hook pod: load starts when judging
+    /// can (every version Healthy) and stops with the verdict.
+    #[default]
+    Sidecar,
+    /// A sync-phase Job running warmup + duration: PostSync waits for it to
+    /// complete, so judging starts only after the load is over.
+    Job,
 }
 
 /// How the verdict reaches Git.

@@ -123,7 +123,7 @@ pub(super) fn loadgen(c: &Check, ls: &S<RawLoadgen>, router: Router) -> R<Loadge
     if router != Router::None && l.url.is_none() && !sidecar {
         return Err(c.err(at, "spec.loadgen.url", format!(
             "with router {} the load must pass a gateway or a sidecar to follow the weights: \
-             point url at an ingress gateway, or set sidecar: true (needs Istio native sidecars, so the Job can finish)",
+             point url at an ingress gateway, or set sidecar: true (needs Istio native sidecars, so the pod can finish)",
             router_name(router)
         )));
     }
@@ -169,6 +169,7 @@ pub(super) fn loadgen(c: &Check, ls: &S<RawLoadgen>, router: Router) -> R<Loadge
         connections,
         headers,
         image,
+        mode: l.mode.unwrap_or_default(),
     })
 }
 

@@ -224,15 +224,43 @@ fn candidate_renders_one_experiment_with_one_id() {
         .expect("experiment label")
         .to_string();
     assert!(!id.is_empty());
-    let loadgen: Vec<&Value> = all(&objs, "Job")
+    // The load generator runs in the hook pod (a native sidecar), not as a Job.
+    assert!(
+        all(&objs, "Job")
+            .iter()
+            .all(|j| !name_of(j).starts_with("productpage-loadgen-")),
+        "no loadgen Job by default"
+    );
+    let pod = &get(&objs, "Job", "productpage-promote")["spec"]["template"]["spec"];
+    assert_eq!(pod["initContainers"][0]["name"], "fortio");
+    assert_eq!(pod["initContainers"][0]["restartPolicy"], "Always");
+    let args = pod["initContainers"][0]["args"].as_array().unwrap();
+    assert_eq!(
+        (args[0].as_str(), args[2].as_str()),
+        (Some("load"), Some("0s"))
+    );
+    // `loadgen.mode: job` keeps the sync-phase Job, named after the id.
+    let with_job =
+        bookinfo_with_candidate().replace("    qps: 48\n", "    qps: 48\n    mode: job\n");
+    let (_repo, req) = bookinfo(Some(&with_job));
+    let job_objs = render(&req);
+    let job_id = experiment(&job_objs)["metadata"]["labels"]["assay.dev/experiment"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let loadgen: Vec<&Value> = all(&job_objs, "Job")
         .into_iter()
         .filter(|j| name_of(j).starts_with("productpage-loadgen-"))
         .collect();
     assert_eq!(loadgen.len(), 1, "one loadgen Job");
     assert!(
-        name_of(loadgen[0]).ends_with(&id),
-        "loadgen Job {} is named after {id}",
+        name_of(loadgen[0]).ends_with(&job_id),
+        "loadgen Job {} is named after {job_id}",
         name_of(loadgen[0])
+    );
+    assert!(
+        get(&job_objs, "Job", "productpage-promote")["spec"]["template"]["spec"]["initContainers"]
+            .is_null()
     );
     let hook = |name: &str| {
         get(&objs, "Job", name)["metadata"]["annotations"]["argocd.argoproj.io/hook"].clone()
@@ -243,12 +271,7 @@ fn candidate_renders_one_experiment_with_one_id() {
     let hook_sa = promote["spec"]["template"]["spec"]["serviceAccountName"]
         .as_str()
         .expect("hook serviceAccountName");
-    let mut experiment_objects = vec![
-        exp,
-        loadgen[0],
-        promote,
-        get(&objs, "Job", "productpage-syncfail"),
-    ];
+    let mut experiment_objects = vec![exp, promote, get(&objs, "Job", "productpage-syncfail")];
     experiment_objects.push(get(&objs, "ServiceAccount", hook_sa));
     // Passthrough files hold ServiceAccounts but no RBAC: every Role/RoleBinding is the hook's.
     for kind in ["Role", "RoleBinding"] {

@@ -78,7 +78,6 @@ fn one_experiment_id_everywhere() {
             "RoleBinding/productpage-assay",
             "Deployment/productpage-v2",
             &format!("Experiment/productpage-{id}"),
-            &format!("Job/productpage-loadgen-{id}"),
             "Job/productpage-promote",
             "Job/productpage-syncfail",
         ]

@@ -26,8 +26,14 @@ struct Cluster {
 }
 
 impl Cluster {
+    /// The hook with its load generator as a sync-phase Job, whose times
+    /// the tests set (`loadgen.mode: job`).
     fn new(repo: &str) -> Cluster {
-        let env = Env::new(repo);
+        Cluster::with_load(repo, true)
+    }
+
+    fn with_load(repo: &str, job: bool) -> Cluster {
+        let env = Env::with_load(repo, job);
         env.propose("v2", "iter8/productpage:v2");
         let id = id_of(&env.spec());
         let text = std::fs::read_to_string(env.render()).unwrap();
@@ -237,6 +243,55 @@ fn the_hook_judges_records_and_commits() {
     assert_eq!(e["reportingController"], "assay.dev/promote");
     assert_eq!(e["reportingInstance"], "productpage-promote-x7k2p");
     c.assert_no_secret(&err);
+}
+
+#[test]
+fn the_load_runs_in_the_hook_pod_and_the_window_opens_with_the_hook() {
+    let c = Cluster::with_load("env-sidecar", false);
+    // No loadgen Job: the hook pod carries fortio as a native sidecar.
+    assert!(c.manifests.iter().all(|m| {
+        !m["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .contains("loadgen")
+    }));
+    let hook = c
+        .manifests
+        .iter()
+        .find(|m| m["metadata"]["name"] == "productpage-promote")
+        .unwrap();
+    let init = &hook["spec"]["template"]["spec"]["initContainers"][0];
+    assert_eq!(
+        (init["name"].as_str(), init["restartPolicy"].as_str()),
+        (Some("fortio"), Some("Always"))
+    );
+    let prom = prometheus(Some);
+    let before = std::time::SystemTime::now();
+    // Without a Job the window opens at the hook's start: the first look
+    // comes after warmup + interval, so cut it short with a start in the past.
+    let out = finish(
+        c.hook(&["--prometheus", &prom.url(), "--started-at", &ago(150)]),
+        Duration::from_secs(60),
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("promote: v2 meets every objective (early, at 12"),
+        "{err}"
+    );
+    // The hook asked the cluster for no Job: it has nothing to look up.
+    assert!(
+        c.fake.requests().iter().all(|r| !r.path.contains("/jobs/")),
+        "{:?}",
+        c.fake.requests()
+    );
+    let s = c.status();
+    assert!(
+        s["decidedAt"].is_string() && s["deliveredAt"].is_string(),
+        "{s:#}"
+    );
+    assert!(s["looks"][0]["at"].is_string(), "{s:#}");
+    assert!(before.elapsed().unwrap() < Duration::from_secs(60));
 }
 
 #[test]

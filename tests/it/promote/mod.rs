@@ -29,7 +29,13 @@ pub struct Env {
 }
 
 impl Env {
+    /// The sample's env repo, its load generator in the hook pod (the default).
     pub fn new(name: &str) -> Env {
+        Env::with_load(name, false)
+    }
+
+    /// With `job`, the load generator is a sync-phase Job (`loadgen.mode: job`).
+    pub fn with_load(name: &str, job: bool) -> Env {
         let repo = BareRepo::new(name);
         let mut files: Vec<(String, String)> = Vec::new();
         for entry in std::fs::read_dir(sample_dir("bookinfo")).unwrap() {
@@ -38,8 +44,13 @@ impl Env {
             let name = entry.file_name().to_string_lossy().into_owned();
             // The team that owns this env repo lets the hook push verdicts.
             let text = if name == "assay.yaml" {
-                assert!(text.contains("mode: pull-request"));
-                text.replace("mode: pull-request", "mode: push")
+                assert!(text.contains("mode: pull-request") && text.contains("    qps: 48\n"));
+                let text = text.replace("mode: pull-request", "mode: push");
+                if job {
+                    text.replace("    qps: 48\n", "    qps: 48\n    mode: job\n")
+                } else {
+                    text
+                }
             } else {
                 text
             };
