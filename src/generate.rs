@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::cmp::{CmpEnv, CmpError};
 use crate::render::{self, AppFiles, RenderError, SourceFile};
-use crate::spec::{self, Location, Release, SpecError, SpecErrorKind};
+use crate::spec::{self, Release};
+use crate::yaml::{self, Location, SpecError, SpecErrorKind};
 
 /// Why `generate` produced no manifests.
 #[derive(Debug, thiserror::Error)]
@@ -51,20 +52,9 @@ pub const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Renders the app in `dir` for the Argo CD environment `env`.
 pub fn generate(dir: &Path, env: &CmpEnv) -> Result<String, GenerateError> {
-    let bytes = spec::read_file(&dir.join(spec::FILE_NAME), spec::FILE_NAME)?;
-    // The fast reading keeps no positions, so on any error everything is
-    // done again from the exact reading, whose errors say where.
-    if let Some(release) = spec::parse_fast(spec::FILE_NAME, &bytes)
-        && let Ok(out) = render_app(dir, env, &release)
-    {
-        return Ok(out);
-    }
-    render_app(dir, env, &spec::parse(spec::FILE_NAME, &bytes)?)
-}
-
-fn render_app(dir: &Path, env: &CmpEnv, release: &Release) -> Result<String, GenerateError> {
-    let files = read_app(dir, spec::FILE_NAME, release, env.source_path.as_deref())?;
-    let docs = render::all(release, env, &files)?;
+    let release = spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME)?;
+    let files = read_app(dir, spec::FILE_NAME, &release, env.source_path.as_deref())?;
+    let docs = render::all(&release, env, &files)?;
     if docs.is_empty() {
         return Err(GenerateError::Empty);
     }
@@ -136,8 +126,8 @@ pub fn read_app(
                     SpecErrorKind::Invalid(m),
                 )
             })?;
-            let bytes = spec::read_file(&path, &display)?;
-            let text = spec::yaml::check_text(&display, &bytes)?.to_string();
+            let bytes = yaml::read_file(&path, &display)?;
+            let text = yaml::check_text(&display, &bytes)?.to_string();
             Some(SourceFile {
                 name: display,
                 text,
@@ -174,7 +164,7 @@ pub fn read_app(
             return Err(SpecError::new(&name, Location::START, "", kind).into());
         }
         let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
-        let text = spec::yaml::utf8(&name, &bytes)?.to_string();
+        let text = yaml::utf8(&name, &bytes)?.to_string();
         passthrough.push(SourceFile { name, text });
     }
     Ok(AppFiles {

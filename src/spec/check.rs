@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use serde_saphyr::Spanned as S;
 
 use super::duration;
-use super::error::{Location, SpecError, SpecErrorKind};
+use crate::yaml::{Location, SpecError, SpecErrorKind};
 use super::names::*;
 use super::raw::StringMap;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-pub use super::error::Location;
+pub use crate::yaml::Location;
 pub use super::raw::{
     Forge, MetricType, Mode, OnNewCandidate, Pattern, Prefer, RawParentRef as ParentRef, Router,
 };

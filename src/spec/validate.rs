@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_saphyr::Spanned as S;
 
 use super::check::{Check, R};
-use super::error::Location;
+use crate::yaml::Location;
 use super::model::*;
 use super::names::*;
 use super::raw::*;

@@ -10,7 +10,7 @@ use serde_saphyr::Spanned as S;
 
 use super::check::{Check, R};
 use super::duration;
-use super::error::{Location, SpecError, SpecErrorKind};
+use crate::yaml::{Location, SpecError, SpecErrorKind};
 use super::model::*;
 use super::raw::{RawExperiment, RawObjective};
 

@@ -10,7 +10,6 @@ mod forge;
 mod git_servers;
 mod invalid;
 mod judge;
-mod plain_yaml;
 mod prometheus_harness;
 mod promote;
 mod props;
