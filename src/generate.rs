@@ -221,7 +221,7 @@ fn inside(root: &Path, dir: &Path, path: &Path) -> Result<PathBuf, String> {
 }
 
 /// Shell-style `*` and `?` over a file name.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
+fn glob_match(pattern: &str, name: &str) -> bool {
     let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
     let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
     while ni < n.len() {

@@ -8,7 +8,7 @@ mod hook;
 mod loadgen;
 mod passthrough;
 mod routing;
-pub mod security;
+mod security;
 mod workload;
 
 use std::collections::BTreeMap;

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-pub use crate::yaml::Location;
 pub use super::raw::{
     Forge, MetricType, Mode, OnNewCandidate, Pattern, Prefer, RawParentRef as ParentRef, Router,
 };
+pub use crate::yaml::Location;
 
 /// One application's release state, from `assay.yaml`.
 #[derive(Debug, Clone, PartialEq)]

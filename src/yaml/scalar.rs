@@ -59,8 +59,19 @@ mod tests {
             }
         }
         samples.extend(
-            ["0755", "1e3", "12:30", "1_000", "0x1f", ".inf", "+1", "2026-05-01", "a: b", ""]
-                .map(String::from),
+            [
+                "0755",
+                "1e3",
+                "12:30",
+                "1_000",
+                "0x1f",
+                ".inf",
+                "+1",
+                "2026-05-01",
+                "a: b",
+                "",
+            ]
+            .map(String::from),
         );
         for s in samples {
             assert!(!plain_ok(&s), "{s:?} is in the table");
