@@ -5,7 +5,9 @@
 //! YAML. Each document is checked for a `kind` here, so a broken file fails
 //! generation with its name and line instead of failing the sync later, and
 //! each object's identity is kept so collisions with generated objects can be
-//! refused.
+//! refused. What a YAML 1.1 reader would read differently is refused or
+//! normalised first ([`yaml::yaml_text`]), and every object must have the
+//! `apiVersion`, `kind` and `metadata.name` Argo CD needs to apply it.
 
 use serde_json::Value;
 
@@ -37,10 +39,11 @@ pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), 
     if f.name.ends_with(".json") {
         return json(f);
     }
+    let text = yaml::yaml_text(&f.name, &f.text)?;
     let mut placed = Vec::new();
-    for (i, d) in yaml::documents(&f.name, &f.text)?.into_iter().enumerate() {
+    for (i, d) in yaml::documents(&f.name, text)?.into_iter().enumerate() {
         if !d.value.is_null() {
-            check_kind(&f.name, &d.value, d.at, i + 1)?;
+            check_object(&f.name, &d.value, d.at, i + 1)?;
             placed.push(Placed {
                 object: d.value,
                 file: f.name.clone(),
@@ -51,14 +54,21 @@ pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), 
     // The file's text as one document of the stream, unless it holds no object.
     match placed.is_empty() {
         true => Ok((vec![], vec![])),
-        false => Ok((vec![Document::Raw(f.text.clone())], placed)),
+        false => Ok((vec![Document::Raw(text.to_string())], placed)),
     }
 }
 
 fn json(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
     let (mut out, mut placed) = (Vec::new(), Vec::new());
-    let stream = serde_json::Deserializer::from_str(&f.text).into_iter::<Value>();
-    for (i, d) in stream.enumerate() {
+    let text = yaml::json_text(&f.text);
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    for n in 1.. {
+        let rest = &text[stream.byte_offset()..];
+        let blank = rest.len() - rest.trim_start_matches([' ', '\t', '\n', '\r']).len();
+        let at = yaml::location_at(text, stream.byte_offset() + blank);
+        let Some(d) = stream.next() else {
+            break;
+        };
         let d = d.map_err(|e| {
             let at = Location {
                 line: e.line() as u32,
@@ -66,33 +76,51 @@ fn json(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
             };
             error(&f.name, at, format!("not valid JSON: {e}"))
         })?;
-        check_kind(&f.name, &d, Location::START, i + 1)?;
+        check_object(&f.name, &d, at, n)?;
         // A JSON object's text is also valid YAML; one object per document.
-        out.push(Document::Raw(d.to_string()));
+        out.push(Document::Raw(yaml::escape_json(d.to_string())));
         placed.push(Placed {
             object: d,
             file: f.name.clone(),
-            at: Location::START,
+            at,
         });
     }
     Ok((out, placed))
 }
 
-fn check_kind(file: &str, d: &Value, at: Location, n: usize) -> Result<(), RenderError> {
-    let kind = d
-        .as_object()
-        .and_then(|o| o.get("kind"))
-        .and_then(Value::as_str);
-    match kind {
-        Some(k) if !k.is_empty() => Ok(()),
-        _ => Err(error(
+/// Refuses document `n` (at `at`) unless it is an object Argo CD can apply:
+/// text `kind` and `apiVersion`, and a `metadata.name`. A hook may have a
+/// `generateName` instead (Argo CD allows it for hooks only), and a `…List`
+/// with `items` names its items instead.
+fn check_object(file: &str, d: &Value, at: Location, n: usize) -> Result<(), RenderError> {
+    fn text(v: Option<&Value>) -> Option<&str> {
+        v.and_then(Value::as_str).filter(|s| !s.is_empty())
+    }
+    let Some(kind) = text(d.get("kind")).filter(|_| d.is_object()) else {
+        return Err(error(
             file,
             at,
             format!(
                 "document {n} is not a Kubernetes object (no kind); exclude the file with spec.exclude"
             ),
-        )),
+        ));
+    };
+    if text(d.get("apiVersion")).is_none() {
+        let message = format!("document {n} ({kind}) has no apiVersion; Argo CD cannot apply it");
+        return Err(error(file, at, message));
     }
+    let meta = d.get("metadata");
+    let hook = meta.and_then(|m| m.get("annotations")).is_some_and(|a| {
+        a.get("argocd.argoproj.io/hook").is_some() || a.get("helm.sh/hook").is_some()
+    });
+    let generated = hook && text(meta.and_then(|m| m.get("generateName"))).is_some();
+    let list = kind.ends_with("List") && d.get("items").is_some_and(Value::is_array);
+    if text(meta.and_then(|m| m.get("name"))).is_none() && !generated && !list {
+        let message =
+            format!("document {n} ({kind}) has no metadata.name; Argo CD cannot apply it");
+        return Err(error(file, at, message));
+    }
+    Ok(())
 }
 
 /// (API group, kind, namespace, name) of an object; `namespace` fills in
