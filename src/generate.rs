@@ -82,8 +82,10 @@ pub fn parameters(dir: &Path, env: Result<CmpEnv, CmpError>) -> String {
     crate::cmp::announcement(&effective, &from_spec).to_string() + "\n"
 }
 
-/// `assay validate`: the spec at `file` and the files it names, without an
-/// Argo CD environment. Says what state the file is in.
+/// `assay validate`: the spec at `file` and the files it names, checked as
+/// `generate` checks them (issue 16: the two must agree), without an Argo CD
+/// environment: where `generate` would take a setting from it, any value
+/// passes. Says what state the file is in.
 pub fn validate(file: &Path) -> Result<String, GenerateError> {
     let display = file.display().to_string();
     let rel = spec::load(file, &display)?;
@@ -92,14 +94,38 @@ pub fn validate(file: &Path) -> Result<String, GenerateError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let files = read_app(dir, &display, &rel, None)?;
-    if let Some(t) = &files.template {
-        render::check_template(t)?;
-    }
+    render::all(&rel, &stand_in_env(), &files).map_err(|e| match e {
+        // Rendering names the spec `assay.yaml`; here it is `file`.
+        RenderError::Spec(mut e) => {
+            if e.file == spec::FILE_NAME {
+                e.file = display.clone();
+            }
+            GenerateError::Spec(e)
+        }
+    })?;
     let state = match &rel.candidate {
         Some(c) => format!("candidate {} under test, experiment {}", c.version, rel.id),
         None => "steady state".to_string(),
     };
     Ok(format!("{display}: valid ({state})\n"))
+}
+
+/// What `validate` renders with in place of Argo CD's environment: a
+/// destination namespace (`default`, where Argo CD puts an Application that
+/// names none), a repository and a Prometheus URL, which `generate` would
+/// take from it when the spec sets none; the rest as when Argo CD sends
+/// nothing. So a passthrough object placed in another namespace than the
+/// Application's is compared with the generated ones as if in `default`.
+fn stand_in_env() -> CmpEnv {
+    CmpEnv {
+        namespace: Some("default".into()),
+        repo_url: Some("https://git.invalid/env.git".into()),
+        settings: crate::cmp::Settings {
+            prometheus_url: Some("http://prometheus.invalid".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
 
 /// Reads the template and the passthrough manifests of `dir`. `source_path`
