@@ -7,6 +7,7 @@ mod cli;
 mod cmp;
 mod fake_kube_harness;
 mod forge;
+mod fuzz;
 mod git_servers;
 mod invalid;
 mod judge;
