@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::cmp::{CmpEnv, CmpError};
 use crate::render::{self, AppFiles, RenderError, SourceFile};
-use crate::spec::{self, Location, Release, SpecError, SpecErrorKind};
+use crate::spec::{self, Release};
+use crate::yaml::{self, Location, SpecError, SpecErrorKind};
 
 /// Why `generate` produced no manifests.
 #[derive(Debug, thiserror::Error)]
@@ -51,20 +52,9 @@ pub const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Renders the app in `dir` for the Argo CD environment `env`.
 pub fn generate(dir: &Path, env: &CmpEnv) -> Result<String, GenerateError> {
-    let bytes = spec::read_file(&dir.join(spec::FILE_NAME), spec::FILE_NAME)?;
-    // The fast reading keeps no positions, so on any error everything is
-    // done again from the exact reading, whose errors say where.
-    if let Some(release) = spec::parse_fast(spec::FILE_NAME, &bytes)
-        && let Ok(out) = render_app(dir, env, &release)
-    {
-        return Ok(out);
-    }
-    render_app(dir, env, &spec::parse(spec::FILE_NAME, &bytes)?)
-}
-
-fn render_app(dir: &Path, env: &CmpEnv, release: &Release) -> Result<String, GenerateError> {
-    let files = read_app(dir, spec::FILE_NAME, release, env.source_path.as_deref())?;
-    let docs = render::all(release, env, &files)?;
+    let release = spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME)?;
+    let files = read_app(dir, spec::FILE_NAME, &release, env.source_path.as_deref())?;
+    let docs = render::all(&release, env, &files)?;
     if docs.is_empty() {
         return Err(GenerateError::Empty);
     }
@@ -92,8 +82,10 @@ pub fn parameters(dir: &Path, env: Result<CmpEnv, CmpError>) -> String {
     crate::cmp::announcement(&effective, &from_spec).to_string() + "\n"
 }
 
-/// `assay validate`: the spec at `file` and the files it names, without an
-/// Argo CD environment. Says what state the file is in.
+/// `assay validate`: the spec at `file` and the files it names, checked as
+/// `generate` checks them (issue 16: the two must agree), without an Argo CD
+/// environment: where `generate` would take a setting from it, any value
+/// passes. Says what state the file is in.
 pub fn validate(file: &Path) -> Result<String, GenerateError> {
     let display = file.display().to_string();
     let rel = spec::load(file, &display)?;
@@ -102,9 +94,15 @@ pub fn validate(file: &Path) -> Result<String, GenerateError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let files = read_app(dir, &display, &rel, None)?;
-    if let Some(t) = &files.template {
-        render::check_template(t)?;
-    }
+    render::all(&rel, &stand_in_env(), &files).map_err(|e| match e {
+        // Rendering names the spec `assay.yaml`; here it is `file`.
+        RenderError::Spec(mut e) => {
+            if e.file == spec::FILE_NAME {
+                e.file = display.clone();
+            }
+            GenerateError::Spec(e)
+        }
+    })?;
     let plan = crate::judge::plan::plan(&rel);
     if let Some((o, needed)) = plan.impossible() {
         let requests = plan.requests.unwrap_or(0);
@@ -133,6 +131,24 @@ pub fn validate(file: &Path) -> Result<String, GenerateError> {
     Ok(format!("{display}: valid ({state})\n{}\n", plan.hint()))
 }
 
+/// What `validate` renders with in place of Argo CD's environment: a
+/// destination namespace (`default`, where Argo CD puts an Application that
+/// names none), a repository and a Prometheus URL, which `generate` would
+/// take from it when the spec sets none; the rest as when Argo CD sends
+/// nothing. So a passthrough object placed in another namespace than the
+/// Application's is compared with the generated ones as if in `default`.
+fn stand_in_env() -> CmpEnv {
+    CmpEnv {
+        namespace: Some("default".into()),
+        repo_url: Some("https://git.invalid/env.git".into()),
+        settings: crate::cmp::Settings {
+            prometheus_url: Some("http://prometheus.invalid".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
 /// Reads the template and the passthrough manifests of `dir`. `source_path`
 /// (Argo CD's `ARGOCD_APP_SOURCE_PATH`) locates the repository root above
 /// it: like Argo CD's directory source, symlinks may point anywhere inside
@@ -157,8 +173,8 @@ pub fn read_app(
                     SpecErrorKind::Invalid(m),
                 )
             })?;
-            let bytes = spec::read_file(&path, &display)?;
-            let text = spec::yaml::check_text(&display, &bytes)?.to_string();
+            let bytes = yaml::read_file(&path, &display)?;
+            let text = yaml::check_text(&display, &bytes)?.to_string();
             Some(SourceFile {
                 name: display,
                 text,
@@ -195,7 +211,7 @@ pub fn read_app(
             return Err(SpecError::new(&name, Location::START, "", kind).into());
         }
         let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
-        let text = spec::yaml::utf8(&name, &bytes)?.to_string();
+        let text = yaml::utf8(&name, &bytes)?.to_string();
         passthrough.push(SourceFile { name, text });
     }
     Ok(AppFiles {
@@ -252,7 +268,7 @@ fn inside(root: &Path, dir: &Path, path: &Path) -> Result<PathBuf, String> {
 }
 
 /// Shell-style `*` and `?` over a file name.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
+fn glob_match(pattern: &str, name: &str) -> bool {
     let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
     let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
     while ni < n.len() {

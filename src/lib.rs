@@ -13,3 +13,4 @@ pub mod promote;
 pub mod render;
 pub mod spec;
 pub mod tls;
+pub mod yaml;

@@ -18,7 +18,9 @@ use crate::cli::{
 pub fn run(args: Args) -> anyhow::Result<String> {
     let cwd = || PathBuf::from(".");
     Ok(match args.command {
-        Command::Generate { dir } => generate(dir)?,
+        Command::Generate { dir } => {
+            generate::generate(&dir.unwrap_or_else(cwd), &CmpEnv::from_process()?)?
+        }
         Command::Parameters { dir } => {
             generate::parameters(&dir.unwrap_or_else(cwd), CmpEnv::from_process())
         }
@@ -55,13 +57,6 @@ pub fn run(args: Args) -> anyhow::Result<String> {
         Command::Crd => assay::experiment::crd_yaml(),
         Command::Schema => spec::json_schema(),
     })
-}
-
-/// `assay generate [DIR]`: the manifest stream for the app in DIR (default:
-/// the working directory, where Argo CD runs the plugin).
-pub fn generate(dir: Option<PathBuf>) -> anyhow::Result<String> {
-    let dir = dir.unwrap_or_else(|| PathBuf::from("."));
-    Ok(generate::generate(&dir, &CmpEnv::from_process()?)?)
 }
 
 /// `assay candidate`: edit the spec; say what happened on stderr.

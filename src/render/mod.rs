@@ -3,14 +3,12 @@
 //! network, clock or environment reads happen here, so the same input always
 //! gives byte-identical output (Argo CD caches and diffs it).
 
-mod emit;
 mod experiment;
-mod heads;
 mod hook;
 mod loadgen;
 mod passthrough;
 mod routing;
-pub mod security;
+mod security;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -20,7 +18,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cmp::CmpEnv;
-use crate::spec::{LoadgenMode, Location, Mode, Release, SpecError, SpecErrorKind, Version};
+use crate::spec::{LoadgenMode, Mode, Release, Version};
+use crate::yaml::{Location, SpecError, SpecErrorKind};
 
 /// Label on every object that exists only for one experiment.
 pub const EXPERIMENT_LABEL: &str = "assay.dev/experiment";
@@ -212,9 +211,6 @@ pub fn all(rel: &Release, env: &CmpEnv, files: &AppFiles) -> Result<Vec<Document
             generated.contains(&passthrough::identity(&p.object, ctx.namespace.as_deref()))
         };
         if let Some(p) = objects.iter().find(collides) {
-            // The exact reading, for the place of the object.
-            let (_, exact) = passthrough::exact(f)?;
-            let p = exact.iter().find(collides).unwrap_or(p);
             let (_, kind, _, name) = passthrough::identity(&p.object, ctx.namespace.as_deref());
             return Err(RenderError::Spec(SpecError::new(
                 &p.file,
@@ -242,11 +238,7 @@ pub fn to_yaml(docs: &[Document]) -> String {
     for d in docs {
         out.push_str("---\n");
         match d {
-            // serde_json values always serialise to YAML.
-            Document::Object(v) => match emit::to_yaml(v) {
-                Some(text) => out.push_str(&text),
-                None => out.push_str(&serde_saphyr::to_string(v).expect("serialisable value")),
-            },
+            Document::Object(v) => out.push_str(&crate::yaml::to_string(v)),
             Document::Raw(text) => out.push_str(text),
         }
         if !out.ends_with('\n') {

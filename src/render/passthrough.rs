@@ -5,12 +5,14 @@
 //! YAML. Each document is checked for a `kind` here, so a broken file fails
 //! generation with its name and line instead of failing the sync later, and
 //! each object's identity is kept so collisions with generated objects can be
-//! refused.
+//! refused. What a YAML 1.1 reader would read differently is refused or
+//! normalised first ([`yaml::yaml_text`]), and every object must have the
+//! `apiVersion`, `kind` and `metadata.name` Argo CD needs to apply it.
 
 use serde_json::Value;
 
 use super::{Document, RenderError, SourceFile};
-use crate::spec::{Location, SpecError, SpecErrorKind, yaml};
+use crate::yaml::{self, Location, SpecError, SpecErrorKind};
 
 /// A passthrough object: what identifies it, and where it is written.
 pub(crate) struct Placed {
@@ -31,100 +33,42 @@ fn error(file: &str, at: Location, message: String) -> RenderError {
     ))
 }
 
-/// Limits sized for real manifests (CRDs run to megabytes, files to
-/// thousands of documents) that still stop alias bombs.
-fn budget() -> serde_saphyr::Budget {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_documents = 100_000;
-    budget.max_nodes = 5_000_000;
-    budget.max_events = 20_000_000;
-    budget
-}
-
-/// The documents of `f` for the output stream, and the objects in it. A
-/// plain YAML file is read without the general parser ([`plain`]), else
-/// checked on the parser's events ([`super::heads`]); anything else, and
-/// every error, comes from [`exact`]. The places of objects checked fast are
-/// not known: on a collision, the caller asks [`exact`] again for the place.
+/// The documents of `f` for the output stream, and the objects in it, each
+/// with where it is written.
 pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
     if f.name.ends_with(".json") {
         return json(f);
     }
-    let objects = match plain(f) {
-        Some(objects) => objects,
-        None => match super::heads::heads(&f.text, &budget()) {
-            Some(heads) => heads,
-            None => return exact(f),
-        },
-    };
-    let placed = objects
-        .into_iter()
-        .map(|object| Placed {
-            object,
-            file: f.name.clone(),
-            at: Location::START,
-        })
-        .collect();
-    Ok(as_written(f, placed))
-}
-
-/// The file's text as one document of the stream, unless it holds no object.
-fn as_written(f: &SourceFile, placed: Vec<Placed>) -> (Vec<Document>, Vec<Placed>) {
-    match placed.is_empty() {
-        true => (vec![], vec![]),
-        false => (vec![Document::Raw(f.text.clone())], placed),
-    }
-}
-
-/// The objects of a plain block YAML file ([`crate::spec::plain`]) when each
-/// passes the check [`super::heads`] makes: a mapping with a non-empty text
-/// `kind`, and text where it has `apiVersion`, `metadata.name` or
-/// `metadata.namespace`. `None` leaves the file to the slower readings.
-fn plain(f: &SourceFile) -> Option<Vec<Value>> {
-    let docs = crate::spec::plain::documents(&f.text)?;
-    let text = |v: Option<&Value>| v.is_none_or(|v| v.as_str().is_some());
-    let checked = |d: &Value| {
-        let kind = d.get("kind").and_then(Value::as_str);
-        let meta = d.get("metadata");
-        kind.is_some_and(|k| !k.is_empty())
-            && text(d.get("apiVersion"))
-            && meta.is_none_or(|m| m.is_object() && text(m.get("name")) && text(m.get("namespace")))
-    };
-    docs.iter().all(checked).then_some(docs)
-}
-
-/// [`documents`] with every document read into a value, and the place of each.
-pub(crate) fn exact(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
-    if f.name.ends_with(".json") {
-        return json(f);
-    }
-    let options = serde_saphyr::options! { budget: Some(budget()) };
-    let docs: Vec<Value> =
-        serde_saphyr::from_str_multiple_with_options(&f.text, options).map_err(|e| {
-            let at = e.location().map_or(Location::START, Location::from_saphyr);
-            let message = yaml::clean_message(&e.to_string());
-            error(&f.name, at, format!("not valid YAML: {message}"))
-        })?;
-    let starts = document_starts(&f.text);
+    let text = yaml::yaml_text(&f.name, &f.text)?;
     let mut placed = Vec::new();
-    for (i, d) in docs.into_iter().enumerate() {
-        if !d.is_null() {
-            let at = starts.get(i).copied().unwrap_or(Location::START);
-            check_kind(&f.name, &d, at, i + 1)?;
+    for (i, d) in yaml::documents(&f.name, text)?.into_iter().enumerate() {
+        if !d.value.is_null() {
+            check_object(&f.name, &d.value, d.at, i + 1)?;
             placed.push(Placed {
-                object: d,
+                object: d.value,
                 file: f.name.clone(),
-                at,
+                at: d.at,
             });
         }
     }
-    Ok(as_written(f, placed))
+    // The file's text as one document of the stream, unless it holds no object.
+    match placed.is_empty() {
+        true => Ok((vec![], vec![])),
+        false => Ok((vec![Document::Raw(text.to_string())], placed)),
+    }
 }
 
 fn json(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
     let (mut out, mut placed) = (Vec::new(), Vec::new());
-    let stream = serde_json::Deserializer::from_str(&f.text).into_iter::<Value>();
-    for (i, d) in stream.enumerate() {
+    let text = yaml::json_text(&f.text);
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    for n in 1.. {
+        let rest = &text[stream.byte_offset()..];
+        let blank = rest.len() - rest.trim_start_matches([' ', '\t', '\n', '\r']).len();
+        let at = yaml::location_at(text, stream.byte_offset() + blank);
+        let Some(d) = stream.next() else {
+            break;
+        };
         let d = d.map_err(|e| {
             let at = Location {
                 line: e.line() as u32,
@@ -132,33 +76,51 @@ fn json(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
             };
             error(&f.name, at, format!("not valid JSON: {e}"))
         })?;
-        check_kind(&f.name, &d, Location::START, i + 1)?;
+        check_object(&f.name, &d, at, n)?;
         // A JSON object's text is also valid YAML; one object per document.
-        out.push(Document::Raw(d.to_string()));
+        out.push(Document::Raw(yaml::escape_json(d.to_string())));
         placed.push(Placed {
             object: d,
             file: f.name.clone(),
-            at: Location::START,
+            at,
         });
     }
     Ok((out, placed))
 }
 
-fn check_kind(file: &str, d: &Value, at: Location, n: usize) -> Result<(), RenderError> {
-    let kind = d
-        .as_object()
-        .and_then(|o| o.get("kind"))
-        .and_then(Value::as_str);
-    match kind {
-        Some(k) if !k.is_empty() => Ok(()),
-        _ => Err(error(
+/// Refuses document `n` (at `at`) unless it is an object Argo CD can apply:
+/// text `kind` and `apiVersion`, and a `metadata.name`. A hook may have a
+/// `generateName` instead (Argo CD allows it for hooks only), and a `…List`
+/// with `items` names its items instead.
+fn check_object(file: &str, d: &Value, at: Location, n: usize) -> Result<(), RenderError> {
+    fn text(v: Option<&Value>) -> Option<&str> {
+        v.and_then(Value::as_str).filter(|s| !s.is_empty())
+    }
+    let Some(kind) = text(d.get("kind")).filter(|_| d.is_object()) else {
+        return Err(error(
             file,
             at,
             format!(
                 "document {n} is not a Kubernetes object (no kind); exclude the file with spec.exclude"
             ),
-        )),
+        ));
+    };
+    if text(d.get("apiVersion")).is_none() {
+        let message = format!("document {n} ({kind}) has no apiVersion; Argo CD cannot apply it");
+        return Err(error(file, at, message));
     }
+    let meta = d.get("metadata");
+    let hook = meta.and_then(|m| m.get("annotations")).is_some_and(|a| {
+        a.get("argocd.argoproj.io/hook").is_some() || a.get("helm.sh/hook").is_some()
+    });
+    let generated = hook && text(meta.and_then(|m| m.get("generateName"))).is_some();
+    let list = kind.ends_with("List") && d.get("items").is_some_and(Value::is_array);
+    if text(meta.and_then(|m| m.get("name"))).is_none() && !generated && !list {
+        let message =
+            format!("document {n} ({kind}) has no metadata.name; Argo CD cannot apply it");
+        return Err(error(file, at, message));
+    }
+    Ok(())
 }
 
 /// (API group, kind, namespace, name) of an object; `namespace` fills in
@@ -175,27 +137,4 @@ pub(crate) fn identity(o: &Value, namespace: Option<&str>) -> (String, String, S
         .unwrap_or_default()
         .to_string();
     (group, s(&o["kind"]), ns, s(&o["metadata"]["name"]))
-}
-
-/// Where each `---`-separated document starts, for errors.
-fn document_starts(text: &str) -> Vec<Location> {
-    let mut starts = vec![Location::START];
-    let mut line = 0u32;
-    for l in text.lines() {
-        line += 1;
-        if (l == "---" || l.starts_with("--- ")) && line > 1 {
-            starts.push(Location {
-                line: line + 1,
-                column: 1,
-            });
-        }
-    }
-    if text
-        .lines()
-        .next()
-        .is_some_and(|l| l == "---" || l.starts_with("--- "))
-    {
-        starts[0] = Location { line: 2, column: 1 };
-    }
-    starts
 }

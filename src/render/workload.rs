@@ -12,9 +12,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde_saphyr::Spanned as S;
 
 use super::{Ctx, EXPERIMENT_LABEL, RenderError, SourceFile, order, security};
-use crate::spec::{
-    Location, Release, Router, SpecError, SpecErrorKind, Version, seconds, untyped, yaml,
-};
+use crate::spec::{Release, Router, Version, seconds};
+use crate::yaml::{self, Location, SpecError, SpecErrorKind};
 
 /// Port when neither the spec nor the template names one.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -58,13 +57,7 @@ fn template_error(file: &SourceFile, path: &str, message: impl Into<String>) -> 
 /// Parses the template file as one `apps/v1` Deployment.
 pub(crate) fn parse_template(file: &SourceFile) -> Result<Template, RenderError> {
     let text = yaml::check_text(&file.name, file.text.as_bytes())?;
-    let fast = untyped::value(text)
-        .filter(|v| v["apiVersion"] == "apps/v1" && v["kind"] == "Deployment")
-        .and_then(untyped::from_value::<Deployment>);
-    let deployment = match fast {
-        Some(d) => d,
-        None => exact_template(file, text)?,
-    };
+    let deployment = read_deployment(file, text)?;
     let spec = deployment
         .spec
         .as_ref()
@@ -88,9 +81,8 @@ pub(crate) fn parse_template(file: &SourceFile) -> Result<Template, RenderError>
     })
 }
 
-/// The template read the exact (slower) way: what [`parse_template`] falls
-/// back to whenever the fast reading is unsure, and where its errors come from.
-fn exact_template(file: &SourceFile, text: &str) -> Result<Deployment, RenderError> {
+/// The template's text as a Deployment, after its `apiVersion` and `kind`.
+fn read_deployment(file: &SourceFile, text: &str) -> Result<Deployment, RenderError> {
     // Say "not a Deployment" in words before serde says it in types.
     let head: TemplateHead = yaml::from_str(&file.name, text)?;
     let wrong = |v: &Option<S<String>>, field: &str, want: &str| -> Result<(), RenderError> {

@@ -8,9 +8,9 @@ use indexmap::IndexMap;
 use serde_saphyr::Spanned as S;
 
 use super::duration;
-use super::error::{Location, SpecError, SpecErrorKind};
 use super::names::*;
 use super::raw::StringMap;
+use crate::yaml::{Location, SpecError, SpecErrorKind};
 
 /// The result of a validation rule.
 pub(super) type R<T> = Result<T, SpecError>;

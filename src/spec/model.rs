@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-pub use super::error::Location;
 pub use super::raw::{
     Forge, LoadgenMode, MetricType, Mode, OnNewCandidate, Pattern, Prefer,
     RawParentRef as ParentRef, Router,
 };
+pub use crate::yaml::Location;
 
 /// One application's release state, from `assay.yaml`.
 #[derive(Debug, Clone, PartialEq)]

@@ -58,11 +58,17 @@ pub fn is_header_name(s: &str) -> bool {
 }
 
 /// An absolute http(s) URL with a host: all the hook and fortio can use.
+/// Parsed as the hook's HTTP client parses it (the `url` crate, WHATWG), so
+/// a malformed authority (`http://[::1/x`, a port over 65535) is refused
+/// here rather than when the hook first queries it.
 pub fn is_http_url(s: &str) -> bool {
     let rest = s
         .strip_prefix("http://")
         .or_else(|| s.strip_prefix("https://"));
-    matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/') && !s.chars().any(char::is_whitespace))
+    let written = matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/'));
+    written
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        && url::Url::parse(s).is_ok_and(|u| u.host().is_some())
 }
 
 /// Enough of git-check-ref-format to catch typos.
@@ -96,5 +102,17 @@ mod tests {
         assert!(!is_env_name("1X"));
         assert!(is_http_url("http://prometheus.istio-system:9090"));
         assert!(!is_http_url("prometheus:9090"));
+        assert!(is_http_url("http://[::1]:9090/x"));
+        assert!(is_http_url("https://user@prometheus.example/api"));
+        // Issue 16: malformed authorities.
+        for bad in [
+            "http://[::1/x",
+            "http://a:99999",
+            "http://a b",
+            "http://[zz]/",
+            "http://:80",
+        ] {
+            assert!(!is_http_url(bad), "{bad}");
+        }
     }
 }

@@ -7,11 +7,11 @@ use std::time::Duration;
 use serde_saphyr::Spanned as S;
 
 use super::check::{Check, R};
-use super::error::Location;
 use super::model::*;
 use super::names::*;
 use super::raw::*;
 use super::validate_delivery::{loadgen, promotion, traffic};
+use crate::yaml::Location;
 
 /// Longest `metadata.name`: `<name>-loadgen-<10-char id>` must fit in 63.
 pub const MAX_NAME_LEN: usize = 63 - "-loadgen-".len() - super::id::ID_LEN;

@@ -7,10 +7,10 @@ use std::path::Path;
 use serde_saphyr::Spanned as S;
 
 use super::check::{Check, R};
-use super::error::Location;
 use super::model::*;
 use super::names::*;
 use super::raw::*;
+use crate::yaml::Location;
 
 /// `spec.traffic`: the router, the weight and the router-specific options.
 pub(super) fn traffic(c: &Check, t: Option<&S<RawTraffic>>) -> R<Traffic> {

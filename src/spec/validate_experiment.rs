@@ -10,9 +10,9 @@ use serde_saphyr::Spanned as S;
 
 use super::check::{Check, R};
 use super::duration;
-use super::error::{Location, SpecError, SpecErrorKind};
 use super::model::*;
 use super::raw::{RawExperiment, RawObjective};
+use crate::yaml::{Location, SpecError, SpecErrorKind};
 
 /// Placeholders a custom query may use; the hook substitutes them per version.
 pub const PLACEHOLDERS: &[&str] = &["version", "workload", "namespace", "window"];

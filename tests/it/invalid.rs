@@ -103,7 +103,7 @@ fn generate(dir: &Path, env: &BTreeMap<String, String>) -> std::process::Output 
 
 /// `(file, line, column)` of `assay: <file>:<line>:<column>: `, the shape
 /// `^assay: [^:]+:\d+:\d+: ` without a regex crate.
-fn place(line: &str) -> Option<(&str, usize, usize)> {
+pub(crate) fn place(line: &str) -> Option<(&str, usize, usize)> {
     let rest = line.strip_prefix("assay: ")?;
     let (file, rest) = rest.split_once(':')?;
     let (l, rest) = rest.split_once(':')?;
@@ -193,7 +193,23 @@ fn run_case(case: &str) {
     let line = refused(case, dir.path(), &out);
     let input = String::from_utf8_lossy(&std::fs::read(&spec).unwrap()).into_owned();
     snapshot(case, &input, &line);
+    // Issue 16: `validate` refuses what `generate` refuses, with the same
+    // line, unless the refusal is about the Argo CD environment.
+    let env_case = src.join(format!("{case}.env")).exists() || ENVIRONMENT.contains(&case);
+    if !env_case {
+        let out = Command::new(assay_bin())
+            .arg("validate")
+            .current_dir(dir.path())
+            .env_clear()
+            .output()
+            .expect("assay runs");
+        assert_eq!(refused(case, dir.path(), &out), line, "{case}: validate");
+    }
 }
+
+/// Cases refused for what the Argo CD environment lacks (not the files),
+/// which `validate` cannot know.
+const ENVIRONMENT: &[&str] = &["prometheus-missing"];
 
 /// The corpus: every case runs, and every failing case is named at the end.
 #[test]

@@ -162,3 +162,92 @@ fn inline_run_as_user() {
     );
     assert_eq!(sc["runAsNonRoot"], true);
 }
+
+/// Issue 16: valid YAML is not refused for a parser budget. A comment block
+/// longer than serde-saphyr's default run of 32 (between a key and its
+/// value, and between entries) in `assay.yaml`, the template and a
+/// passthrough manifest; and a large, deeply nested CRD. All render, and the
+/// manifests pass through as written.
+#[test]
+fn r16_long_comment_blocks_and_a_large_crd_render() {
+    let comments =
+        |indent: usize| format!("{}# a long explanation\n", " ".repeat(indent)).repeat(400);
+    let spec = bookinfo_with_candidate()
+        .replace("  loadgen:\n", &format!("  loadgen:\n{}", comments(4)))
+        .replace(
+            "  experiment:\n",
+            &format!("{}  experiment:\n", comments(2)),
+        );
+    let dir = app_copy(&sample_dir("bookinfo"), Some(&spec));
+    let template = dir.path().join("productpage-deployment.yaml");
+    let text = std::fs::read_to_string(&template).unwrap();
+    let text = text.replacen("spec:\n", &format!("spec:\n{}", comments(2)), 1);
+    std::fs::write(&template, text).unwrap();
+    let manifest = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n{}  name: notes\ndata:\n{}  a: b\n",
+        comments(2),
+        comments(0)
+    );
+    std::fs::write(dir.path().join("notes.yaml"), &manifest).unwrap();
+    // A CRD schema 40 properties deep (over 80 YAML levels, past
+    // serde-saphyr's default depth of 64) with 4,000 properties (0.3 MB).
+    let mut schema = String::from("type: string");
+    for level in 0..40 {
+        schema = format!(
+            "type: object\nproperties:\n  f{level}:\n{}",
+            indent(&schema, 4)
+        );
+    }
+    let wide: String = (0..4_000)
+        .map(|i| format!("  p{i}:\n    type: string\n    description: property number {i}\n"))
+        .collect();
+    let crd = format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names: {{kind: Widget, plural: widgets}}\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          deep:\n{}\n          wide:\n            type: object\n            properties:\n{}",
+        indent(&schema, 12),
+        indent(&wide, 12)
+    );
+    std::fs::write(dir.path().join("widgets-crd.yaml"), &crd).unwrap();
+    let out = generate_ok(dir.path(), &[]);
+    assert!(
+        out.contains(&manifest),
+        "notes.yaml passes through as written"
+    );
+    assert!(out.contains(&crd), "the CRD passes through as written");
+}
+
+fn indent(text: &str, by: usize) -> String {
+    let pad = " ".repeat(by);
+    text.lines().map(|l| format!("{pad}{l}\n")).collect()
+}
+
+/// Issue 16: a manifest that starts with byte-order marks (two, from an
+/// editor that added one to a file that had one) is passed through without
+/// them, so a YAML 1.1 reader does not meet a mark inside the stream; a JSON
+/// manifest's strings carry the characters YAML 1.1 reads as line breaks as
+/// escapes.
+#[test]
+fn r16_passthrough_is_normalised_for_yaml_1_1_readers() {
+    let dir = app_copy(&sample_dir("bookinfo"), None);
+    let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: marked\ndata:\n  a: b\n";
+    std::fs::write(
+        dir.path().join("marked.yaml"),
+        format!("\u{feff}\u{feff}{yaml}"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("lines.json"),
+        "\u{feff}{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"lines\"}, \"data\": {\"a\": \"x\u{2028}y\u{85}z\"}}",
+    )
+    .unwrap();
+    let out = generate_ok(dir.path(), &[]);
+    assert!(out.contains(&format!("---\n{yaml}")), "{out}");
+    for c in ['\u{feff}', '\u{2028}', '\u{2029}', '\u{85}'] {
+        assert!(!out.contains(c), "U+{:04X} in the stream", c as u32);
+    }
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(&out).unwrap();
+    let lines = docs
+        .iter()
+        .find(|d| d["metadata"]["name"] == "lines")
+        .unwrap();
+    assert_eq!(lines["data"]["a"], "x\u{2028}y\u{85}z");
+}

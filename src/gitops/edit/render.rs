@@ -2,11 +2,14 @@
 //! stay plain only when every YAML reader reads them back as the same string:
 //! YAML 1.2 (assay, Kubernetes' sigs.k8s.io/yaml is 1.1-ish) and YAML 1.1
 //! (`on`, `no`, `y`, `0755`, `12:30`, `1_000`, timestamps) alike, because the
-//! same file is read by people's editors, linters and scripts. Collections
+//! same file is read by people's editors, linters and scripts. Which scalars
+//! those are is [`crate::yaml::scalar`]'s table, shared with the stream writer. Collections
 //! follow the file's own indentation ([`Style`]), in block style unless the
 //! value they replace was written in flow style.
 
 use serde_json::{Map, Value};
+
+use crate::yaml::scalar::{needs_escape, plain_ok};
 
 /// How a scalar was quoted in the file; a replacement keeps it where it can.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,37 +52,6 @@ pub(super) fn scalar(s: &str, prefer: Quote) -> String {
         Quote::Plain if plain_ok(s) => s.to_string(),
         Quote::Plain => single(s),
     }
-}
-
-/// Characters only a double-quoted scalar can hold: control characters and
-/// the line breaks YAML 1.1 knows beyond `\n` (NEL, LS, PS), and a BOM.
-fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
-}
-
-/// Words that YAML 1.1 or 1.2 read as booleans or null, whatever their case.
-const KEYWORDS: &[&str] = &[
-    "y", "n", "yes", "no", "true", "false", "on", "off", "null", "~",
-];
-
-/// Whether `s` can be written without quotes and read back as this string by
-/// YAML 1.1 and 1.2 readers, in block and in flow context. Deliberately
-/// conservative: anything starting like a number, a timestamp, a sexagesimal
-/// (`12:30`) or an indicator is quoted.
-fn plain_ok(s: &str) -> bool {
-    let Some(first) = s.chars().next() else {
-        return false;
-    };
-    if s.trim() != s || KEYWORDS.contains(&s.to_ascii_lowercase().as_str()) {
-        return false;
-    }
-    if "-?:,[]{}#&*!|>'\"%@`.+=<~".contains(first) || first.is_ascii_digit() {
-        return false;
-    }
-    !(s.contains(": ")
-        || s.contains(" #")
-        || s.ends_with(':')
-        || s.contains(['\t', ',', '[', ']', '{', '}']))
 }
 
 fn single(s: &str) -> String {
@@ -204,67 +176,15 @@ mod tests {
 
     #[test]
     fn quotes_what_yaml_1_1_or_1_2_would_misread() {
-        let quoted = [
-            "on",
-            "No",
-            "y",
-            "N",
-            "TRUE",
-            "off",
-            "null",
-            "~",
-            "",
-            " lead",
-            "trail ",
-            "0755",
-            "1e3",
-            "12:30",
-            "1_000",
-            "0x1f",
-            ".inf",
-            "+1",
-            "1.2.3",
-            "2026-05-01",
-            "a: b",
-            "a #b",
-            "-",
-            "- x",
-            "? x",
-            "*a",
-            "&b",
-            "!t",
-            "%p",
-            "@a",
-            "`b",
-            "|",
-            ">",
-            "#",
-            "<<",
-            "=",
-            "[x]",
-            "{y}",
-            "a,b",
-            "end:",
-            "'q'",
-            "\"dq\"",
-        ];
-        for s in quoted {
+        for s in crate::yaml::scalar::MISREAD {
             let out = scalar(s, Quote::Plain);
             assert!(
                 out.starts_with('\'') || out.starts_with('"'),
                 "{s:?} -> {out}"
             );
         }
-        for s in [
-            "v1",
-            "web:1",
-            "iter8/productpage:demo",
-            "a#b",
-            "é",
-            "🎉 party",
-            "x-y",
-        ] {
-            assert_eq!(scalar(s, Quote::Plain), s);
+        for s in crate::yaml::scalar::PLAIN {
+            assert_eq!(scalar(s, Quote::Plain), *s);
         }
     }
 

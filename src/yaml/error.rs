@@ -127,10 +127,125 @@ impl fmt::Display for SpecError {
         let Location { line, column } = self.location;
         write!(f, "{}:{line}:{column}: ", self.file)?;
         if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            // A key in the path is as much the input as a value is.
+            let segments: Vec<String> = self.path.split('.').map(cut_quoted).collect();
+            write!(f, "{}: ", segments.join("."))?;
         }
         // One line, always: a message with a newline would be cut in the UI.
         let msg = self.kind.to_string();
-        f.write_str(&msg.replace(['\n', '\r'], " "))
+        f.write_str(&cut_quoted(&msg.replace(['\n', '\r'], " ")))
+    }
+}
+
+/// Characters of a quoted value an error echoes; the rest is cut.
+pub const MAX_ECHO: usize = 80;
+
+/// `msg` with every echoed value longer than [`MAX_ECHO`] characters cut,
+/// with an ellipsis: a quoted one (`"…"` as `{:?}` writes it, or `` `…` ``
+/// as serde does) and an unquoted word (a file name in an OS error). An
+/// error about a 200 KB version string is still one readable line.
+fn cut_quoted(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len().min(1024));
+    let mut chars = msg.chars();
+    let mut word = 0;
+    while let Some(c) = chars.next() {
+        word = if c.is_whitespace() { 0 } else { word + 1 };
+        if word > MAX_ECHO && c != '"' && c != '`' {
+            if word == MAX_ECHO + 1 {
+                out.push('…');
+            }
+            continue;
+        }
+        out.push(c);
+        if c != '"' && c != '`' {
+            continue;
+        }
+        // Inside a quoted value: copy up to MAX_ECHO characters of it.
+        let (mut kept, mut escaped, mut cut) = (0, false, false);
+        for d in chars.by_ref() {
+            let closing = d == c && !escaped;
+            if !closing && kept >= MAX_ECHO {
+                if !cut {
+                    out.push('…');
+                    cut = true;
+                }
+                escaped = c == '"' && d == '\\' && !escaped;
+                continue;
+            }
+            out.push(d);
+            if closing {
+                break;
+            }
+            escaped = c == '"' && d == '\\' && !escaped;
+            kept += 1;
+        }
+        word = 0;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16: a long invalid value is echoed cut, not whole.
+    #[test]
+    fn long_values_and_keys_are_cut() {
+        let key = "k".repeat(5_000);
+        let e = SpecError::new(
+            "a.yaml",
+            Location::START,
+            format!("spec.env.{key}.x"),
+            SpecErrorKind::Invalid("bad".into()),
+        );
+        let cut = format!("{}…", "k".repeat(MAX_ECHO));
+        assert_eq!(e.to_string(), format!("a.yaml:1:1: spec.env.{cut}.x: bad"));
+        let long = "v".repeat(200_000);
+        let e = SpecError::new(
+            "assay.yaml",
+            Location { line: 3, column: 5 },
+            "spec.baseline.version",
+            SpecErrorKind::Invalid(format!("must be a label, got {long:?}; and `{long}`")),
+        );
+        let line = e.to_string();
+        let cut = format!("{}…", "v".repeat(MAX_ECHO));
+        assert_eq!(
+            line,
+            format!(
+                "assay.yaml:3:5: spec.baseline.version: must be a label, got \"{cut}\"; and `{cut}`"
+            )
+        );
+    }
+
+    #[test]
+    fn short_values_and_escapes_are_kept() {
+        let e = SpecError::new(
+            "a.yaml",
+            Location::START,
+            "",
+            SpecErrorKind::Invalid(r#"got "a\"b", `c`"#.into()),
+        );
+        assert_eq!(e.to_string(), r#"a.yaml:1:1: got "a\"b", `c`"#);
+        let escaped = format!(
+            "{:?}",
+            format!("{}\"{}", "x".repeat(MAX_ECHO), "y".repeat(9))
+        );
+        let e = SpecError::new(
+            "a.yaml",
+            Location::START,
+            "",
+            SpecErrorKind::Invalid(escaped),
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("a.yaml:1:1: \"{}…\"", "x".repeat(MAX_ECHO))
+        );
+        let os = format!("{}: File name too long (os error 36)", "d".repeat(3_000));
+        let e = SpecError::new("a.yaml", Location::START, "", SpecErrorKind::Invalid(os));
+        let cut = format!("{}…", "d".repeat(MAX_ECHO));
+        assert_eq!(
+            e.to_string(),
+            format!("a.yaml:1:1: {cut} File name too long (os error 36)")
+        );
     }
 }

@@ -1,0 +1,344 @@
+//! Reading YAML, with the guards a file from Git needs before it reaches a
+//! parser: a size cap, UTF-8, non-empty, budgets against alias bombs and node
+//! storms, and YAML 1.2 booleans for typed reading (so `on`/`no` stay
+//! strings, as in Kubernetes). One typed document ([`from_str`]) or a stream
+//! of documents as values ([`documents`]); every failure comes back as a
+//! [`SpecError`] with a place (and, for typed reading, a field path).
+
+use std::io::Read;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::error::{Location, SpecError, SpecErrorKind};
+use super::locate::{location_at, mapping_start};
+
+/// Larger than any hand-written spec or Deployment by two orders of magnitude;
+/// a bigger file is a mistake (or an attack) and is refused before parsing.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a file, refusing more than [`MAX_FILE_BYTES`] without reading it all.
+pub fn read_file(path: &Path, display: &str) -> Result<Vec<u8>, SpecError> {
+    let io = |e: std::io::Error| {
+        SpecError::new(
+            display,
+            Location::START,
+            "",
+            SpecErrorKind::Io(e.to_string()),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len > MAX_FILE_BYTES {
+        let kind = SpecErrorKind::TooLarge {
+            bytes: len,
+            limit: MAX_FILE_BYTES,
+        };
+        return Err(SpecError::new(display, Location::START, "", kind));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    Ok(bytes)
+}
+
+/// Guards `bytes` and returns them as text, or the error for `file`.
+pub fn check_text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, SpecError> {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        let kind = SpecErrorKind::TooLarge {
+            bytes: bytes.len() as u64,
+            limit: MAX_FILE_BYTES,
+        };
+        return Err(SpecError::new(file, Location::START, "", kind));
+    }
+    let text = utf8(file, bytes)?;
+    if text.lines().all(is_blank_or_comment) {
+        return Err(SpecError::new(
+            file,
+            Location::START,
+            "",
+            SpecErrorKind::Empty,
+        ));
+    }
+    Ok(text)
+}
+
+/// `bytes` as text, or an error at the first byte that is not UTF-8.
+pub fn utf8<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, SpecError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        // The prefix up to the error is valid UTF-8 by construction.
+        let prefix = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+        SpecError::new(
+            file,
+            location_at(prefix, prefix.len()),
+            "",
+            SpecErrorKind::NotUtf8,
+        )
+    })
+}
+
+fn is_blank_or_comment(line: &str) -> bool {
+    let t = line.trim();
+    t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
+}
+
+/// Comment lines in a row that the parser may hold while it looks for what
+/// follows them (a value after its key, the next entry). serde-saphyr's
+/// default, 32, refused ordinary files with a longer comment block (issue
+/// 16); this many is beyond any hand-written file, and it still caps what a
+/// hostile file can make the parser hold (about 100 bytes a comment line).
+pub const MAX_COMMENT_RUN: usize = 100_000;
+
+/// serde-saphyr's defaults with assay's comment run; each reading narrows
+/// or widens the rest for what it reads.
+fn budget() -> serde_saphyr::Budget {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_buffered_comment_events = MAX_COMMENT_RUN;
+    budget
+}
+
+/// The parser options for one typed document (the spec, the template).
+fn options() -> serde_saphyr::Options {
+    // A spec has tens of nodes; these caps stop alias bombs and node storms
+    // in well under a millisecond instead of after gigabytes of expansion.
+    let mut budget = budget();
+    budget.max_aliases = 1_000;
+    budget.max_anchors = 1_000;
+    budget.max_events = 200_000;
+    budget.max_nodes = 100_000;
+    budget.max_documents = 1;
+    serde_saphyr::options! {
+        strict_booleans: true,
+        budget: Some(budget),
+    }
+}
+
+/// Nesting a manifest may have: a CRD's schema nests two YAML levels per
+/// property level, and real CRDs go past serde-saphyr's default of 64
+/// (issue 16). Still a guard for the parser's and the reader's stacks.
+pub const MAX_MANIFEST_DEPTH: usize = 128;
+
+/// The parser options for a stream of manifests: limits sized for real
+/// manifests (CRDs run to megabytes, files to thousands of documents) that
+/// still stop alias bombs.
+fn stream_options() -> serde_saphyr::Options {
+    let mut budget = budget();
+    budget.max_depth = MAX_MANIFEST_DEPTH;
+    budget.max_documents = 100_000;
+    budget.max_nodes = 5_000_000;
+    budget.max_events = 20_000_000;
+    serde_saphyr::options! { budget: Some(budget) }
+}
+
+/// A document of a stream, read as a value, and where it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placed {
+    /// The document (`null` for an empty or comment-only one).
+    pub value: Value,
+    /// Where the document starts: its first line after a `---`.
+    pub at: Location,
+}
+
+/// Every document of the stream `text` (a manifest file), as values. The
+/// error names `file` and says "not valid YAML: …" at the parser's place.
+pub fn documents(file: &str, text: &str) -> Result<Vec<Placed>, SpecError> {
+    let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(text, stream_options())
+        .map_err(|e| {
+            let at = e.location().map_or(Location::START, Location::from_saphyr);
+            let message = clean_message(&e.to_string());
+            SpecError::new(
+                file,
+                at,
+                "",
+                SpecErrorKind::Invalid(format!("not valid YAML: {message}")),
+            )
+        })?;
+    let starts = document_starts(text);
+    Ok(docs
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| Placed {
+            value,
+            at: starts.get(i).copied().unwrap_or(Location::START),
+        })
+        .collect())
+}
+
+/// Where each `---`-separated document starts, for errors.
+fn document_starts(text: &str) -> Vec<Location> {
+    let mut starts = vec![Location::START];
+    let mut line = 0u32;
+    for l in text.lines() {
+        line += 1;
+        if (l == "---" || l.starts_with("--- ")) && line > 1 {
+            starts.push(Location {
+                line: line + 1,
+                column: 1,
+            });
+        }
+    }
+    if text
+        .lines()
+        .next()
+        .is_some_and(|l| l == "---" || l.starts_with("--- "))
+    {
+        starts[0] = Location { line: 2, column: 1 };
+    }
+    starts
+}
+
+/// Parses exactly one YAML document of `file` into `T`.
+pub fn from_str<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, SpecError> {
+    let mut path = String::new();
+    let result = serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            path = e.path().to_string();
+            e.into_inner()
+        })
+    });
+    result.map_err(|e| {
+        let path = clean_path(&path);
+        let message = clean_message(&e.to_string());
+        let parser_location = e.location().map(Location::from_saphyr);
+        // The parser reports a missing field where the mapping ended; the
+        // reader needs the mapping that lacks it.
+        let location = if message.starts_with("missing field") {
+            mapping_start(text, &path).or(parser_location)
+        } else {
+            parser_location
+        };
+        SpecError::new(
+            file,
+            location.unwrap_or(Location::START),
+            path,
+            SpecErrorKind::Syntax(message),
+        )
+    })
+}
+
+/// serde_path_to_error names `Spanned` wrappers `.value` and unknown keys `?`;
+/// neither means anything to the person reading the error.
+fn clean_path(path: &str) -> String {
+    if path == "." {
+        return String::new();
+    }
+    path.split('.')
+        .filter(|seg| *seg != "value" && *seg != "?")
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The first line of the parser's message, without its own position prefix
+/// (we print ours), and with the library's jargon translated.
+fn clean_message(full: &str) -> String {
+    let first = full.lines().next().unwrap_or(full).trim();
+    let mut msg = first.strip_prefix("error: ").unwrap_or(first);
+    if let Some(rest) = msg.strip_prefix("line ")
+        && let Some(i) = rest.find(": ")
+    {
+        msg = &rest[i + 2..];
+    }
+    if let Some(i) = msg.find(" at line ") {
+        msg = &msg[..i];
+    }
+    if let Some(key) = msg.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(", set DuplicateKeyPolicy").next().unwrap_or(key);
+        return format!("duplicate key `{key}`");
+    }
+    if let Some(what) = msg.strip_prefix("budget breached: ") {
+        return budget_message(what);
+    }
+    if msg.starts_with("too many buffered comments") {
+        return format!(
+            "more than {MAX_COMMENT_RUN} comment lines in a row; assay reads at most {MAX_COMMENT_RUN}"
+        );
+    }
+    let translated = match msg {
+        "invalid u32" | "invalid u16" | "invalid u64" | "invalid i64" | "invalid u8" => {
+            "expected a whole number"
+        }
+        "invalid floating point" => "expected a number",
+        "expected string scalar" => "expected a string",
+        "expected mapping start" => "expected a mapping",
+        "expected sequence start" => "expected a list",
+        "unexpected end of input" => "unexpected end of input, expected a mapping",
+        other => other,
+    };
+    translated.to_string()
+}
+
+/// serde-saphyr names a breached limit by its Rust debug form.
+fn budget_message(what: &str) -> String {
+    let name = what.split([' ', '{']).next().unwrap_or(what);
+    match name {
+        "Documents" => "expected one YAML document, found another (remove the extra ---)".into(),
+        n if n.contains("Alias") || n.contains("Anchor") || n == "Nodes" || n == "Events" => {
+            "too large once aliases are expanded: refusing a possible alias bomb".into()
+        }
+        "Depth" => "nested too deeply".into(),
+        _ => format!("exceeds a parser limit ({name})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Doc {
+        #[allow(dead_code)]
+        top: Inner,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Inner {
+        #[allow(dead_code)]
+        weight: Option<serde_saphyr::Spanned<u32>>,
+    }
+
+    #[test]
+    fn type_error_names_place_and_path() {
+        let e = from_str::<Doc>("a.yaml", "top:\n  weight: abc\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a.yaml:2:11: top.weight: expected a whole number"
+        );
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let e = from_str::<Doc>("a.yaml", "top:\n  wieght: 1\n").unwrap_err();
+        assert_eq!(e.location, Location { line: 2, column: 3 });
+        assert!(e.to_string().contains("unknown field `wieght`"), "{e}");
+    }
+
+    /// Issue 16: a long comment block between a key and its value, or
+    /// between entries, is valid YAML and is read, in a typed document and
+    /// in a stream alike; past [`MAX_COMMENT_RUN`] the refusal says why.
+    #[test]
+    fn long_comment_blocks_are_read() {
+        let comments = "  # a comment line\n".repeat(2_000);
+        let text = format!("top:\n{comments}  weight: 3\n{comments}");
+        from_str::<Doc>("a.yaml", &text).unwrap();
+        let stream = format!("kind: A\nmetadata:\n{comments}  name: a\n---\n{comments}kind: B\n");
+        assert_eq!(documents("m.yaml", &stream).unwrap().len(), 2);
+        let over = "  #\n".repeat(MAX_COMMENT_RUN + 1);
+        let e = from_str::<Doc>("a.yaml", &format!("top:\n{over}  weight: 3\n")).unwrap_err();
+        assert!(e.to_string().contains("comment lines in a row"), "{e}");
+    }
+
+    #[test]
+    fn non_utf8_points_at_the_bad_byte() {
+        let e = check_text("a.yaml", b"a: 1\nb: \xff\n").unwrap_err();
+        assert_eq!(e.to_string(), "a.yaml:2:4: file is not valid UTF-8");
+    }
+
+    #[test]
+    fn comment_only_file_is_empty() {
+        let e = check_text("a.yaml", b"# nothing\n---\n").unwrap_err();
+        assert_eq!(e.kind, SpecErrorKind::Empty);
+    }
+}
