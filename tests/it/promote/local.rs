@@ -159,3 +159,58 @@ fn a_new_candidate_mid_run_supersedes_without_a_commit() {
     assert!(env.verdict_commits(&id).is_empty());
     assert_eq!(env.repo.head("main"), ci_head);
 }
+
+/// Issue 10: verdicts do not wait for the deadline. The window opened 10 s
+/// ago and its deadline is almost 5 minutes away; a candidate at five
+/// times the limit (5 errors in its first 100 requests) is rejected at the
+/// first look, and the hook is done long before the deadline.
+#[test]
+fn a_bad_candidate_is_rejected_at_the_first_look_long_before_the_deadline() {
+    let env = Env::new("env-first-look");
+    env.propose("v2", "iter8/productpage:v2");
+    let id = id_of(&env.spec());
+    let exp = env.render();
+    let prom = prometheus(|w| Some(w.error_fraction(0.05)));
+    let started = std::time::Instant::now();
+    let out = finish(
+        local(&env, &exp, &prom.url(), &ago(40)),
+        Duration::from_secs(60),
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("look 1 ("), "{err}");
+    assert!(!err.contains("look 2 ("), "{err}");
+    assert!(err.contains("reject: v2 fails error-rate: "), "{err}");
+    assert!(err.contains("shown over the limit"), "{err}");
+    // The deadline was 290 s away when the hook started.
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let commits = env.verdict_commits(&id);
+    assert_eq!(commits.len(), 1, "{err}");
+    assert!(commits[0].2.contains("Assay-Verdict: reject"));
+}
+
+/// A clean candidate is promoted at the first look after the bake time
+/// (75 s), with the deadline still about 4 minutes away.
+#[test]
+fn a_clean_candidate_is_promoted_once_the_bake_time_has_passed() {
+    let env = Env::new("env-bake");
+    env.propose("v2", "iter8/productpage:v2");
+    let id = id_of(&env.spec());
+    let exp = env.render();
+    let prom = prometheus(Some);
+    let started = std::time::Instant::now();
+    // The window opened 80 s ago: past the bake time, with 800 clean
+    // requests (0.00722 x 800 - 5.28 = 0.5: no error allowed, none seen).
+    let out = finish(
+        local(&env, &exp, &prom.url(), &ago(110)),
+        Duration::from_secs(60),
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("look 1 (8") && err.contains("promote: v2 meets every objective (early, at 8"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert_eq!(env.verdict_commits(&id).len(), 1, "{err}");
+}
