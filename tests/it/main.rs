@@ -8,6 +8,7 @@ mod cmp;
 mod fake_kube_harness;
 mod forge;
 mod git_servers;
+mod install;
 mod invalid;
 mod judge;
 mod plain_yaml;
