@@ -45,9 +45,9 @@ fn tool(env: &str, name: &str) -> PathBuf {
         return PathBuf::from(p);
     }
     let ci = repo_root().join(".ci/bin").join(name);
-    let on_path = std::env::var_os("PATH")
+    let on_path: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).collect())
-        .unwrap_or_else(Vec::new);
+        .unwrap_or_default();
     std::iter::once(ci)
         .chain(on_path)
         .find(|p| p.is_file())
