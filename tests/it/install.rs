@@ -308,36 +308,55 @@ fn upstream_install() -> Vec<Value> {
     parse(&text)
 }
 
-#[test]
-fn kustomize_builds_every_documented_layout() {
+/// Builds `layout` and checks it; one test per layout, so they run in parallel.
+fn check_layout(layout: &Layout) {
     let upstream = upstream_install();
     let upstream_cm = &find(&upstream, "ConfigMap", "argocd-cm")["data"];
-    for layout in LAYOUTS {
-        let stream = build_layout(layout);
-        let docs = parse(&stream);
-        let name = layout.name;
-        // Upstream's objects, plus the CRD and the plugin ConfigMap.
-        assert_eq!(docs.len(), upstream.len() + 2, "{name}");
-        check_sidecar(&docs, &KUSTOMIZE_CM);
-        check_plugin_config(&docs, &KUSTOMIZE_CM);
-        check_argocd_cm(&docs, upstream_cm);
-        check_crd(&docs);
-        // One namespace for every namespaced object, so the plugin
-        // ConfigMap lands beside the repo-server that mounts it.
-        for d in docs.iter().filter(|d| {
-            d["kind"] != "CustomResourceDefinition"
-                && !d["kind"].as_str().unwrap().starts_with("Cluster")
-        }) {
-            assert_eq!(
-                d["metadata"]["namespace"].as_str(),
-                layout.namespace,
-                "{name}: {} {}",
-                d["kind"],
-                d["metadata"]["name"]
-            );
-        }
-        validate_strictly(name, &stream);
+    let stream = build_layout(layout);
+    let docs = parse(&stream);
+    let name = layout.name;
+    // Upstream's objects, plus the CRD and the plugin ConfigMap.
+    assert_eq!(docs.len(), upstream.len() + 2, "{name}");
+    check_sidecar(&docs, &KUSTOMIZE_CM);
+    check_plugin_config(&docs, &KUSTOMIZE_CM);
+    check_argocd_cm(&docs, upstream_cm);
+    check_crd(&docs);
+    // One namespace for every namespaced object, so the plugin
+    // ConfigMap lands beside the repo-server that mounts it.
+    let namespaced = docs.iter().filter(|d| {
+        d["kind"] != "CustomResourceDefinition"
+            && !d["kind"].as_str().unwrap().starts_with("Cluster")
+    });
+    for d in namespaced {
+        assert_eq!(
+            d["metadata"]["namespace"].as_str(),
+            layout.namespace,
+            "{name}: {} {}",
+            d["kind"],
+            d["metadata"]["name"]
+        );
     }
+    validate_strictly(name, &stream);
+}
+
+#[test]
+fn kustomize_builds_install_yaml_without_namespace() {
+    check_layout(&LAYOUTS[0]);
+}
+
+#[test]
+fn kustomize_builds_install_yaml_with_namespace() {
+    check_layout(&LAYOUTS[1]);
+}
+
+#[test]
+fn kustomize_builds_behind_a_namespaced_base() {
+    check_layout(&LAYOUTS[2]);
+}
+
+#[test]
+fn kustomize_builds_behind_a_plain_base() {
+    check_layout(&LAYOUTS[3]);
 }
 
 fn helm_template(values: Option<&Path>) -> String {
