@@ -5,6 +5,7 @@
 //! plugin environment. Limits are in the metric's unit: fractions for rates,
 //! milliseconds for latency.
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -262,8 +263,69 @@ impl ExperimentSpec {
 /// The CRD as YAML, as `samples/install/crd.yaml` holds it.
 pub fn crd_yaml() -> String {
     use kube::CustomResourceExt;
+    let mut crd = Experiment::crd();
+    for version in &mut crd.spec.versions {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            kubernetes_int_formats(schema);
+        }
+    }
     // A CRD is plain data; serialising it cannot fail.
-    serde_saphyr::to_string(&Experiment::crd()).expect("serialisable CRD")
+    serde_saphyr::to_string(&crd).expect("serialisable CRD")
+}
+
+/// schemars names Rust's unsigned and narrow integers (`uint64`, `uint32`,
+/// `int16`, …); Kubernetes knows only `int32` and `int64`, and since 1.34
+/// warns for every other format when the CRD is applied. Each becomes the
+/// smallest of the two that holds its range (`uint64` has no exact match and
+/// becomes `int64`: our values are counts and seconds, far below 2^63).
+fn kubernetes_int_formats(schema: &mut JSONSchemaProps) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+        JSONSchemaPropsOrArray as Items, JSONSchemaPropsOrBool as Extra,
+    };
+    if let Some(format) = schema.format.as_mut() {
+        match format.as_str() {
+            "int8" | "int16" | "uint8" | "uint16" => *format = "int32".into(),
+            "uint32" | "uint64" | "uint" => *format = "int64".into(),
+            _ => {}
+        }
+    }
+    let maps = [
+        schema.properties.as_mut(),
+        schema.pattern_properties.as_mut(),
+        schema.definitions.as_mut(),
+    ];
+    let lists = [
+        schema.all_of.as_mut(),
+        schema.any_of.as_mut(),
+        schema.one_of.as_mut(),
+    ];
+    let mut nested: Vec<&mut JSONSchemaProps> = maps
+        .into_iter()
+        .flatten()
+        .flat_map(|m| m.values_mut())
+        .chain(lists.into_iter().flatten().flatten())
+        .collect();
+    nested.extend(schema.not.as_deref_mut());
+    match schema.items.as_mut() {
+        Some(Items::Schema(one)) => nested.push(one),
+        Some(Items::Schemas(many)) => nested.extend(many.iter_mut()),
+        None => {}
+    }
+    for extra in [
+        schema.additional_properties.as_mut(),
+        schema.additional_items.as_mut(),
+    ] {
+        if let Some(Extra::Schema(one)) = extra {
+            nested.push(one);
+        }
+    }
+    for child in nested {
+        kubernetes_int_formats(child);
+    }
 }
 
 /// Written only by the promote hook. Never holds credentials.

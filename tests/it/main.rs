@@ -10,6 +10,7 @@ mod fake_kube_harness;
 mod forge;
 mod fuzz;
 mod git_servers;
+mod install;
 mod invalid;
 mod judge;
 mod prometheus_harness;

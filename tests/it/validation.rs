@@ -51,7 +51,7 @@ fn python() -> PathBuf {
     venv
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -60,7 +60,7 @@ fn text(out: &Output) -> String {
 }
 
 /// `kubernetes-validate --strict` of `file`; panics with its report on failure.
-fn kubernetes_validate(file: &Path) -> Output {
+pub(crate) fn kubernetes_validate(file: &Path) -> Output {
     Command::new(python())
         .args([
             "-m",
@@ -136,7 +136,7 @@ fn streams() -> Vec<(String, String)> {
 
 /// The stream's documents, each with its own text (as written, for validators
 /// that read YAML 1.1) and its parsed value.
-fn documents(stream: &str) -> Vec<(String, Value)> {
+pub(crate) fn documents(stream: &str) -> Vec<(String, Value)> {
     let mut chunks = vec![String::new()];
     for line in stream.lines() {
         if line == "---" {
