@@ -169,15 +169,8 @@ impl Schedule {
         let mut seconds = Vec::new();
         for k in 1..=looks {
             let t = (k * spacing).min(duration);
-            steps.push(Step {
-                trials: (rate * t as f64).floor() as u64,
-                null_step: u,
-                null: u,
-                over: (2.0 * u).min((1.0 + u) / 2.0),
-                far: (5.0 * u).min((1.0 + 3.0 * u) / 4.0),
-                under: u * (1.0 - margin),
-                may_promote: t >= bake,
-            });
+            let trials = (rate * t as f64).floor() as u64;
+            steps.push(Step::absolute(trials, u, margin, t >= bake));
             seconds.push(t);
         }
         Schedule {

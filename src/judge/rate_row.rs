@@ -233,8 +233,7 @@ pub(super) fn baseline_row(
                 Side::Upper => (l.limit, x.floor()),
                 Side::Lower => (1.0 - l.limit, (n - x).floor()),
             };
-            let over = (2.0 * u).min((1.0 + u) / 2.0);
-            let far = (5.0 * u).min((1.0 + 3.0 * u) / 4.0);
+            let (over, far) = sequential::over_alternatives(u);
             let trials = n.ceil() as u64;
             failed |= hits as u64 >= sequential::over_count(trials, u, over, far, alpha);
         }

@@ -222,16 +222,7 @@ pub fn steps(
                 trials: held.requests.max(before.trials),
                 hits: hits.max(before.hits),
             };
-            let step = Step {
-                trials: now.trials,
-                null_step: u,
-                null: u,
-                over: (2.0 * u).min((1.0 + u) / 2.0),
-                far: (5.0 * u).min((1.0 + 3.0 * u) / 4.0),
-                under: u * (1.0 - margin),
-                may_promote,
-            };
-            (now, step)
+            (now, Step::absolute(now.trials, u, margin, may_promote))
         };
         before = now;
         steps.push(step);

@@ -79,6 +79,33 @@ pub struct Step {
     pub may_promote: bool,
 }
 
+impl Step {
+    /// A look of an absolute limit `u`: every trial is a hit with
+    /// probability `u` at the limit, and the alternatives are fixed
+    /// multiples of it (capped below 1).
+    pub fn absolute(trials: u64, u: f64, margin: f64, may_promote: bool) -> Step {
+        let (over, far) = over_alternatives(u);
+        Step {
+            trials,
+            null_step: u,
+            null: u,
+            over,
+            far,
+            under: u * (1.0 - margin),
+            may_promote,
+        }
+    }
+}
+
+/// The "shown over" alternatives of limit `u`: twice and five times it,
+/// kept below 1.
+pub fn over_alternatives(u: f64) -> (f64, f64) {
+    (
+        (2.0 * u).min((1.0 + u) / 2.0),
+        (5.0 * u).min((1.0 + 3.0 * u) / 4.0),
+    )
+}
+
 /// What one look's boundaries are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {

@@ -11,15 +11,7 @@ fn steps(counts: &[u64], limit: f64, margin: f64, bake: usize) -> Vec<Step> {
         .enumerate()
         .map(|(i, &m)| {
             total += m;
-            Step {
-                trials: total,
-                null_step: limit,
-                null: limit,
-                over: (2.0 * limit).min((1.0 + limit) / 2.0),
-                far: (5.0 * limit).min((1.0 + limit) / 2.0),
-                under: limit * (1.0 - margin),
-                may_promote: i >= bake,
-            }
+            Step::absolute(total, limit, margin, i >= bake)
         })
         .collect()
 }
