@@ -444,6 +444,9 @@ pub struct RateCount {
     pub requests: u64,
     /// The candidate's hits (errors, slow requests).
     pub hits: u64,
+    /// For a lower limit: the candidate's misses, rounded up on their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misses: Option<u64>,
     /// The baseline's, for a relative limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_requests: Option<u64>,

@@ -10,7 +10,9 @@
 //!   allow the hits seen, promote once shown under it by the margin after
 //!   the bake time (`minDuration`), and at the deadline by an exact
 //!   critical count. Wrong promotion stays at most 1 − `confidence` however
-//!   many looks are made, and no minimum sample is needed;
+//!   many looks are made (docs/judging.md states the one exception: a
+//!   relative limit with no error in either version), and no minimum
+//!   sample is needed;
 //! - **other objectives** (mean latency, custom values, counts) are judged on
 //!   their estimate once the version has `minRequests` ([`super::estimate`]);
 //! - the candidate is **rejected** at any look once an objective fails;

@@ -11,10 +11,15 @@ use super::metrics::{self, Kind};
 use super::rates::{self, RateLimit, Seen, Side};
 use super::sequential::{self, Budget, Step};
 
-/// Traffic the curtailment projection assumes, as a share of what the
-/// looks so far saw: more than seen, so a candidate that could still pass
-/// with somewhat more traffic than expected is not cut off.
+/// Traffic the curtailment projection assumes, as a share of the rate the
+/// looks so far saw: the same rate. A candidate is cut off when the deadline
+/// could not allow its hits at that traffic; one whose traffic then grows
+/// might have passed (a cost in power only, never in wrong promotions).
 const PROJECTION_CUSHION: f64 = 1.0;
+
+/// Most projected looks: a long remaining window is projected with sparser
+/// looks, which spend less of the early budget and so only raise the cap.
+const MOST_PROJECTED: u64 = 240;
 
 /// Where the test stands for one objective.
 pub(super) struct RateJudged {
@@ -42,7 +47,14 @@ pub(super) fn judge(
     let mut outcomes = Vec::new();
     let mut shown: Option<(Seen, Option<u64>, Option<u64>)> = None;
     for l in rates::limits(o, kind) {
-        let (steps, seen) = rates::steps(looks, index, l, spec.margin, w.min_duration_seconds);
+        let (steps, seen) = rates::steps(
+            looks,
+            index,
+            &o.metric,
+            l,
+            spec.margin,
+            w.min_duration_seconds,
+        );
         let (Some(bounds), Some(now)) = (
             sequential::bounds(&steps, budget, final_look)
                 .last()
@@ -75,12 +87,27 @@ pub(super) fn judge(
                 ),
             )
         } else if final_look && l.relative && now.trials == 0 {
-            // No error in either version: nothing to compare, and a limit
-            // relative to a rate nobody can see is vacuous (docs/judging.md).
-            (
-                Outcome::Pass,
-                format!("{}: no errors in either version", o.metric),
-            )
+            // No error in either version: the ratio cannot be shown. An
+            // absolute limit on the same metric then decides alone (it
+            // bounds the rates nobody saw); without one the objective is
+            // unproven (docs/judging.md).
+            if absolute_guard(spec, o) {
+                (
+                    Outcome::Pass,
+                    format!(
+                        "{}: no errors in either version; the absolute limit decides",
+                        o.metric
+                    ),
+                )
+            } else {
+                (
+                    Outcome::Inconclusive,
+                    format!(
+                        "{}: no errors in either version, so a limit relative to the baseline cannot be shown (pair it with an absolute limit)",
+                        o.metric
+                    ),
+                )
+            }
         } else if final_look {
             match bounds.promote_at {
                 Some(c) if now.hits <= c => (
@@ -171,6 +198,13 @@ pub(super) fn judge(
     RateJudged { row, outcome, why }
 }
 
+/// Whether `o`'s metric also has an absolute upper limit in the spec.
+fn absolute_guard(spec: &ExperimentSpec, o: &Objective) -> bool {
+    spec.objectives
+        .iter()
+        .any(|a| a.metric == o.metric && !a.relative && a.upper_limit.is_some())
+}
+
 /// Fail if any limit fails; pass if all pass; else the first open one.
 fn combine(outcomes: Vec<(Outcome, String)>) -> (Outcome, String) {
     let pick = |o: Outcome| outcomes.iter().find(|(x, _)| *x == o).cloned();
@@ -198,10 +232,13 @@ fn projected_cap(
     if seconds == 0 || last.trials == 0 {
         return None;
     }
-    let interval = w.interval_seconds.max(1);
+    let interval = w
+        .interval_seconds
+        .max(remaining.div_ceil(MOST_PROJECTED))
+        .max(1);
     let per_look =
         (last.trials as f64 / seconds as f64 * interval as f64 * PROJECTION_CUSHION).ceil() as u64;
-    let more = remaining.div_ceil(interval).min(10_000);
+    let more = remaining.div_ceil(interval);
     let mut all = steps.to_vec();
     for i in 1..=more {
         all.push(Step {

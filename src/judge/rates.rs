@@ -82,10 +82,15 @@ pub fn count(o: &Objective, kind: Kind, m: &Measurements) -> Option<RateCount> {
         metric: o.metric.clone(),
         requests: down(requests),
         hits: up(hits),
+        misses: None,
         baseline_requests: None,
         baseline_hits: None,
     };
     c.hits = c.hits.min(c.requests);
+    if o.lower_limit.is_some() && !o.relative {
+        // Against the candidate on this side too: its misses rounded up.
+        c.misses = Some(up(requests - hits).min(c.requests));
+    }
     if o.relative {
         let (n, x) = tally(o, kind, &m.baseline)?;
         c.baseline_requests = Some(up(n));
@@ -154,6 +159,7 @@ pub struct Seen {
 pub fn steps(
     looks: &[LookRecord],
     index: usize,
+    metric: &str,
     l: RateLimit,
     margin: f64,
     bake: u64,
@@ -164,13 +170,18 @@ pub fn steps(
     let (mut nb, mut xb) = (0u64, 0u64);
     let mut before = Seen::default();
     for look in looks {
-        let Some(c) = look.counts.get(index) else {
+        // A record of another objective (an edited spec) is not this one's.
+        let Some(c) = look.counts.get(index).filter(|c| c.metric == metric) else {
             continue;
         };
         // Held at their earlier values when Prometheus reports fewer.
         let prev = held.clone();
         held.requests = held.requests.max(c.requests);
         held.hits = held.hits.max(c.hits).min(held.requests);
+        held.misses = match (held.misses, c.misses) {
+            (Some(a), Some(b)) => Some(a.max(b).min(held.requests)),
+            (a, b) => a.or(b),
+        };
         let prev_nb = nb;
         nb = nb.max(c.baseline_requests.unwrap_or(0));
         xb = xb.max(c.baseline_hits.unwrap_or(0)).min(nb);
@@ -216,7 +227,7 @@ pub fn steps(
             };
             let hits = match l.side {
                 Side::Upper => held.hits,
-                Side::Lower => held.requests - held.hits,
+                Side::Lower => held.misses.unwrap_or(held.requests - held.hits),
             };
             let now = Seen {
                 trials: held.requests.max(before.trials),

@@ -134,6 +134,13 @@ impl Budget {
     }
 }
 
+/// Schedules longer than this are not memoised (the simulation's have 12
+/// or 24 looks; the hook's grow with every look and are never asked twice).
+const MEMO_STEPS: usize = 64;
+
+/// Entries kept: at most 1,024 × 64 steps × 56 bytes, under 4 MB.
+const MEMO_ENTRIES: usize = 1024;
+
 thread_local! {
     /// Boundaries already computed, by their inputs. The hook never asks
     /// twice, but the simulation and `assay plan` ask for the same traffic
@@ -144,11 +151,12 @@ thread_local! {
 /// Boundaries of every look in `steps`; the last look is the deadline when
 /// `last_is_final` (its `promote_at` is then `c_K`).
 pub fn bounds(steps: &[Step], budget: Budget, last_is_final: bool) -> Vec<Bounds> {
-    let mut key = vec![
+    let mut key = Vec::with_capacity(3 + 7 * steps.len());
+    key.extend([
         budget.alpha.to_bits(),
         budget.early.to_bits(),
         u64::from(last_is_final),
-    ];
+    ]);
     for s in steps {
         key.extend([
             s.trials,
@@ -160,13 +168,16 @@ pub fn bounds(steps: &[Step], budget: Budget, last_is_final: bool) -> Vec<Bounds
             u64::from(s.may_promote),
         ]);
     }
+    if steps.len() > MEMO_STEPS {
+        return compute(steps, budget, last_is_final);
+    }
     if let Some(hit) = MEMO.with(|m| m.borrow().get(&key).cloned()) {
         return hit;
     }
     let out = compute(steps, budget, last_is_final);
     MEMO.with(|m| {
         let mut m = m.borrow_mut();
-        if m.len() >= 4096 {
+        if m.len() >= MEMO_ENTRIES {
             m.clear();
         }
         m.insert(key, out.clone());

@@ -399,7 +399,7 @@ fn ab_never_promotes_a_worse_reward_because_of_a_relative_objective() {
 }
 
 #[test]
-fn a_relative_rate_against_a_baseline_without_errors_can_pass() {
+fn a_relative_rate_without_errors_needs_an_absolute_limit_beside_it() {
     let mut s = spec();
     s.objectives = vec![Objective {
         metric: "error-rate".into(),
@@ -407,7 +407,26 @@ fn a_relative_rate_against_a_baseline_without_errors_can_pass() {
         lower_limit: None,
         relative: true,
     }];
-    let a = assess(&s, &both(data(50_000.0, 0.0), data(50_000.0, 0.0)), true);
+    // Neither version erred: the ratio cannot be shown, so alone the
+    // relative limit is unproven...
+    let clean = both(data(50_000.0, 0.0), data(50_000.0, 0.0));
+    let a = assess(&s, &clean, true);
+    assert_eq!(a.verdict, Verdict::Reject, "{}", a.reason);
+    assert!(
+        a.reason
+            .contains("cannot be shown (pair it with an absolute limit)"),
+        "{}",
+        a.reason
+    );
+    // ...and beside an absolute limit on the same metric, that one decides.
+    let mut paired = s.clone();
+    paired.objectives.push(Objective {
+        metric: "error-rate".into(),
+        upper_limit: Some(0.01),
+        lower_limit: None,
+        relative: false,
+    });
+    let a = assess(&paired, &clean, true);
     assert_eq!(a.verdict, Verdict::Promote, "{}", a.reason);
     assert_eq!(a.reason, "v2 meets every objective");
     // A clearly worse candidate: 40 errors of the 40 both made, where at

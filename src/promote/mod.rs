@@ -312,9 +312,22 @@ fn judge_loop(
             Ok(Held::Delivered(commit)) => return already_delivered(rec, commit, log),
             Err(e) => log(&format!("warning: cannot poll the env repo: {e}")),
         }
+        if looks.len() as u64 >= MAX_LOOKS && !look.is_final {
+            // A hook restarted over and over looks at once each time: past
+            // MAX_LOOKS recorded looks, only the deadline's is left.
+            sleep_until(window.deadline, interval);
+            continue;
+        }
         if look.seconds == 0 && !look.is_final {
+            // Until a whole second of the window has passed: looks are
+            // taken at whole seconds, so waiting only for `start` would
+            // spin (and poll Git) through the second it opens.
             log(&format!("warming up until {}", window.start));
-            sleep_until(window.start, interval);
+            let first = window
+                .start
+                .saturating_add(SignedDuration::from_secs(1))
+                .unwrap_or(window.start);
+            sleep_until(first, interval);
             continue;
         }
         if look.is_final && now < window.deadline.saturating_add(settle).unwrap_or(now) {
