@@ -89,16 +89,22 @@ def num(v):
 
 
 def metrics(a):
+    write_openmetrics(a.out, [(w, RPS, e) for w, e in WORKLOADS], a.past, a.future)
+
+
+def write_openmetrics(path, workloads, past, future):
+    """workloads: (name, requests per second, error fraction); also used by
+    benches/timeline.py."""
     now = int(time.time())
-    start = (now - a.past) // STEP * STEP
-    end = -(-(now + a.future) // STEP) * STEP
+    start = (now - past) // STEP * STEP
+    end = -(-(now + future) // STEP) * STEP
     times = range(start, end + 1, STEP)
     les = [num(b) for b in BUCKETS] + ["+Inf"]
     fractions = [1.0 if LATENCY_MS <= b else 0.0 for b in BUCKETS] + [1.0]
     series = []
-    for workload, e in WORKLOADS:
+    for workload, rps, e in workloads:
         for reporter in ("source", "destination"):
-            for code, rate in (("200", RPS * (1 - e)), ("503", RPS * e)):
+            for code, rate in (("200", rps * (1 - e)), ("503", rps * e)):
                 if rate <= 0:
                     continue  # Envoy never exports a code it has not seen
                 labels = (f'reporter="{reporter}",destination_workload="{workload}",'
@@ -119,10 +125,10 @@ def metrics(a):
             out.append(f"{name}_count{{{labels}}} {num(rate * x)} {t}")
             out.append(f"{name}_sum{{{labels}}} {num((rate * LATENCY_MS) * x)} {t}")
     out.append("# EOF")
-    with open(a.out, "w", encoding="utf-8") as f:
+    with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(out) + "\n")
-    log(f"metrics: {len(WORKLOADS)} workloads, {len(times)} samples per series, "
-        f"{datetime.datetime.fromtimestamp(start, datetime.UTC):%H:%M:%S} to "
+    log(f"metrics: {len(workloads)} workloads, {len(series)} series, {len(times)} samples "
+        f"per series, {datetime.datetime.fromtimestamp(start, datetime.UTC):%H:%M:%S} to "
         f"{datetime.datetime.fromtimestamp(end, datetime.UTC):%H:%M:%S} UTC")
 
 
