@@ -187,6 +187,25 @@ def seconds(text):
     return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
 
 
+def propose(assay, workdir, work, slug, version):
+    """CI's candidate commit in the clone `work` (`assay candidate set`, as
+    CI would); the commit, the experiment id and the spec's text. Also used
+    by benches/timeline.py."""
+    path = os.path.join(work, SPEC)
+    proposal = os.path.join(workdir, f"proposal-{slug}.yaml")
+    shutil.copyfile(path, proposal)
+    checked([assay, "candidate", "set", "--file", proposal, "--version", version,
+             "--image", f"iter8/productpage:{version}", "--env", "color=green"])
+    shutil.copyfile(proposal, path)
+    git("commit", "-q", "-a", "-m", f"CI: propose {version}", cwd=work)
+    commit = git("rev-parse", "HEAD", cwd=work).strip()
+    out = checked([assay, "validate", path])
+    m = re.search(r"experiment ([0-9a-f]+)\)", out)
+    if not m:
+        die(f"assay validate gave no experiment id:\n{out}")
+    return commit, m.group(1), open(path, encoding="utf-8").read()
+
+
 class Variant:
     def __init__(self, name, version, custom, verdict):
         self.name, self.version, self.custom, self.verdict = name, version, custom, verdict
@@ -237,19 +256,7 @@ def seed(a, env):
             text = text.replace(LAST_OBJECTIVE, LAST_OBJECTIVE + CUSTOM_OBJECTIVES)
             open(path, "w", encoding="utf-8").write(text)
             git("commit", "-q", "-a", "-m", "productpage: 3 custom objectives", cwd=work)
-        proposal = os.path.join(a.workdir, f"proposal-{v.slug}.yaml")
-        shutil.copyfile(path, proposal)
-        checked([a.assay, "candidate", "set", "--file", proposal, "--version", v.version,
-                 "--image", f"iter8/productpage:{v.version}", "--env", "color=green"])
-        shutil.copyfile(proposal, path)
-        git("commit", "-q", "-a", "-m", f"CI: propose {v.version}", cwd=work)
-        v.commit = git("rev-parse", "HEAD", cwd=work).strip()
-        out = checked([a.assay, "validate", path])
-        m = re.search(r"experiment ([0-9a-f]+)\)", out)
-        if not m:
-            die(f"assay validate gave no experiment id:\n{out}")
-        v.id = m.group(1)
-        spec = open(path, encoding="utf-8").read()
+        v.commit, v.id, spec = propose(a.assay, a.workdir, work, v.slug, v.version)
         v.window = (seconds(re.search(r"(?m)^    warmup: (\S+)$", spec).group(1))
                     + seconds(re.search(r"(?m)^    duration: (\S+)$", spec).group(1)))
         v.objectives = len(re.findall(r"(?m)^      - \{metric: ", spec))

@@ -36,7 +36,6 @@ with their sources). Prints markdown on stdout, progress on stderr.
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -44,8 +43,9 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from promote_timing import (APP, NO_CREDENTIALS, NS, SPEC, STEP, checked, die,  # noqa: E402
-                            git, log, loadavg, rfc3339_ms, seconds, write_openmetrics)
+from promote_timing import (APP, NO_CREDENTIALS, NS, STEP, checked, die,  # noqa: E402
+                            git, log, loadavg, propose, rfc3339_ms, seconds,
+                            write_openmetrics)
 
 QPS, WEIGHT, LIMIT = 48.0, 0.20, 0.01
 BASELINE = ("productpage-v1", QPS * (1 - WEIGHT), 0.0)
@@ -132,20 +132,7 @@ def seed(a, c):
             f.write(text)
     git("add", "-A", cwd=work)
     git("commit", "-q", "-m", "Initial import of samples/bookinfo", cwd=work)
-    path = os.path.join(work, SPEC)
-    proposal = os.path.join(a.workdir, f"proposal-{c.slug}.yaml")
-    shutil.copyfile(path, proposal)
-    checked([a.assay, "candidate", "set", "--file", proposal, "--version", c.version,
-             "--image", f"iter8/productpage:{c.version}", "--env", "color=green"])
-    shutil.copyfile(proposal, path)
-    git("commit", "-q", "-a", "-m", f"CI: propose {c.version}", cwd=work)
-    c.commit = git("rev-parse", "HEAD", cwd=work).strip()
-    out = checked([a.assay, "validate", path])
-    m = re.search(r"experiment ([0-9a-f]+)\)", out)
-    if not m:
-        die(f"assay validate gave no experiment id:\n{out}")
-    c.id = m.group(1)
-    spec = open(path, encoding="utf-8").read()
+    c.commit, c.id, spec = propose(a.assay, a.workdir, work, c.slug, c.version)
     c.warmup = seconds(re.search(r"(?m)^    warmup: (\S+)$", spec).group(1))
     c.window_s = seconds(re.search(r"(?m)^    duration: (\S+)$", spec).group(1))
     c.interval = seconds(re.search(r"(?m)^    interval: (\S+)$", spec).group(1))
