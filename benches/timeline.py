@@ -272,6 +272,22 @@ def batch(a, cases):
 # --- report -------------------------------------------------------------------
 
 
+def collapse(lines):
+    """`t  line`, a run of the same line as its first and last time and count."""
+    out, i = [], 0
+    while i < len(lines):
+        j = i
+        while j + 1 < len(lines) and lines[j + 1][1] == lines[i][1]:
+            j += 1
+        t, l = lines[i]
+        if j - i >= 2:
+            out.append(f"{t:7.2f}  {l}  (× {j - i + 1}, the last at {lines[j][0]:.2f})")
+        else:
+            out += [f"{u:7.2f}  {m}" for u, m in lines[i:j + 1]]
+        i = j + 1
+    return out
+
+
 def fmt(s):
     m, sec = divmod(round(s), 60)
     return f"{round(s)} s ({m}:{sec:02d})"
@@ -378,8 +394,8 @@ def report(a, cases, got, load, elapsed):
     print("Every look of the new-flow 5× run (stderr, seconds after the hook started):\n")
     r5, _ = got["new-v5"]
     print("```")
-    for t, l in r5.lines:
-        print(f"{t:7.2f}  {l}")
+    for line in collapse(r5.lines):
+        print(line)
     print("```\n")
     print("Commands (paths shortened; the old flow's `--started-at` is the hook's start − "
           f"{P:.0f} s − (warmup + duration)):\n")
