@@ -8,7 +8,7 @@
 # plus the 5× candidate with `duration: 30m`. Prints markdown on stdout
 # (docs/benchmarks-timeline.md is one such run); progress on stderr.
 #
-#   benches/timeline.sh        # about 7 minutes of real time (2 of them setup)
+#   benches/timeline.sh        # about 7 minutes of real time (1 of them setup)
 #
 # Real parts: Debian's Prometheus fed with `promtool tsdb create-blocks-from
 # openmetrics` (Istio metrics from an hour ago to an hour ahead), `git
