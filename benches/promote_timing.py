@@ -89,16 +89,22 @@ def num(v):
 
 
 def metrics(a):
+    write_openmetrics(a.out, [(w, RPS, e) for w, e in WORKLOADS], a.past, a.future)
+
+
+def write_openmetrics(path, workloads, past, future):
+    """workloads: (name, requests per second, error fraction); also used by
+    benches/timeline.py."""
     now = int(time.time())
-    start = (now - a.past) // STEP * STEP
-    end = -(-(now + a.future) // STEP) * STEP
+    start = (now - past) // STEP * STEP
+    end = -(-(now + future) // STEP) * STEP
     times = range(start, end + 1, STEP)
     les = [num(b) for b in BUCKETS] + ["+Inf"]
     fractions = [1.0 if LATENCY_MS <= b else 0.0 for b in BUCKETS] + [1.0]
     series = []
-    for workload, e in WORKLOADS:
+    for workload, rps, e in workloads:
         for reporter in ("source", "destination"):
-            for code, rate in (("200", RPS * (1 - e)), ("503", RPS * e)):
+            for code, rate in (("200", rps * (1 - e)), ("503", rps * e)):
                 if rate <= 0:
                     continue  # Envoy never exports a code it has not seen
                 labels = (f'reporter="{reporter}",destination_workload="{workload}",'
@@ -119,10 +125,10 @@ def metrics(a):
             out.append(f"{name}_count{{{labels}}} {num(rate * x)} {t}")
             out.append(f"{name}_sum{{{labels}}} {num((rate * LATENCY_MS) * x)} {t}")
     out.append("# EOF")
-    with open(a.out, "w", encoding="utf-8") as f:
+    with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(out) + "\n")
-    log(f"metrics: {len(WORKLOADS)} workloads, {len(times)} samples per series, "
-        f"{datetime.datetime.fromtimestamp(start, datetime.UTC):%H:%M:%S} to "
+    log(f"metrics: {len(workloads)} workloads, {len(series)} series, {len(times)} samples "
+        f"per series, {datetime.datetime.fromtimestamp(start, datetime.UTC):%H:%M:%S} to "
         f"{datetime.datetime.fromtimestamp(end, datetime.UTC):%H:%M:%S} UTC")
 
 
@@ -181,6 +187,25 @@ def seconds(text):
     return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
 
 
+def propose(assay, workdir, work, slug, version):
+    """CI's candidate commit in the clone `work` (`assay candidate set`, as
+    CI would); the commit, the experiment id and the spec's text. Also used
+    by benches/timeline.py."""
+    path = os.path.join(work, SPEC)
+    proposal = os.path.join(workdir, f"proposal-{slug}.yaml")
+    shutil.copyfile(path, proposal)
+    checked([assay, "candidate", "set", "--file", proposal, "--version", version,
+             "--image", f"iter8/productpage:{version}", "--env", "color=green"])
+    shutil.copyfile(proposal, path)
+    git("commit", "-q", "-a", "-m", f"CI: propose {version}", cwd=work)
+    commit = git("rev-parse", "HEAD", cwd=work).strip()
+    out = checked([assay, "validate", path])
+    m = re.search(r"experiment ([0-9a-f]+)\)", out)
+    if not m:
+        die(f"assay validate gave no experiment id:\n{out}")
+    return commit, m.group(1), open(path, encoding="utf-8").read()
+
+
 class Variant:
     def __init__(self, name, version, custom, verdict):
         self.name, self.version, self.custom, self.verdict = name, version, custom, verdict
@@ -231,19 +256,7 @@ def seed(a, env):
             text = text.replace(LAST_OBJECTIVE, LAST_OBJECTIVE + CUSTOM_OBJECTIVES)
             open(path, "w", encoding="utf-8").write(text)
             git("commit", "-q", "-a", "-m", "productpage: 3 custom objectives", cwd=work)
-        proposal = os.path.join(a.workdir, f"proposal-{v.slug}.yaml")
-        shutil.copyfile(path, proposal)
-        checked([a.assay, "candidate", "set", "--file", proposal, "--version", v.version,
-                 "--image", f"iter8/productpage:{v.version}", "--env", "color=green"])
-        shutil.copyfile(proposal, path)
-        git("commit", "-q", "-a", "-m", f"CI: propose {v.version}", cwd=work)
-        v.commit = git("rev-parse", "HEAD", cwd=work).strip()
-        out = checked([a.assay, "validate", path])
-        m = re.search(r"experiment ([0-9a-f]+)\)", out)
-        if not m:
-            die(f"assay validate gave no experiment id:\n{out}")
-        v.id = m.group(1)
-        spec = open(path, encoding="utf-8").read()
+        v.commit, v.id, spec = propose(a.assay, a.workdir, work, v.slug, v.version)
         v.window = (seconds(re.search(r"(?m)^    warmup: (\S+)$", spec).group(1))
                     + seconds(re.search(r"(?m)^    duration: (\S+)$", spec).group(1)))
         v.objectives = len(re.findall(r"(?m)^      - \{metric: ", spec))
