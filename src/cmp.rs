@@ -22,14 +22,18 @@ pub enum Setting {
     PrometheusUrl,
     /// `promotion-mode` / `PROMOTION_MODE`: `pull-request` or `push`.
     PromotionMode,
+    /// `argocd-server` / `ARGOCD_SERVER`: the Argo CD API the hook asks to
+    /// refresh the Application after the verdict.
+    ArgocdServer,
 }
 
 impl Setting {
     /// Every setting, in the order the UI lists them.
-    pub const ALL: [Setting; 3] = [
+    pub const ALL: [Setting; 4] = [
         Setting::CandidateWeight,
         Setting::PrometheusUrl,
         Setting::PromotionMode,
+        Setting::ArgocdServer,
     ];
 
     /// The Application parameter name.
@@ -38,6 +42,7 @@ impl Setting {
             Setting::CandidateWeight => "candidate-weight",
             Setting::PrometheusUrl => "prometheus-url",
             Setting::PromotionMode => "promotion-mode",
+            Setting::ArgocdServer => "argocd-server",
         }
     }
 
@@ -47,6 +52,7 @@ impl Setting {
             Setting::CandidateWeight => "CANDIDATE_WEIGHT",
             Setting::PrometheusUrl => "PROMETHEUS_URL",
             Setting::PromotionMode => "PROMOTION_MODE",
+            Setting::ArgocdServer => "ARGOCD_SERVER",
         }
     }
 
@@ -55,6 +61,7 @@ impl Setting {
             Setting::CandidateWeight => "Candidate weight (%)",
             Setting::PrometheusUrl => "Prometheus URL",
             Setting::PromotionMode => "Promotion mode",
+            Setting::ArgocdServer => "Argo CD server",
         }
     }
 
@@ -68,6 +75,9 @@ impl Setting {
             }
             Setting::PromotionMode => {
                 "pull-request or push: how the verdict reaches Git, when assay.yaml sets no spec.promotion.mode."
+            }
+            Setting::ArgocdServer => {
+                "Argo CD API URL the promote hook asks to refresh this Application after the verdict (token: argocdToken in the credentials Secret), when assay.yaml sets no spec.promotion.argocd.server."
             }
         }
     }
@@ -85,7 +95,7 @@ pub enum CmpError {
     Parameters(String),
     /// A parameter assay does not know: refused, since a typo must not be ignored.
     #[error(
-        "parameter {name:?} is not one assay knows; known: candidate-weight, prometheus-url, promotion-mode"
+        "parameter {name:?} is not one assay knows; known: candidate-weight, prometheus-url, promotion-mode, argocd-server"
     )]
     UnknownParameter {
         /// The parameter name as given.
@@ -112,6 +122,8 @@ pub struct Settings {
     pub prometheus_url: Option<String>,
     /// How the verdict reaches Git.
     pub promotion_mode: Option<Mode>,
+    /// http(s) URL of the Argo CD API server.
+    pub argocd_server: Option<String>,
 }
 
 /// What the Argo CD repo-server tells the plugin about the Application.
@@ -265,6 +277,14 @@ impl Settings {
                 }
                 self.prometheus_url = Some(value.to_string());
             }
+            Setting::ArgocdServer => {
+                if !crate::spec::names::is_http_url(value) {
+                    return Err(bad(format!(
+                        "expected an http:// or https:// URL, got {value:?}"
+                    )));
+                }
+                self.argocd_server = Some(value.to_string());
+            }
             Setting::PromotionMode => {
                 let mode = serde_json::from_value(serde_json::Value::String(value.into()));
                 self.promotion_mode =
@@ -281,6 +301,7 @@ impl Settings {
         match setting {
             Setting::CandidateWeight => self.candidate_weight.map(|w| w.to_string()),
             Setting::PrometheusUrl => self.prometheus_url.clone(),
+            Setting::ArgocdServer => self.argocd_server.clone(),
             Setting::PromotionMode => self.promotion_mode.map(|m| match m {
                 Mode::PullRequest => "pull-request".to_string(),
                 Mode::Push => "push".to_string(),

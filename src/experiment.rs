@@ -190,11 +190,28 @@ pub struct WriteBack {
     /// Forge API base URL, for GitHub Enterprise and self-hosted forges.
     #[serde(default, rename = "apiURL", skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
+    /// How a reject reaches Git in pull-request mode: `push` (at once, the
+    /// default, also for Experiments rendered before this field) or
+    /// `pull-request`.
+    #[serde(default = "push")]
+    pub reject: Mode,
+    /// Argo CD API server asked to refresh the Application after the
+    /// verdict; unset: no refresh.
+    #[serde(
+        default,
+        rename = "argocdServer",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub argocd_server: Option<String>,
     /// Author of the verdict commit.
     pub author: Author,
     /// Repository paths of other assay.yaml files that receive the winner.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<String>,
+}
+
+fn push() -> Mode {
+    Mode::Push
 }
 
 /// A Git commit author.

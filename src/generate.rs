@@ -78,6 +78,8 @@ pub fn parameters(dir: &Path, env: Result<CmpEnv, CmpError>) -> String {
             .clone()
             .or(effective.prometheus_url);
         effective.promotion_mode = from_spec.promotion_mode.or(effective.promotion_mode);
+        from_spec.argocd_server = rel.promotion.argocd_server;
+        effective.argocd_server = from_spec.argocd_server.clone().or(effective.argocd_server);
     }
     crate::cmp::announcement(&effective, &from_spec).to_string() + "\n"
 }

@@ -2,6 +2,7 @@
 //! compact `assay.yaml` into an experiment (the config-management plugin),
 //! judges it, and commits the verdict to Git (the PostSync hook).
 
+pub mod argocd;
 pub mod cluster;
 pub mod cmp;
 pub mod demo;

@@ -115,6 +115,10 @@ fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
         },
     };
     let remote = Remote::new(&a.repo, Credentials::from_dir(&a.credentials)?);
+    let mode = match a.mode {
+        ModeArg::Push => spec::Mode::Push,
+        ModeArg::PullRequest => spec::Mode::PullRequest,
+    };
     let req = writeback::Request {
         branch: a.branch,
         path: a.path,
@@ -124,10 +128,9 @@ fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
         author_name: a.author_name,
         author_email: a.author_email,
         deadline,
-        mode: match a.mode {
-            ModeArg::Push => spec::Mode::Push,
-            ModeArg::PullRequest => spec::Mode::PullRequest,
-        },
+        mode,
+        // `--mode` says exactly what happens, for a reject too.
+        reject: mode,
         forge: match a.forge {
             ForgeArg::Auto => spec::Forge::Auto,
             ForgeArg::Github => spec::Forge::Github,
@@ -140,12 +143,15 @@ fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
         writeback::Outcome::Written { commit, attempts } => {
             format!("verdict written: {commit} (attempt {attempts})")
         }
-        writeback::Outcome::PullRequest { url, created: true } => {
+        writeback::Outcome::PullRequest {
+            url, created: true, ..
+        } => {
             format!("pull request opened: {url}")
         }
         writeback::Outcome::PullRequest {
             url,
             created: false,
+            ..
         } => {
             format!("verdict already present: pull request {url} is open")
         }

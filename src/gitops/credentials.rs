@@ -1,6 +1,7 @@
 //! Git credentials from a mounted Secret directory (the hook's
 //! `/var/run/secrets/assay/git`): `token`, or `username` + `password`, or
-//! `sshPrivateKey` + `knownHosts`. A secret value lives only in [`Secret`],
+//! `sshPrivateKey` + `knownHosts`; and, for the Argo CD refresh,
+//! `argocdToken` ([`argocd_token`]). A secret value lives only in [`Secret`],
 //! which has no `Display` and a redacted `Debug`, so it cannot reach a log,
 //! an error, a commit or a status by accident.
 
@@ -9,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 /// Where the hook Job mounts the credentials Secret.
 pub const DEFAULT_DIR: &str = "/var/run/secrets/assay/git";
+
+/// The key of the Argo CD API token in the credentials Secret.
+pub const ARGOCD_TOKEN: &str = "argocdToken";
 
 /// A secret string. Deliberately not `Display`; `Debug` prints `***`.
 #[derive(Clone, PartialEq, Eq)]
@@ -68,20 +72,7 @@ impl Credentials {
             return Ok(Credentials::Anonymous);
         }
         let shown = dir.display().to_string();
-        let read = |file: &'static str| -> Result<Option<String>, CredentialsError> {
-            let path: PathBuf = dir.join(file);
-            match std::fs::read_to_string(&path) {
-                Ok(s) => Ok(
-                    Some(s.trim_end_matches(['\n', '\r']).to_string()).filter(|s| !s.is_empty())
-                ),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(CredentialsError::Read {
-                    dir: shown.clone(),
-                    file,
-                    message: e.kind().to_string(),
-                }),
-            }
-        };
+        let read = |file: &'static str| read_key(dir, file);
         let incomplete = |message| CredentialsError::Incomplete {
             dir: shown.clone(),
             message,
@@ -110,6 +101,8 @@ impl Credentials {
                 username,
                 password: Secret(password),
             }),
+            // Only the Argo CD token: Git is reached anonymously (git://).
+            (None, None) if read(ARGOCD_TOKEN)?.is_some() => Ok(Credentials::Anonymous),
             (None, None) => Err(incomplete(
                 "holds none of token, username + password, sshPrivateKey + knownHosts",
             )),
@@ -125,6 +118,30 @@ impl Credentials {
             Credentials::Ssh { token, .. } => token.as_ref(),
             Credentials::Anonymous => None,
         }
+    }
+}
+
+/// The Argo CD API token (`argocdToken`) in the credentials directory, if
+/// there is one: the Argo CD refresh is optional, so its absence is `None`.
+pub fn argocd_token(dir: &Path) -> Result<Option<Secret>, CredentialsError> {
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    Ok(read_key(dir, ARGOCD_TOKEN)?.map(Secret))
+}
+
+/// One key of the mounted Secret, without its trailing line break; an
+/// empty or missing file is `None`.
+fn read_key(dir: &Path, file: &'static str) -> Result<Option<String>, CredentialsError> {
+    let path: PathBuf = dir.join(file);
+    match std::fs::read_to_string(&path) {
+        Ok(s) => Ok(Some(s.trim_end_matches(['\n', '\r']).to_string()).filter(|s| !s.is_empty())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CredentialsError::Read {
+            dir: dir.display().to_string(),
+            file,
+            message: e.kind().to_string(),
+        }),
     }
 }
 
@@ -179,6 +196,21 @@ mod tests {
             Credentials::from_dir(Path::new("/nonexistent/assay")).unwrap(),
             Credentials::Anonymous
         );
+    }
+
+    #[test]
+    fn the_argocd_token_is_read_apart_and_alone_means_anonymous_git() {
+        let d = dir(&[("argocdToken", "argo-s3cret\n")]);
+        assert_eq!(
+            Credentials::from_dir(d.path()).unwrap(),
+            Credentials::Anonymous
+        );
+        let t = argocd_token(d.path()).unwrap().unwrap();
+        assert_eq!(t.expose(), "argo-s3cret");
+        assert_eq!(format!("{t:?}"), "***");
+        let d = dir(&[("token", "git")]);
+        assert_eq!(argocd_token(d.path()).unwrap(), None);
+        assert_eq!(argocd_token(Path::new("/nonexistent/assay")).unwrap(), None);
     }
 
     #[test]

@@ -35,6 +35,10 @@ pub struct Request {
     pub deadline: Duration,
     /// Push to the branch, or open a pull request from `assay/<name>-<id>`.
     pub mode: Mode,
+    /// In pull-request mode, how a reject goes: `Push` straight to the
+    /// branch (falling back to a pull request if the server refuses it), or
+    /// `PullRequest` like a promotion.
+    pub reject: Mode,
     /// Which forge hosts the repository (pull-request mode).
     pub forge: ForgeSetting,
     /// The forge's API base URL, for GitHub Enterprise and self-hosted forges.
@@ -47,8 +51,15 @@ pub enum Outcome {
     /// The verdict commit was pushed.
     Written { commit: String, attempts: u32 },
     /// The verdict is on `assay/<name>-<id>` with a pull request open;
-    /// `created` is false when it was already open.
-    PullRequest { url: String, created: bool },
+    /// `created` is false when it was already open. `push_refused` holds the
+    /// server's answer when a reject was to be pushed directly and the
+    /// server refused it (branch protection), so a pull request was opened
+    /// instead.
+    PullRequest {
+        url: String,
+        created: bool,
+        push_refused: Option<String>,
+    },
     /// A commit with this experiment's trailer is already on the branch.
     AlreadyPresent { commit: String },
     /// The file no longer holds this experiment: nothing to write.
@@ -74,6 +85,9 @@ pub enum WriteBackError {
         "pull-request mode needs an API token: put `token` (or username and password) in the credentials Secret"
     )]
     NoToken,
+    /// A direct reject was refused and no pull request could be opened.
+    #[error("{refused}; and no pull request could be opened instead: {forge}")]
+    PushRefused { refused: String, forge: String },
     #[error("gave up after {attempts} attempts in {seconds}s: {last}")]
     Deadline {
         attempts: u32,
@@ -126,16 +140,23 @@ pub fn write_back_with(
     mut sleep: impl FnMut(Duration),
     mut before_push: impl FnMut(u32),
 ) -> Result<Outcome, WriteBackError> {
-    let forge = match req.mode {
-        Mode::Push => None,
-        Mode::PullRequest => {
-            let repo = ForgeRepo::from_url(remote.url(), req.forge, req.api_url.as_deref())?;
-            let token = remote
-                .credentials()
-                .api_token()
-                .ok_or(WriteBackError::NoToken)?;
-            Some(Forge::new(repo, token)?)
-        }
+    let forge_setup = || -> Result<Forge, WriteBackError> {
+        let repo = ForgeRepo::from_url(remote.url(), req.forge, req.api_url.as_deref())?;
+        let token = remote
+            .credentials()
+            .api_token()
+            .ok_or(WriteBackError::NoToken)?;
+        Ok(Forge::new(repo, token)?)
+    };
+    // A direct reject needs the forge only to find an earlier pull request
+    // and to fall back to one: without it, the push alone is tried.
+    let (forge, forge_error) = match req.mode {
+        Mode::Push => (None, None),
+        Mode::PullRequest if direct_reject(req) => match forge_setup() {
+            Ok(f) => (Some(f), None),
+            Err(e) => (None, Some(e.to_string())),
+        },
+        Mode::PullRequest => (Some(forge_setup()?), None),
     };
     let start = Instant::now();
     // Every transfer ends by the deadline: a stalled one is abandoned.
@@ -149,9 +170,11 @@ pub fn write_back_with(
     let mut cache: Option<Snapshot> = None;
     loop {
         attempt += 1;
-        match try_once(remote, req, forge.as_ref(), &mut cache, &mut || {
-            before_push(attempt)
-        }) {
+        let forge = ForgeSide {
+            forge: forge.as_ref(),
+            error: forge_error.as_deref(),
+        };
+        match try_once(remote, req, forge, &mut cache, &mut || before_push(attempt)) {
             Ok(Outcome::Written { commit, .. }) => {
                 return Ok(Outcome::Written {
                     commit,
@@ -192,13 +215,28 @@ fn jitter() -> u64 {
     x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16
 }
 
+/// A reject pushed straight to the branch in pull-request mode.
+fn direct_reject(req: &Request) -> bool {
+    req.mode == Mode::PullRequest
+        && req.reject == Mode::Push
+        && matches!(req.verdict, Verdict::Reject { .. })
+}
+
+/// The forge client, or why there is none (a direct reject goes without).
+#[derive(Clone, Copy)]
+struct ForgeSide<'a> {
+    forge: Option<&'a Forge>,
+    error: Option<&'a str>,
+}
+
 fn try_once(
     remote: &Remote,
     req: &Request,
-    forge: Option<&Forge>,
+    forge2: ForgeSide,
     cache: &mut Option<Snapshot>,
     before_push: &mut dyn FnMut(),
 ) -> Result<Outcome, WriteBackError> {
+    let forge = forge2.forge;
     let snap = match cache.take() {
         Some(old) => remote.refresh(old, 1)?,
         None => remote.fetch(&req.branch, 1)?,
@@ -229,6 +267,7 @@ fn try_once(
         return Ok(Outcome::PullRequest {
             url: pr.url,
             created: false,
+            push_refused: None,
         });
     }
     let applied = edit::apply_verdict(&text, &req.experiment, &req.verdict).map_err(|error| {
@@ -265,25 +304,43 @@ fn try_once(
     let author = git2::Signature::now(&req.author_name, &req.author_email)?;
     let commit = snap.commit(&files, &message, &author)?;
     before_push();
-    match forge {
-        None => {
-            remote.push(snap, commit, &snap.branch, false)?;
-            Ok(Outcome::Written {
-                commit: commit.to_string(),
-                attempts: 1,
-            })
+    let direct = forge.is_none() || direct_reject(req);
+    let push_refused = if direct {
+        match remote.push(snap, commit, &snap.branch, false) {
+            Ok(()) => {
+                return Ok(Outcome::Written {
+                    commit: commit.to_string(),
+                    attempts: 1,
+                });
+            }
+            // Refused (a protected branch, a pre-receive hook): a person
+            // must let it in, so propose it, unless this is push mode.
+            Err(e) if req.mode == Mode::PullRequest && refused(&e) => Some(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
-        Some(f) => {
-            // The branch is this experiment's alone: rebuilding it is safe.
-            remote.push(snap, commit, &pr_branch, true)?;
-            let (title, body) = message.split_once("\n\n").unwrap_or((&message, ""));
-            let (pr, created) = f.open(&pr_branch, &snap.branch, title, body)?;
-            Ok(Outcome::PullRequest {
-                url: pr.url,
-                created,
-            })
-        }
-    }
+    } else {
+        None
+    };
+    let Some(f) = forge else {
+        return Err(WriteBackError::PushRefused {
+            refused: push_refused.unwrap_or_default(),
+            forge: forge2.error.unwrap_or("no forge client").to_string(),
+        });
+    };
+    // The branch is this experiment's alone: rebuilding it is safe.
+    remote.push(snap, commit, &pr_branch, true)?;
+    let (title, body) = message.split_once("\n\n").unwrap_or((&message, ""));
+    let (pr, created) = f.open(&pr_branch, &snap.branch, title, body)?;
+    Ok(Outcome::PullRequest {
+        url: pr.url,
+        created,
+        push_refused,
+    })
+}
+
+/// The server refused the update itself (not a race, not a fault).
+fn refused(e: &GitError) -> bool {
+    matches!(e.kind, GitErrorKind::Rejected(_))
 }
 
 /// The file no longer holds the experiment: either our verdict is already on

@@ -201,6 +201,8 @@ pub fn spec(s: &Scenario) -> ExperimentSpec {
             credentials_secret: "assay-git".into(),
             forge: Forge::Auto,
             api_url: None,
+            reject: Mode::Push,
+            argocd_server: None,
             author: Author {
                 name: "assay".into(),
                 email: "assay@assay.dev".into(),

@@ -1,10 +1,13 @@
 //! Delivering a recorded verdict: the write-back, then where it went
 //! (commit or pull request) in the status and an Event. The reason and the
 //! evidence come from what was recorded, so a restarted hook delivers
-//! exactly what was judged.
+//! exactly what was judged. Once the verdict is in Git, Argo CD is asked to
+//! refresh the Application so it acts on it in seconds, not minutes.
 
 use super::record::{Recorder, Status};
 use super::{Finished, Options, PromoteError};
+use crate::argocd::{self, Target};
+use crate::gitops::credentials;
 use crate::gitops::edit::Verdict as EditVerdict;
 use crate::gitops::repo::Remote;
 use crate::gitops::writeback::{self, Outcome};
@@ -49,6 +52,7 @@ pub(super) fn deliver(
         author_email: wb.author.email.clone(),
         deadline: opts.git_deadline,
         mode: wb.mode,
+        reject: wb.reject,
         forge: wb.forge,
         api_url: wb.api_url.clone(),
     };
@@ -84,6 +88,18 @@ pub(super) fn deliver(
                 format!("verdict {verdict} committed as {commit}"),
             )
         }
+        Outcome::PullRequest {
+            url,
+            push_refused: Some(refused),
+            ..
+        } => {
+            status.pull_request = Some(url.clone());
+            let note = format!(
+                "verdict {verdict} could not be pushed directly ({refused}): proposed in {url} instead"
+            );
+            rec.event(true, "WriteBack", "PushRefused", &note);
+            ("PullRequestOpened", note)
+        }
         Outcome::PullRequest { url, .. } => {
             status.pull_request = Some(url.clone());
             status.delivered_at = Some(crate::judge::now().to_string());
@@ -108,9 +124,52 @@ pub(super) fn deliver(
     if let Outcome::Superseded { found } = outcome {
         return Ok(Finished::Superseded { found });
     }
+    refresh_argocd(rec, opts, log);
     Ok(Finished::Delivered {
         verdict: verdict.to_string(),
         reason: reason.to_string(),
         outcome,
     })
+}
+
+/// Asks Argo CD to refresh the Application, so the verdict is synced as soon
+/// as the hook ends. Optional and best effort: without a server URL or an
+/// `argocdToken` it is skipped, and a failure is one log line, never the
+/// hook's failure. The token reaches only the request header.
+fn refresh_argocd(rec: &Recorder, opts: &Options, log: &dyn Fn(&str)) {
+    let spec = &rec.experiment.spec;
+    let Some(server) = spec.write_back.argocd_server.as_deref() else {
+        log(
+            "Argo CD refresh skipped: no server set (spec.promotion.argocd.server, the argocd-server parameter or ARGOCD_SERVER plugin env)",
+        );
+        return;
+    };
+    let token = match credentials::argocd_token(&opts.credentials) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            log(&format!(
+                "Argo CD refresh skipped: no {} in the credentials Secret",
+                credentials::ARGOCD_TOKEN
+            ));
+            return;
+        }
+        Err(e) => {
+            log(&format!("Argo CD refresh skipped: {e}"));
+            return;
+        }
+    };
+    let target = Target {
+        server,
+        app: &spec.application.name,
+        app_namespace: spec.application.namespace.as_deref(),
+    };
+    match rec.runtime.block_on(argocd::refresh(&target, &token)) {
+        Ok(()) => log(&format!(
+            "Argo CD refreshed application {}",
+            spec.application.name
+        )),
+        Err(e) => log(&format!(
+            "warning: {e}; Argo CD will notice the verdict when it next polls the repository"
+        )),
+    }
 }

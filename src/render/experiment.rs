@@ -129,6 +129,11 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
             credentials_secret: p.credentials_secret.clone(),
             forge: p.forge,
             api_url: p.api_url.clone(),
+            reject: p.reject,
+            argocd_server: p
+                .argocd_server
+                .clone()
+                .or_else(|| ctx.env.settings.argocd_server.clone()),
             author: Author {
                 name: p.author.name.clone(),
                 email: p.author.email.clone(),

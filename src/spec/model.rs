@@ -261,6 +261,11 @@ pub struct Promotion {
     pub forge: Forge,
     /// Forge API base URL, for GitHub Enterprise and self-hosted forges.
     pub api_url: Option<String>,
+    /// How a reject reaches Git in pull-request mode (default push: at once).
+    pub reject: Mode,
+    /// Argo CD API server to ask for a refresh; `None`: the parameter or
+    /// plugin env (at render time), else no refresh.
+    pub argocd_server: Option<String>,
     /// Author of verdict commits (default `assay <assay@assay.dev>`).
     pub author: Author,
     /// Longest `rejected` list kept, 1–1000 (default 20).

@@ -465,6 +465,15 @@ pub struct RawPromotion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub api_url: Option<S<String>>,
+    /// How a reject reaches Git in pull-request mode: `push` (default: at
+    /// once, so the candidate leaves the cluster without waiting for a
+    /// review) or `pull-request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reject: Option<Mode>,
+    /// The Argo CD API server the hook asks to refresh the Application after
+    /// the verdict (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argocd: Option<RawArgocd>,
     /// Author of verdict commits (default `assay <assay@assay.dev>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<RawAuthor>,
@@ -472,6 +481,17 @@ pub struct RawPromotion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<u32>")]
     pub max_rejected: Option<S<i64>>,
+}
+
+/// Where the Argo CD API is, so the hook can ask for a refresh.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawArgocd {
+    /// Argo CD API server base URL, e.g. `https://argocd-server.argocd` (default:
+    /// the argocd-server parameter, then the ARGOCD_SERVER plugin env).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub server: Option<S<String>>,
 }
 
 /// The author of verdict commits.

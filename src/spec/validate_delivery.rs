@@ -185,6 +185,8 @@ pub(super) fn promotion(c: &Check, p: Option<&RawPromotion>, at: Location) -> R<
             repo: None,
             forge: Forge::Auto,
             api_url: None,
+            reject: Mode::Push,
+            argocd_server: None,
             author: default_author(),
             max_rejected: 20,
         });
@@ -245,6 +247,12 @@ pub(super) fn promotion(c: &Check, p: Option<&RawPromotion>, at: Location) -> R<
         .as_ref()
         .map(|u| c.url(u, "spec.promotion.apiUrl"))
         .transpose()?;
+    let argocd_server = p
+        .argocd
+        .as_ref()
+        .and_then(|a| a.server.as_ref())
+        .map(|u| c.url(u, "spec.promotion.argocd.server"))
+        .transpose()?;
     let author = match &p.author {
         None => default_author(),
         Some(a)
@@ -278,6 +286,8 @@ pub(super) fn promotion(c: &Check, p: Option<&RawPromotion>, at: Location) -> R<
         repo,
         forge: p.forge.unwrap_or_default(),
         api_url,
+        reject: p.reject.unwrap_or(Mode::Push),
+        argocd_server,
         author,
         max_rejected,
     })

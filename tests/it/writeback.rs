@@ -183,6 +183,7 @@ fn request(id: &str) -> Request {
         author_email: "assay@assay.dev".into(),
         deadline: Duration::from_secs(60),
         mode: assay::spec::Mode::Push,
+        reject: assay::spec::Mode::Push,
         forge: assay::spec::Forge::Auto,
         api_url: None,
     }

@@ -156,7 +156,7 @@ fn endpoint(base: &Url, segments: &[&str]) -> Url {
 
 /// A header value holding a secret: marked sensitive, so hyper and reqwest
 /// never print it. The error names the problem, not the value.
-pub(super) fn secret_header(prefix: &str, token: &Secret) -> Result<HeaderValue, String> {
+pub(crate) fn secret_header(prefix: &str, token: &Secret) -> Result<HeaderValue, String> {
     let mut value = HeaderValue::from_str(&format!("{prefix}{}", token.expose()))
         .map_err(|_| "the token holds characters that cannot go into an HTTP header".to_string())?;
     value.set_sensitive(true);
@@ -213,7 +213,7 @@ fn api_message(body: &str) -> String {
 
 /// An error and its causes, outermost first, without the request URL that
 /// reqwest adds (the caller's context already names it).
-fn error_chain(e: &reqwest::Error) -> String {
+pub(crate) fn error_chain(e: &reqwest::Error) -> String {
     use std::error::Error as _;
     let mut parts: Vec<String> = Vec::new();
     let mut source = e.source();

@@ -40,6 +40,7 @@ use reqwest::{StatusCode, Url};
 
 use super::credentials::Secret;
 use client::Api;
+pub(crate) use client::{error_chain, secret_header};
 use url::shown_url;
 
 /// How long to wait for a TCP (and TLS) connection to the forge.
