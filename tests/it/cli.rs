@@ -26,7 +26,17 @@ fn parameters_announce_current_values() {
     let names: Vec<_> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["candidate-weight", "prometheus-url", "promotion-mode"]
+        [
+            "candidate-weight",
+            "prometheus-url",
+            "promotion-mode",
+            "argocd-server"
+        ]
+    );
+    assert_eq!(
+        params[3].get("string"),
+        None,
+        "no Argo CD server unless set"
     );
     assert_eq!(params[0]["string"], "20");
     assert_eq!(params[2]["string"], "pull-request");
@@ -39,7 +49,7 @@ fn parameters_survive_a_broken_spec() {
     let out = assay(&["parameters"], dir.path());
     assert!(out.status.success());
     let params: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(params.len(), 3);
+    assert_eq!(params.len(), 4);
 }
 
 #[test]

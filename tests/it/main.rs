@@ -3,6 +3,7 @@
 
 mod support;
 
+mod argocd;
 mod candidate;
 mod cli;
 mod cmp;
@@ -16,6 +17,7 @@ mod judge;
 mod prometheus_harness;
 mod promote;
 mod props;
+mod reject_push;
 mod render;
 mod validation;
 mod writeback;

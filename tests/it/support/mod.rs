@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cmp_server;
+pub mod fake_argocd;
 pub mod fake_forge;
 pub mod fake_kube;
 pub mod fault_proxy;
