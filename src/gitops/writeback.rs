@@ -261,9 +261,15 @@ fn try_once(
     let (name, winner) = name_and_candidate(&text);
     let pr_branch = format!("assay/{name}-{}", req.experiment);
     // An open pull request for this experiment: the verdict is delivered.
-    if let Some(f) = forge
-        && let Some(pr) = f.find_open(&pr_branch, &snap.branch)?
-    {
+    let open = match forge.map(|f| f.find_open(&pr_branch, &snap.branch)) {
+        None => None,
+        Some(Ok(found)) => found,
+        // A direct reject does not wait for the forge: the push decides,
+        // and only a refused push needs the forge again.
+        Some(Err(_)) if direct_reject(req) => None,
+        Some(Err(e)) => return Err(e.into()),
+    };
+    if let Some(pr) = open {
         return Ok(Outcome::PullRequest {
             url: pr.url,
             created: false,

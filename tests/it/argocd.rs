@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::promote::stderr;
 use crate::reject_push::Resumed;
 use crate::support::fake_argocd::FakeArgocd;
+use crate::support::{app_copy, bookinfo_with_candidate, generate, generate_ok, sample_dir};
 
 const ARGOCD_TOKEN: &str = "argocd-fake-token-5e2b71";
 
@@ -170,4 +171,85 @@ fn without_a_server_or_a_token_the_refresh_is_skipped_in_one_line() {
     let lines = argocd_lines(&out);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("no argocdToken"), "{lines:?}");
+}
+
+/// `writeBack` of the Experiment `generate` renders for the bookinfo sample
+/// with a candidate, `promotion:` lines added and `env` set.
+fn rendered_write_back(promotion: &str, env: &[(&str, &str)]) -> Value {
+    let spec = bookinfo_with_candidate().replace(
+        "    credentialsSecret: assay-git\n",
+        &format!("    credentialsSecret: assay-git\n{promotion}"),
+    );
+    let dir = app_copy(&sample_dir("bookinfo"), Some(&spec));
+    let out = generate_ok(dir.path(), env);
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&out).unwrap();
+    docs.into_iter()
+        .find(|d| d["kind"] == "Experiment")
+        .unwrap()["spec"]["writeBack"]
+        .clone()
+}
+
+#[test]
+fn the_server_comes_from_the_spec_then_parameter_then_plugin_env() {
+    let wb = rendered_write_back("", &[]);
+    assert_eq!(wb.get("argocdServer"), None);
+    assert_eq!(wb["reject"], "push", "rejects are pushed by default");
+    let env = ("ARGOCD_ENV_ARGOCD_SERVER", "https://argocd.env.example");
+    let wb = rendered_write_back("", &[env]);
+    assert_eq!(wb["argocdServer"], "https://argocd.env.example");
+    let param = (
+        "ARGOCD_APP_PARAMETERS",
+        r#"[{"name":"argocd-server","string":"https://argocd.param.example"}]"#,
+    );
+    let wb = rendered_write_back("", &[env, param]);
+    assert_eq!(wb["argocdServer"], "https://argocd.param.example");
+    let wb = rendered_write_back(
+        "    reject: pull-request\n    argocd:\n      server: https://argocd.spec.example\n",
+        &[env, param],
+    );
+    assert_eq!(wb["argocdServer"], "https://argocd.spec.example");
+    assert_eq!(wb["reject"], "pull-request");
+}
+
+#[test]
+fn a_bad_server_or_reject_is_one_clear_error() {
+    let spec = bookinfo_with_candidate().replace(
+        "    credentialsSecret: assay-git\n",
+        "    credentialsSecret: assay-git\n    argocd:\n      server: argocd.example\n",
+    );
+    let dir = app_copy(&sample_dir("bookinfo"), Some(&spec));
+    let out = generate(dir.path(), &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = spec
+        .lines()
+        .position(|l| l.contains("server: argocd.example"))
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!("assay.yaml:{line}:"))
+            && err.contains("spec.promotion.argocd.server")
+            && err.contains("expected an http:// or https:// URL"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let spec = bookinfo_with_candidate().replace(
+        "    credentialsSecret: assay-git\n",
+        "    credentialsSecret: assay-git\n    reject: later\n",
+    );
+    let dir = app_copy(&sample_dir("bookinfo"), Some(&spec));
+    let out = generate(dir.path(), &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("reject"), "{err}");
+
+    let bad_env = [("ARGOCD_ENV_ARGOCD_SERVER", "argocd")];
+    let dir = app_copy(&sample_dir("bookinfo"), Some(&bookinfo_with_candidate()));
+    let out = generate(dir.path(), &bad_env);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("plugin env ARGOCD_ENV_ARGOCD_SERVER: expected an http:// or https:// URL"),
+        "{err}"
+    );
 }
