@@ -304,3 +304,23 @@ fn reject_pull_request_keeps_rejects_in_pull_requests() {
     );
     fake.verify();
 }
+
+/// The forge failing (here its lookup answers 500) does not hold a reject
+/// back: the push decides.
+#[test]
+fn a_forge_outage_does_not_hold_a_direct_reject() {
+    let fake = Fake::start();
+    let r = Resumed::new(
+        "acme/env",
+        &[("token", FORGE_TOKEN)],
+        pull_request_mode(fake.server.uri(), None),
+    );
+    let head = format!("assay/productpage-{}", r.id);
+    fake.mount(list_pulls(&head).respond_with(ResponseTemplate::new(500)));
+    let out = r.run(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let commits = r.env.verdict_commits(&r.id);
+    assert_eq!(commits.len(), 1);
+    assert_eq!(r.status()["commit"], commits[0].0.as_str());
+    r.assert_nowhere(&out, FORGE_TOKEN);
+}
