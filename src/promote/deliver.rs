@@ -94,6 +94,7 @@ pub(super) fn deliver(
             ..
         } => {
             status.pull_request = Some(url.clone());
+            status.delivered_at = Some(crate::judge::now().to_string());
             let note = format!(
                 "verdict {verdict} could not be pushed directly ({refused}): proposed in {url} instead"
             );
@@ -163,13 +164,29 @@ fn refresh_argocd(rec: &Recorder, opts: &Options, log: &dyn Fn(&str)) {
         app: &spec.application.name,
         app_namespace: spec.application.namespace.as_deref(),
     };
-    match rec.runtime.block_on(argocd::refresh(&target, &token)) {
-        Ok(()) => log(&format!(
-            "Argo CD refreshed application {}",
-            spec.application.name
-        )),
-        Err(e) => log(&format!(
-            "warning: {e}; Argo CD will notice the verdict when it next polls the repository"
-        )),
+    let asked = crate::judge::now().to_string();
+    let requested = match rec.runtime.block_on(argocd::refresh(&target, &token)) {
+        Ok(()) => {
+            log(&format!(
+                "Argo CD refreshed application {}",
+                spec.application.name
+            ));
+            true
+        }
+        Err(e) => {
+            log(&format!(
+                "warning: {e}; Argo CD will notice the verdict when it next polls the repository"
+            ));
+            // Argo CD answers only once the refresh is done: a request
+            // that timed out after reaching it stands.
+            matches!(e.kind, argocd::RefreshErrorKind::Timeout(_))
+        }
+    };
+    if requested {
+        // The timeline's last step; the verdict is delivered whatever this does.
+        let _ = rec.status(&Status {
+            refreshed_at: Some(asked),
+            ..Status::default()
+        });
     }
 }

@@ -70,6 +70,11 @@ fn the_verdict_commit_is_followed_by_one_refresh_request() {
         Some(format!("Bearer {ARGOCD_TOKEN}").as_str())
     );
     assert_eq!(seen[0].host, argocd.url().trim_start_matches("https://"));
+    let status = r.status();
+    let at =
+        |k: &str| -> k8s_openapi::jiff::Timestamp { status[k].as_str().unwrap().parse().unwrap() };
+    let (delivered, refreshed) = (at("deliveredAt"), at("refreshedAt"));
+    assert!(refreshed >= delivered, "{status}");
     assert_eq!(
         argocd_lines(&out),
         ["assay: Argo CD refreshed application bookinfo"],
@@ -95,6 +100,7 @@ fn refused(repo: &str, status: u16, expect: &str) {
     let lines = argocd_lines(&out);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains(expect), "{lines:?}");
+    assert_eq!(r.status().get("refreshedAt"), None, "not refreshed");
 }
 
 #[test]
