@@ -100,6 +100,9 @@ pub enum PromoteError {
 /// Set by the SIGTERM handler; checked between and during waits.
 pub static STOP: AtomicBool = AtomicBool::new(false);
 
+/// How soon the hook looks again while the candidate has no data yet.
+const NO_DATA_RETRY: Duration = Duration::from_secs(5);
+
 /// The most looks one experiment makes: a longer window is looked at less
 /// often than its `interval` (1,000 looks keep `status.looks` near 100 KB).
 const MAX_LOOKS: u64 = 1000;
@@ -403,8 +406,20 @@ fn judge_loop(
             };
             return deliver(rec, remote, opts, recorded, log);
         }
+        // Early in the window Prometheus may not have two scrapes of it
+        // yet (an `increase` needs two): look again sooner, so a bad
+        // candidate is judged at the first look that has data.
+        let waiting_for_data = a
+            .evidence
+            .iter()
+            .any(|e| e.version == spec.candidate.version && e.value.is_none());
+        let pause = if waiting_for_data {
+            interval.min(NO_DATA_RETRY)
+        } else {
+            interval
+        };
         let next = now
-            .saturating_add(SignedDuration::from_secs(interval.as_secs() as i64))
+            .saturating_add(SignedDuration::from_secs(pause.as_secs() as i64))
             .unwrap_or(now)
             .min(window.deadline.max(now));
         sleep_until(next, interval);
