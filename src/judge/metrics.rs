@@ -53,14 +53,20 @@ pub struct Kind {
 impl Kind {
     /// The kind of `metric` in `spec` (custom metrics as they are declared).
     pub fn of(metric: &str, spec: &crate::experiment::ExperimentSpec) -> Kind {
-        let unit = MetricKind::of(metric);
         let declared = spec
             .metrics
             .iter()
             .any(|c| c.name == metric && c.kind == crate::spec::MetricType::Proportion);
+        Kind::new(metric, declared)
+    }
+
+    /// The kind of `metric`, a custom one `declared_proportion` or not.
+    pub fn new(metric: &str, declared_proportion: bool) -> Kind {
+        let unit = MetricKind::of(metric);
         Kind {
             unit,
-            proportion: unit == MetricKind::Rate || (unit == MetricKind::Custom && declared),
+            proportion: unit == MetricKind::Rate
+                || (unit == MetricKind::Custom && declared_proportion),
         }
     }
 }

@@ -9,9 +9,10 @@ use serde::Serialize;
 
 use crate::spec::{Release, Router};
 
-use super::metrics;
-use super::rates::Side;
+use super::metrics::Kind;
+use super::rates;
 use super::sequential::{self, Bounds, Budget, Step};
+use crate::experiment::Objective;
 
 /// Power the plan asks for at half a limit.
 pub const TARGET_POWER: f64 = 0.9;
@@ -109,31 +110,29 @@ pub fn plan(rel: &Release) -> Plan {
     let bake_share = e.min_duration.as_secs() as f64 / duration as f64;
     let budget = Budget::new(e.confidence);
     for o in &e.objectives {
-        let proportion = o.metric == "error-rate"
-            || e.metrics
-                .get(&o.metric)
-                .is_some_and(|c| c.kind == crate::spec::MetricType::Proportion);
-        let limits: Vec<(Side, f64)> = if o.relative {
-            if proportion && o.upper_limit.is_some() {
+        // The same limits the judge tests sequentially (`rates::limits`).
+        let declared = e
+            .metrics
+            .get(&o.metric)
+            .is_some_and(|c| c.kind == crate::spec::MetricType::Proportion);
+        let objective = Objective {
+            metric: o.metric.clone(),
+            upper_limit: o.upper_limit,
+            lower_limit: o.lower_limit,
+            relative: o.relative,
+        };
+        let mut limits = Vec::new();
+        for l in rates::limits(&objective, Kind::new(&o.metric, declared)) {
+            if l.relative {
                 plan.notes.push(format!(
                     "{}: a limit relative to the baseline depends on the baseline's errors; not planned",
                     o.metric
                 ));
+            } else {
+                limits.push(l.null());
             }
-            vec![]
-        } else if proportion {
-            let mut v = vec![];
-            v.extend(o.upper_limit.map(|u| (Side::Upper, u)));
-            v.extend(o.lower_limit.map(|l| (Side::Lower, 1.0 - l)));
-            v
-        } else if let (Some(q), Some(_), None) =
-            (metrics::percentile(&o.metric), o.upper_limit, o.lower_limit)
-        {
-            vec![(Side::Upper, 1.0 - q)]
-        } else {
-            vec![]
-        };
-        for (_, u) in limits {
+        }
+        for u in limits {
             let schedule = |d: u64| Schedule::new(rate, d, interval, bake_share, u, e.margin);
             let s = schedule(duration);
             let at = [0.0, 0.1, 0.5, 5.0]

@@ -266,9 +266,10 @@ pub(super) fn baseline_row(
     let mut failed = false;
     if let Some((n, x)) = tally {
         for l in rates::limits(o, kind).into_iter().filter(|l| !l.relative) {
-            let (u, hits) = match l.side {
-                Side::Upper => (l.limit, x.floor()),
-                Side::Lower => (1.0 - l.limit, (n - x).floor()),
+            let u = l.null();
+            let hits = match l.side {
+                Side::Upper => x.floor(),
+                Side::Lower => (n - x).floor(),
             };
             let (over, far) = sequential::over_alternatives(u);
             let trials = n.ceil() as u64;

@@ -44,6 +44,17 @@ pub struct RateLimit {
     pub relative: bool,
 }
 
+impl RateLimit {
+    /// The share of trials that may be hits at the limit (for a lower
+    /// limit, the share that may be misses); for `relative`, the ratio.
+    pub fn null(&self) -> f64 {
+        match self.side {
+            Side::Upper => self.limit,
+            Side::Lower => 1.0 - self.limit,
+        }
+    }
+}
+
 /// The limits of `o` that the sequential test judges (none: judged on the estimate).
 pub fn limits(o: &Objective, kind: Kind) -> Vec<RateLimit> {
     let percentile = metrics::percentile(&o.metric);
@@ -121,29 +132,30 @@ pub fn tally(o: &Objective, kind: Kind, d: &VersionData) -> Option<(f64, f64)> {
         let e = d.errors.filter(|e| e.is_finite() && *e >= 0.0)?;
         return Some((n, e));
     }
-    let limit = o.upper_limit?;
-    let buckets = d.latency.as_ref()?.sorted()?;
-    let total = buckets.last()?.1;
-    let under = buckets
-        .iter()
-        .rev()
-        .find(|(le, _)| *le <= limit)
-        .map_or(0.0, |b| b.1);
+    let (_, under, total) = slow_split(o, d)?;
     Some((total, (total - under).max(0.0)))
 }
 
 /// The boundary a percentile objective counts slow requests above, for
 /// the evidence (the largest bucket at or under the limit).
 pub fn slow_above(o: &Objective, d: &VersionData) -> Option<f64> {
+    slow_split(o, d).map(|(le, _, _)| le)
+}
+
+/// `(boundary, requests at or under it, all requests)` of a percentile
+/// objective: the boundary is the largest bucket at or under its limit
+/// (0 when none is).
+fn slow_split(o: &Objective, d: &VersionData) -> Option<(f64, f64, f64)> {
     let limit = o.upper_limit?;
     let buckets = d.latency.as_ref()?.sorted()?;
-    Some(
-        buckets
-            .iter()
-            .rev()
-            .find(|(le, _)| *le <= limit)
-            .map_or(0.0, |b| b.0),
-    )
+    let total = buckets.last()?.1;
+    let (le, under) = buckets
+        .iter()
+        .rev()
+        .find(|(le, _)| *le <= limit)
+        .copied()
+        .unwrap_or((0.0, 0.0));
+    Some((le, under, total))
 }
 
 /// One look of one limit: the cumulative trials and hits the test sees.
@@ -221,10 +233,7 @@ pub fn steps(
             };
             (now, step)
         } else {
-            let u = match l.side {
-                Side::Upper => l.limit,
-                Side::Lower => 1.0 - l.limit,
-            };
+            let u = l.null();
             let hits = match l.side {
                 Side::Upper => held.hits,
                 Side::Lower => held.misses.unwrap_or(held.requests - held.hits),
