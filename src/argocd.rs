@@ -21,11 +21,11 @@
 
 use std::time::Duration;
 
+use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap};
-use reqwest::{StatusCode, Url};
 
 use crate::gitops::credentials::Secret;
-use crate::gitops::forge::{USER_AGENT, error_chain, secret_header};
+use crate::gitops::forge::{USER_AGENT, error_chain, secret_header, status_text};
 
 /// How long connecting to the Argo CD API may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -76,14 +76,7 @@ pub enum RefreshErrorKind {
 }
 
 fn describe(status: u16, message: &str) -> String {
-    let reason = StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("");
-    let mut text = format!("HTTP {status} {reason}").trim_end().to_string();
-    if !message.is_empty() {
-        text = format!("{text}: {message}");
-    }
+    let text = status_text(status, message);
     let hint = match status {
         401 => " (the argocdToken was refused: check the credentials Secret)",
         403 => {

@@ -131,15 +131,23 @@ pub enum ForgeErrorKind {
     Setup(String),
 }
 
-fn describe_status(status: u16, message: &str) -> String {
+/// `HTTP 404 Not Found: <the server's message>`, as forge and Argo CD
+/// errors both show an answer's status.
+pub(crate) fn status_text(status: u16, message: &str) -> String {
     let reason = StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");
-    let mut text = format!("HTTP {status} {reason}").trim_end().to_string();
-    if !message.is_empty() {
-        text = format!("{text}: {message}");
+    let text = format!("HTTP {status} {reason}").trim_end().to_string();
+    if message.is_empty() {
+        text
+    } else {
+        format!("{text}: {message}")
     }
+}
+
+fn describe_status(status: u16, message: &str) -> String {
+    let text = status_text(status, message);
     let hint = match status {
         401 => " (the token was refused: check the credentials Secret)",
         403 => " (check the token's scopes: opening pull requests needs write access)",
