@@ -19,10 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
-use super::git_servers::make_certificates;
+use super::git_servers::tls_server_config;
 
 /// One request as the server saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,22 +44,7 @@ impl RedirectServer {
             .prefix("redirect-")
             .tempdir()
             .unwrap();
-        make_certificates(tmp.path());
-        rustls::crypto::ring::default_provider()
-            .install_default()
-            .ok();
-        let certs: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_file_iter(tmp.path().join("server.pem"))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-        let key = PrivateKeyDer::from_pem_file(tmp.path().join("server.key")).unwrap();
-        let config = Arc::new(
-            rustls::ServerConfig::builder()
-                .with_no_client_auth()
-                .with_single_cert(certs, key)
-                .unwrap(),
-        );
+        let config = tls_server_config(tmp.path());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));

@@ -243,6 +243,28 @@ $HTTP["url"] =~ "^/git/" {{
 
 /// A throwaway CA and a server certificate for IP 127.0.0.1 and the name
 /// `localhost` in `dir`: `ca.pem`/`ca.key`, `server.pem`/`server.key`.
+/// A rustls server config for the throwaway certificates made in `dir`
+/// (`make_certificates`), for the loopback HTTPS fakes.
+pub(crate) fn tls_server_config(dir: &Path) -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    make_certificates(dir);
+    rustls::crypto::ring::default_provider()
+        .install_default()
+        .ok();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    std::sync::Arc::new(
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    )
+}
+
 pub(crate) fn make_certificates(dir: &Path) {
     fs::write(
         dir.join("openssl.cnf"),
