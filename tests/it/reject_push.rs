@@ -156,6 +156,20 @@ fn pull(head: &str) -> Value {
     })
 }
 
+/// The forge finds no pull request for `head` and then opens one, once each.
+fn expect_one_new_pull(fake: &Fake, head: &str) {
+    fake.mount(
+        list_pulls(head)
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+            .expect(1),
+    );
+    fake.mount(
+        create_pull(head)
+            .respond_with(ResponseTemplate::new(201).set_body_json(pull(head)))
+            .expect(1),
+    );
+}
+
 /// Refuses every update of `refs/heads/main`, as a protected branch does.
 fn protect_main(env: &Env) {
     let hook = env.repo.path().join("hooks/pre-receive");
@@ -224,16 +238,7 @@ fn a_refused_direct_reject_becomes_a_pull_request_and_says_so() {
     );
     protect_main(&r.env);
     let head = format!("assay/productpage-{}", r.id);
-    fake.mount(
-        list_pulls(&head)
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-            .expect(1),
-    );
-    fake.mount(
-        create_pull(&head)
-            .respond_with(ResponseTemplate::new(201).set_body_json(pull(&head)))
-            .expect(1),
-    );
+    expect_one_new_pull(&fake, &head);
     let main_before = r.env.repo.head("main");
     let out = r.run(&[]);
     let err = stderr(&out);
@@ -277,16 +282,7 @@ fn reject_pull_request_keeps_rejects_in_pull_requests() {
         pull_request_mode(fake.server.uri(), Some("pull-request")),
     );
     let head = format!("assay/productpage-{}", r.id);
-    fake.mount(
-        list_pulls(&head)
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-            .expect(1),
-    );
-    fake.mount(
-        create_pull(&head)
-            .respond_with(ResponseTemplate::new(201).set_body_json(pull(&head)))
-            .expect(1),
-    );
+    expect_one_new_pull(&fake, &head);
     let main_before = r.env.repo.head("main");
     let out = r.run(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
