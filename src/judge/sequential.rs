@@ -151,6 +151,9 @@ thread_local! {
 /// Boundaries of every look in `steps`; the last look is the deadline when
 /// `last_is_final` (its `promote_at` is then `c_K`).
 pub fn bounds(steps: &[Step], budget: Budget, last_is_final: bool) -> Vec<Bounds> {
+    if steps.len() > MEMO_STEPS {
+        return compute(steps, budget, last_is_final);
+    }
     let mut key = Vec::with_capacity(3 + 7 * steps.len());
     key.extend([
         budget.alpha.to_bits(),
@@ -167,9 +170,6 @@ pub fn bounds(steps: &[Step], budget: Budget, last_is_final: bool) -> Vec<Bounds
             s.under.to_bits(),
             u64::from(s.may_promote),
         ]);
-    }
-    if steps.len() > MEMO_STEPS {
-        return compute(steps, budget, last_is_final);
     }
     if let Some(hit) = MEMO.with(|m| m.borrow().get(&key).cloned()) {
         return hit;
