@@ -5,8 +5,8 @@
 pub mod argocd;
 pub mod cluster;
 pub mod cmp;
+pub mod crd;
 pub mod demo;
-pub mod experiment;
 pub mod generate;
 pub mod gitops;
 pub mod judge;

@@ -54,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<String> {
             })?;
             String::new()
         }
-        Command::Crd => assay::experiment::crd_yaml(),
+        Command::Crd => assay::crd::crd_yaml(),
         Command::Schema => spec::json_schema(),
     })
 }
@@ -99,7 +99,7 @@ fn candidate(action: CandidateAction) -> anyhow::Result<String> {
 /// verdict that is in Git afterwards (written, already there, superseded) is
 /// success; the outcome is said on stderr.
 fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
-    use assay::gitops::{credentials::Credentials, edit::Verdict, repo::Remote, writeback};
+    use assay::gitops::{credentials::Credentials, edit::VerdictEdit, repo::Remote, writeback};
     let deadline =
         spec::parse_duration(&a.deadline).map_err(|m| anyhow::anyhow!("--deadline: {m}"))?;
     let evidence = match &a.evidence {
@@ -108,8 +108,8 @@ fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
         None => String::new(),
     };
     let verdict = match a.verdict {
-        VerdictArg::Promote => Verdict::Promote,
-        VerdictArg::Reject => Verdict::Reject {
+        VerdictArg::Promote => VerdictEdit::Promote,
+        VerdictArg::Reject => VerdictEdit::Reject {
             reason: a.reason.clone(),
             date: writeback::today(),
         },
@@ -132,10 +132,10 @@ fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
         // `--mode` says exactly what happens, for a reject too.
         reject: mode,
         forge: match a.forge {
-            ForgeArg::Auto => spec::Forge::Auto,
-            ForgeArg::Github => spec::Forge::Github,
-            ForgeArg::Gitlab => spec::Forge::Gitlab,
-            ForgeArg::Gitea => spec::Forge::Gitea,
+            ForgeArg::Auto => spec::ForgeChoice::Auto,
+            ForgeArg::Github => spec::ForgeChoice::Github,
+            ForgeArg::Gitlab => spec::ForgeChoice::Gitlab,
+            ForgeArg::Gitea => spec::ForgeChoice::Gitea,
         },
         api_url: a.api_url,
     };

@@ -9,10 +9,10 @@
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::edit::{self, Applied, Proposal, Proposed, Verdict};
+use super::edit::{self, Applied, Proposal, Proposed, VerdictEdit};
 use super::forge::{Forge, ForgeError, ForgeRepo};
 use super::repo::{GitError, GitErrorKind, Remote, Snapshot};
-use crate::spec::{Forge as ForgeSetting, Mode};
+use crate::spec::{ForgeChoice, Mode};
 
 /// History searched for an earlier verdict commit of this experiment.
 pub const HISTORY_DEPTH: i32 = 200;
@@ -26,7 +26,7 @@ pub struct Request {
     pub path: String,
     /// The experiment id the verdict belongs to.
     pub experiment: String,
-    pub verdict: Verdict,
+    pub verdict: VerdictEdit,
     /// Markdown evidence for the commit body (and pull request).
     pub evidence: String,
     pub author_name: String,
@@ -40,7 +40,7 @@ pub struct Request {
     /// `PullRequest` like a promotion.
     pub reject: Mode,
     /// Which forge hosts the repository (pull-request mode).
-    pub forge: ForgeSetting,
+    pub forge: ForgeChoice,
     /// The forge's API base URL, for GitHub Enterprise and self-hosted forges.
     pub api_url: Option<String>,
 }
@@ -219,7 +219,7 @@ fn jitter() -> u64 {
 fn direct_reject(req: &Request) -> bool {
     req.mode == Mode::PullRequest
         && req.reject == Mode::Push
-        && matches!(req.verdict, Verdict::Reject { .. })
+        && matches!(req.verdict, VerdictEdit::Reject { .. })
 }
 
 /// The forge client, or why there is none (a direct reject goes without).
@@ -287,7 +287,7 @@ fn try_once(
         Applied::Changed { text, next } => (text, next),
     };
     let mut files = vec![(req.path.clone(), new_text)];
-    if let (Verdict::Promote, Some(winner)) = (&req.verdict, &winner) {
+    if let (VerdictEdit::Promote, Some(winner)) = (&req.verdict, &winner) {
         for n in &next {
             let path = beside(&req.path, n)
                 .ok_or_else(|| file(format!("promotion.next {n:?} leaves the repository")))?;
@@ -383,14 +383,14 @@ fn name_and_candidate(text: &str) -> (String, Option<Proposal>) {
 /// `assay: promote productpage v2`, the evidence, then the trailers.
 fn message(req: &Request, name: &str, winner: Option<&Proposal>) -> String {
     let (verb, verdict) = match req.verdict {
-        Verdict::Promote => ("promote", "promote"),
-        Verdict::Reject { .. } => ("reject", "reject"),
+        VerdictEdit::Promote => ("promote", "promote"),
+        VerdictEdit::Reject { .. } => ("reject", "reject"),
     };
     let version = winner
         .map(|w| format!(" {}", w.version))
         .unwrap_or_default();
     let mut m = format!("assay: {verb} {name}{version}\n\n");
-    if let Verdict::Reject { reason, .. } = &req.verdict {
+    if let VerdictEdit::Reject { reason, .. } = &req.verdict {
         m.push_str(&format!("Reason: {reason}\n\n"));
     }
     if !req.evidence.trim().is_empty() {

@@ -23,12 +23,12 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::jiff::Timestamp;
 
-pub use criteria::{Assessment, Verdict, assess};
+pub use criteria::{Assessment, Decision, assess};
 pub use data::{Measurements, VersionData};
 pub use prometheus::Prometheus;
 pub use window::{Look, Window};
 
-use crate::experiment::{Experiment, LookRecord};
+use crate::crd::{Experiment, LookRecord};
 
 /// Why a look could not be made.
 #[derive(Debug, thiserror::Error)]

@@ -6,9 +6,9 @@
 //! start. Every step is idempotent: a killed hook re-run resumes.
 
 mod deliver;
-mod record;
+mod poll;
+mod status;
 mod syncfail;
-mod watch;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,16 +18,16 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use tokio::runtime::Runtime;
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::experiment::{Experiment, ExperimentStatus, LookRecord};
+use crate::crd::{Experiment, ExperimentStatus, LookRecord, Phase, Verdict};
 use crate::gitops::credentials::{Credentials, CredentialsError};
 use crate::gitops::repo::Remote;
 use crate::gitops::writeback::{Outcome, WriteBackError};
-use crate::judge::{self, JudgeError, Judgement, Prometheus, Source, Verdict, Window, report};
+use crate::judge::{self, JudgeError, Judgement, Prometheus, Source, Window, report};
 
 use deliver::{Recorded, deliver};
-use record::Recorder;
-pub use record::Status;
-use watch::{Held, Watch};
+use poll::{Held, RepoPoll};
+pub use status::Status;
+use status::StatusWriter;
 
 /// Everything `assay promote` is told.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ pub struct Options {
 pub enum Finished {
     /// A verdict was judged (or resumed) and delivered.
     Delivered {
-        verdict: String,
+        verdict: Verdict,
         reason: String,
         outcome: Outcome,
     },
@@ -125,7 +125,7 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
         // Delivered, unless the same candidate was proposed again since
         // (the same content, so the same experiment id and name).
         let wb = &exp.spec.write_back;
-        let held = Watch::new(&remote, &wb.branch, &wb.path, &exp.spec.id).check();
+        let held = RepoPoll::new(&remote, &wb.branch, &wb.path, &exp.spec.id).check();
         if !matches!(held, Ok(Held::Ours)) {
             return Ok(Finished::Nothing(format!(
                 "the verdict is already delivered ({commit})"
@@ -134,7 +134,7 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
         log(&format!(
             "the env repo proposes this experiment again after verdict commit {commit}: judging it anew"
         ));
-        let rec = Recorder {
+        let rec = StatusWriter {
             cluster: cluster.as_ref(),
             runtime: &runtime,
             experiment: &exp,
@@ -142,7 +142,7 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
         rec.reset()?;
         exp.status = Some(ExperimentStatus::default());
     }
-    let rec = Recorder {
+    let rec = StatusWriter {
         cluster: cluster.as_ref(),
         runtime: &runtime,
         experiment: &exp,
@@ -153,8 +153,8 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
             "the verdict is already proposed in {pr}"
         )));
     }
-    match status.verdict.as_deref() {
-        Some(v @ ("promote" | "reject")) => {
+    match status.verdict {
+        Some(v @ (Verdict::Promote | Verdict::Reject)) => {
             log(&format!(
                 "resuming: the status already holds the verdict {v}"
             ));
@@ -167,11 +167,11 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
             let recorded = Recorded {
                 verdict: v,
                 reason: &reason,
-                evidence: report::markdown_of(v, &reason, &window, &status.evidence),
+                evidence: report::markdown_of(v.as_str(), &reason, &window, &status.evidence),
             };
             return deliver(&rec, &remote, opts, recorded, log);
         }
-        Some("superseded") => {
+        Some(Verdict::Superseded) => {
             return Ok(Finished::Nothing("the experiment was superseded".into()));
         }
         _ => {}
@@ -199,7 +199,7 @@ fn load(opts: &Options, rt: &Runtime) -> Result<(Experiment, Option<Cluster>), P
 /// Where measuring starts: `--started-at`, else the load generator's start,
 /// else an earlier run's, else now; and when the load generator completed.
 fn load_times(
-    rec: &Recorder,
+    rec: &StatusWriter,
     opts: &Options,
 ) -> Result<(Timestamp, Option<Timestamp>), PromoteError> {
     let (job_start, job_done) = match (rec.cluster, &rec.experiment.spec.loadgen) {
@@ -218,7 +218,7 @@ fn load_times(
     Ok((earlier.unwrap_or_else(judge::now), job_done))
 }
 
-fn source(rec: &Recorder, opts: &Options) -> Result<Source, PromoteError> {
+fn source(rec: &StatusWriter, opts: &Options) -> Result<Source, PromoteError> {
     Ok(match (&opts.metrics, &opts.prometheus) {
         (Some(f), _) => Source::File(f.clone()),
         (None, Some(url)) => Source::Prometheus(Prometheus::new(url)?),
@@ -228,7 +228,7 @@ fn source(rec: &Recorder, opts: &Options) -> Result<Source, PromoteError> {
 
 /// The window, closed early when the load ended before the deadline (and
 /// at its very start when the load ended before it opened: nothing to wait for).
-fn window(rec: &Recorder, opts: &Options) -> Result<Window, PromoteError> {
+fn window(rec: &StatusWriter, opts: &Options) -> Result<Window, PromoteError> {
     let (started_at, load_done) = load_times(rec, opts)?;
     let mut window = Window::new(started_at, &rec.experiment.spec.window);
     if let Some(done) = load_done.filter(|d| *d < window.deadline) {
@@ -238,7 +238,7 @@ fn window(rec: &Recorder, opts: &Options) -> Result<Window, PromoteError> {
 }
 
 fn judge_loop(
-    rec: &Recorder,
+    rec: &StatusWriter,
     remote: &Remote,
     opts: &Options,
     log: &dyn Fn(&str),
@@ -256,7 +256,7 @@ fn judge_loop(
             .max(1),
     );
     let wb = &spec.write_back;
-    let mut watch = Watch::new(remote, &wb.branch, &wb.path, &spec.id);
+    let mut poll = RepoPoll::new(remote, &wb.branch, &wb.path, &spec.id);
     let mut iteration = exp.status.as_ref().and_then(|s| s.iteration).unwrap_or(0);
     // The sequential test builds on every look already made, by an
     // earlier (killed) run of the hook too.
@@ -266,7 +266,7 @@ fn judge_loop(
         .map(|s| s.looks.clone())
         .unwrap_or_default();
     rec.status(&Status {
-        phase: Some("Running".into()),
+        phase: Some(Phase::Running),
         message: Some(format!(
             "judging {} against {}; window {} to {}",
             spec.candidate.version, spec.baseline.version, window.start, window.deadline
@@ -307,7 +307,7 @@ fn judge_loop(
         let poll = if look.is_final {
             Ok(Held::Ours)
         } else {
-            watch.check()
+            poll.check()
         };
         match poll {
             Ok(Held::Ours) => {}
@@ -370,25 +370,25 @@ fn judge_loop(
             look.seconds,
             spec.window.duration_seconds,
             m.queries,
-            a.verdict.as_str(),
+            a.decision.as_str(),
             a.reason
         ));
-        let decided = a.verdict != Verdict::Continue;
+        let verdict = a.decision.verdict();
         let measured = format!("{} to {} ({}s)", window.start, look.end, look.seconds);
         rec.status(&Status {
-            phase: Some("Running".into()),
-            verdict: decided.then(|| a.verdict.as_str().to_string()),
-            reason: decided.then(|| a.reason.clone()),
-            window: decided.then(|| measured.clone()),
+            phase: Some(Phase::Running),
+            verdict,
+            reason: verdict.map(|_| a.reason.clone()),
+            window: verdict.map(|_| measured.clone()),
             message: Some(a.reason.clone()),
-            decided_at: decided.then(|| now.to_string()),
+            decided_at: verdict.map(|_| now.to_string()),
             iteration: Some(iteration),
             evidence: a.evidence.clone(),
             looks: looks.clone(),
             ..Status::default()
         })?;
-        if decided {
-            let promoted = a.verdict == Verdict::Promote;
+        if let Some(verdict) = verdict {
+            let promoted = verdict == Verdict::Promote;
             let word = if promoted { "Promoted" } else { "Rejected" };
             rec.event(
                 !promoted,
@@ -400,7 +400,7 @@ fn judge_loop(
                 ),
             );
             let recorded = Recorded {
-                verdict: a.verdict.as_str(),
+                verdict,
                 reason: &a.reason,
                 evidence: report::markdown(&j),
             };
@@ -428,7 +428,7 @@ fn judge_loop(
 
 /// One measurement, abandoned on SIGTERM (`None`).
 fn measure(
-    rec: &Recorder,
+    rec: &StatusWriter,
     source: &Source,
     look: &judge::Look,
 ) -> Option<Result<judge::Measurements, JudgeError>> {
@@ -447,13 +447,16 @@ async fn stopped() {
     }
 }
 
-fn stop_requested(rec: &Recorder, iteration: u32) -> Result<Option<PromoteError>, PromoteError> {
+fn stop_requested(
+    rec: &StatusWriter,
+    iteration: u32,
+) -> Result<Option<PromoteError>, PromoteError> {
     if !STOP.load(Ordering::SeqCst) {
         return Ok(None);
     }
     let message = format!("stopped by SIGTERM at look {iteration}; a re-run resumes");
     rec.status(&Status {
-        phase: Some("Terminated".into()),
+        phase: Some(Phase::Terminated),
         message: Some(message.clone()),
         ..Status::default()
     })?;
@@ -462,7 +465,7 @@ fn stop_requested(rec: &Recorder, iteration: u32) -> Result<Option<PromoteError>
 }
 
 fn superseded(
-    rec: &Recorder,
+    rec: &StatusWriter,
     found: Option<String>,
     log: &dyn Fn(&str),
 ) -> Result<Finished, PromoteError> {
@@ -472,8 +475,8 @@ fn superseded(
     };
     log(&message);
     rec.status(&Status {
-        phase: Some("Completed".into()),
-        verdict: Some("superseded".into()),
+        phase: Some(Phase::Completed),
+        verdict: Some(Verdict::Superseded),
         message: Some(message.clone()),
         ..Status::default()
     })?;
@@ -482,14 +485,14 @@ fn superseded(
 }
 
 fn already_delivered(
-    rec: &Recorder,
+    rec: &StatusWriter,
     commit: String,
     log: &dyn Fn(&str),
 ) -> Result<Finished, PromoteError> {
     let why = format!("the verdict is already in the env repo: {commit}");
     log(&why);
     rec.status(&Status {
-        phase: Some("Completed".into()),
+        phase: Some(Phase::Completed),
         commit: Some(commit),
         message: Some(why.clone()),
         ..Status::default()

@@ -11,7 +11,7 @@
 
 use assay::gitops::credentials::{Credentials, Secret};
 use assay::gitops::forge::{Forge, ForgeErrorKind, ForgeKind, ForgeRepo, PullRequest};
-use assay::spec::Forge as ForgeSetting;
+use assay::spec::ForgeChoice;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, header_exists, method, path};
 use wiremock::{Match, Mock, MockBuilder, Request, ResponseTemplate};
@@ -65,7 +65,7 @@ fn token() -> Secret {
 
 /// One forge's API as the fakes see it.
 struct Case {
-    setting: ForgeSetting,
+    setting: ForgeChoice,
     repo_url: &'static str,
     /// The API base's path on the fake (`/api/v3` for GitHub Enterprise...).
     api_path: &'static str,
@@ -83,7 +83,7 @@ struct Case {
 
 fn github() -> Case {
     Case {
-        setting: ForgeSetting::Github,
+        setting: ForgeChoice::Github,
         repo_url: "https://ghe.example.com/acme/env.git",
         api_path: "/api/v3",
         pulls_path: "/api/v3/repos/acme/env/pulls",
@@ -117,7 +117,7 @@ fn github() -> Case {
 
 fn gitlab() -> Case {
     Case {
-        setting: ForgeSetting::Gitlab,
+        setting: ForgeChoice::Gitlab,
         repo_url: "git@gitlab.example.com:platform/team/env.git",
         api_path: "/api/v4",
         // The project id is the URL-encoded full path.
@@ -148,7 +148,7 @@ fn gitlab() -> Case {
 
 fn gitea() -> Case {
     Case {
-        setting: ForgeSetting::Gitea,
+        setting: ForgeChoice::Gitea,
         repo_url: "https://gitea.example.com/acme/env.git",
         api_path: "/api/v1",
         pulls_path: "/api/v1/repos/acme/env/pulls",
@@ -471,7 +471,7 @@ fn unreachable_forge_is_a_transport_error() {
     let api = format!("http://127.0.0.1:{port}/api/v4");
     let repo = ForgeRepo::from_url(
         "https://gitlab.com/acme/env.git",
-        ForgeSetting::Auto,
+        ForgeChoice::Auto,
         Some(&api),
     )
     .unwrap();

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use assay::gitops::credentials::Credentials;
-use assay::gitops::edit::Verdict;
+use assay::gitops::edit::VerdictEdit;
 use assay::gitops::repo::Remote;
 use assay::gitops::writeback::{self, Outcome, Request};
 
@@ -177,14 +177,14 @@ fn request(id: &str) -> Request {
         branch: "main".into(),
         path: PATH.into(),
         experiment: id.into(),
-        verdict: Verdict::Promote,
+        verdict: VerdictEdit::Promote,
         evidence: String::new(),
         author_name: "assay".into(),
         author_email: "assay@assay.dev".into(),
         deadline: Duration::from_secs(60),
         mode: assay::spec::Mode::Push,
         reject: assay::spec::Mode::Push,
-        forge: assay::spec::Forge::Auto,
+        forge: assay::spec::ForgeChoice::Auto,
         api_url: None,
     }
 }
