@@ -423,7 +423,9 @@ pub enum Phase {
 
 /// The experiment's outcome. Recorded before Git is touched and never
 /// changed after, so a restarted hook delivers exactly what was judged.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// The candidate becomes the baseline.
@@ -431,6 +433,7 @@ pub enum Verdict {
     /// The candidate is dropped and recorded under `rejected`.
     Reject,
     /// Git moved on to another candidate before a verdict: nothing is written.
+    #[value(skip)]
     Superseded,
 }
 
