@@ -24,6 +24,17 @@ pub enum Command {
     Generate {
         /// The app directory (default: the working directory, as Argo CD runs it).
         dir: Option<PathBuf>,
+        /// Take the manifests beside assay.yaml from this already rendered
+        /// stream (`-`: stdin) instead of spec.source, for any other pipeline.
+        #[arg(long, value_name = "FILE")]
+        input: Option<PathBuf>,
+    },
+    /// Plugin discovery: print the kind of spec.source of DIR's assay.yaml
+    /// when it needs tools (kustomize, helm), else nothing.
+    #[command(hide = true)]
+    Discover {
+        /// The app directory (default: the working directory).
+        dir: Option<PathBuf>,
     },
     /// Print the plugin's parameter announcement for the Argo CD UI (JSON).
     Parameters {

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::cmp::{CmpEnv, CmpError};
 use crate::render::{self, AppFiles, RenderError, SourceFile};
-use crate::spec::{self, Release};
+use crate::source::{self as base, SourceError, ToolEnv};
+use crate::spec::{self, Release, Source};
 use crate::yaml::{self, Location, SpecError, SpecErrorKind};
 
 /// Why `generate` produced no manifests.
@@ -22,6 +23,9 @@ pub enum GenerateError {
     /// The Argo CD environment or parameters are invalid.
     #[error(transparent)]
     Cmp(#[from] CmpError),
+    /// `spec.source`'s tool could not render the base.
+    #[error(transparent)]
+    Source(#[from] SourceError),
     /// The app directory or a file in it could not be read.
     #[error("{path}: {message}")]
     Io {
@@ -52,13 +56,39 @@ pub const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Renders the app in `dir` for the Argo CD environment `env`.
 pub fn generate(dir: &Path, env: &CmpEnv) -> Result<String, GenerateError> {
+    generate_with(dir, env, None, &ToolEnv::from_process())
+}
+
+/// Name of the stdin stream in errors (`assay generate --input -`).
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// [`generate`] with the base taken from `input` (an already rendered
+/// stream, `--input -`) instead of `spec.source`, and tools run with `tools`.
+pub fn generate_with(
+    dir: &Path,
+    env: &CmpEnv,
+    input: Option<String>,
+    tools: &ToolEnv,
+) -> Result<String, GenerateError> {
     let release = spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME)?;
-    let files = read_app(dir, spec::FILE_NAME, &release, env.source_path.as_deref())?;
+    let files = app_files(dir, spec::FILE_NAME, &release, env, input, tools)?;
     let docs = render::all(&release, env, &files)?;
     if docs.is_empty() {
         return Err(GenerateError::Empty);
     }
     Ok(render::to_yaml(&docs))
+}
+
+/// `assay discover` (the assay-tools plugin's discovery): the kind of
+/// `spec.source` when it needs a tool, else nothing, so the plain plugin and
+/// the tools plugin never both claim an app (samples/install/).
+pub fn discover(dir: &Path) -> String {
+    match spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME) {
+        Ok(rel) if !matches!(rel.source, Source::Directory(_)) => {
+            base::kind(&rel).to_string() + "\n"
+        }
+        _ => String::new(),
+    }
 }
 
 /// `assay parameters`: the announcement for the Argo CD UI. It shows what
@@ -95,8 +125,9 @@ pub fn validate(file: &Path) -> Result<String, GenerateError> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let files = read_app(dir, &display, &rel, None)?;
-    render::all(&rel, &stand_in_env(), &files).map_err(|e| match e {
+    let env = stand_in_env();
+    let files = app_files(dir, &display, &rel, &env, None, &ToolEnv::from_process())?;
+    render::all(&rel, &env, &files).map_err(|e| match e {
         // Rendering names the spec `assay.yaml`; here it is `file`.
         RenderError::Spec(mut e) => {
             if e.file == spec::FILE_NAME {
@@ -151,6 +182,34 @@ fn stand_in_env() -> CmpEnv {
     }
 }
 
+/// The template and the base of the app in `dir`: the directory's files,
+/// the stream `spec.source`'s tool renders, or `input` when given.
+pub fn app_files(
+    dir: &Path,
+    spec_file: &str,
+    rel: &Release,
+    env: &CmpEnv,
+    input: Option<String>,
+    tools: &ToolEnv,
+) -> Result<AppFiles, GenerateError> {
+    let mut files = read_app(dir, spec_file, rel, env.source_path.as_deref())?;
+    let rendered = match input {
+        Some(text) => Some((STDIN_NAME.to_string(), text)),
+        None => {
+            let root = dir.canonicalize().map_err(|e| io(dir, e))?;
+            let repo = repo_root(&root, env.source_path.as_deref());
+            let ns = rel.namespace.as_deref().or(env.namespace.as_deref());
+            base::render(rel, spec_file, &root, &repo, ns, tools)?
+        }
+    };
+    if let Some((name, text)) = rendered {
+        // The stream stands for the directory's manifests: kustomization
+        // and chart files beside assay.yaml are inputs, not output.
+        files.passthrough = vec![SourceFile { name, text }];
+    }
+    Ok(files)
+}
+
 /// Reads the template and the passthrough manifests of `dir`. `source_path`
 /// (Argo CD's `ARGOCD_APP_SOURCE_PATH`) locates the repository root above
 /// it: like Argo CD's directory source, symlinks may point anywhere inside
@@ -184,14 +243,16 @@ pub fn read_app(
         }
     };
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(&root).map_err(|e| io(dir, e))? {
-        let entry = entry.map_err(|e| io(dir, e))?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        if is_manifest_name(&name, rel) {
-            names.push(name);
-        }
+    if let Source::Directory(d) = &rel.source {
+        list(&root, "", d.recursive, &mut names).map_err(|e| io(dir, e))?;
+        names.retain(|name| {
+            let file = name.rsplit('/').next().unwrap_or(name);
+            let top = !name.contains('/');
+            is_manifest_name(file, rel, top)
+                && rel.workload.template.as_deref() != Some(Path::new(name))
+                && (d.include.is_empty() || d.include.iter().any(|g| base::glob::matches(g, name)))
+                && !d.exclude.iter().any(|g| base::glob::matches(g, name))
+        });
     }
     names.sort();
     let mut passthrough = Vec::new();
@@ -222,10 +283,29 @@ pub fn read_app(
     })
 }
 
-/// Top-level `.yaml`, `.yml` and `.json` files, as Argo CD's (non-recursive)
-/// directory source reads them, except assay's own files, hidden files
-/// (`.argocd-source.yaml` is Argo CD's) and `spec.exclude`.
-fn is_manifest_name(name: &str, rel: &Release) -> bool {
+/// Paths of the files under `dir` (relative, `/`-separated, after
+/// `prefix`); subdirectories too when `recursive`, except hidden ones
+/// (`.git`). Symlinked directories are not followed.
+fn list(dir: &Path, prefix: &str, recursive: bool, out: &mut Vec<String>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let rel = format!("{prefix}{name}");
+        if recursive && !name.starts_with('.') && entry.file_type()?.is_dir() {
+            list(&entry.path(), &format!("{rel}/"), true, out)?;
+        } else {
+            out.push(rel);
+        }
+    }
+    Ok(())
+}
+
+/// `.yaml`, `.yml` and `.json` files, as Argo CD's directory source reads
+/// them, except hidden files (`.argocd-source.yaml` is Argo CD's),
+/// `spec.exclude` and, at the top (`top`), assay's own files.
+fn is_manifest_name(name: &str, rel: &Release, top: bool) -> bool {
     let manifest = [".yaml", ".yml", ".json"].iter().any(|e| name.ends_with(e));
     let template = rel
         .workload
@@ -234,8 +314,7 @@ fn is_manifest_name(name: &str, rel: &Release) -> bool {
         .is_some_and(|t| t == Path::new(name));
     manifest
         && !name.starts_with('.')
-        && name != spec::FILE_NAME
-        && !template
+        && !(top && (name == spec::FILE_NAME || template))
         && !rel.exclude.iter().any(|g| glob_match(g, name))
 }
 

@@ -13,6 +13,7 @@ pub mod judge;
 pub mod promote;
 pub mod render;
 pub mod runtime;
+pub mod source;
 pub mod spec;
 pub mod tls;
 pub mod yaml;

@@ -55,6 +55,9 @@ fn print(out: &str) -> ExitCode {
 fn on_sigterm() {
     extern "C" fn handler(_: libc::c_int) {
         const MSG: &[u8] = b"assay: stopped by SIGTERM before finishing; no output\n";
+        // A running kustomize or helm is in its own process group, which
+        // the signal to ours did not reach: take it down first.
+        assay::source::tools::kill_running();
         // SAFETY: write(2) and _exit(2) are async-signal-safe.
         unsafe {
             libc::write(2, MSG.as_ptr().cast(), MSG.len());

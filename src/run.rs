@@ -19,9 +19,27 @@ use crate::cli::{
 pub fn run(args: Args) -> anyhow::Result<String> {
     let cwd = || PathBuf::from(".");
     Ok(match args.command {
-        Command::Generate { dir } => {
-            generate::generate(&dir.unwrap_or_else(cwd), &CmpEnv::from_process()?)?
+        Command::Generate { dir, input } => {
+            let input = match input {
+                None => None,
+                Some(p) if p.as_os_str() == "-" => {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+                        .map_err(|e| {
+                            anyhow::anyhow!("reading the rendered stream on stdin: {e}")
+                        })?;
+                    Some(text)
+                }
+                Some(p) => Some(
+                    std::fs::read_to_string(&p)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+                ),
+            };
+            let dir = dir.unwrap_or_else(cwd);
+            let tools = assay::source::ToolEnv::from_process();
+            generate::generate_with(&dir, &CmpEnv::from_process()?, input, &tools)?
         }
+        Command::Discover { dir } => generate::discover(&dir.unwrap_or_else(cwd)),
         Command::Parameters { dir } => {
             generate::parameters(&dir.unwrap_or_else(cwd), CmpEnv::from_process())
         }

@@ -51,17 +51,31 @@ fn service(ctx: &Ctx, name: &str, version: Option<(&Version, bool)>) -> Service 
         }
         None => ctx.meta(name, &[]),
     };
+    let mut meta = meta;
+    let mut ports = vec![ServicePort {
+        name: Some("http".into()),
+        port: i32::from(ctx.port),
+        target_port: Some(IntOrString::Int(i32::from(ctx.port))),
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    }];
+    // `workload.from`: the base's Service this one replaces hands on its
+    // labels (monitors select by them), annotations and other ports.
+    if let (None, Some(a)) = (version, &ctx.adopted_service) {
+        let labels = meta.labels.get_or_insert_with(BTreeMap::new);
+        for (k, v) in &a.labels {
+            labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        if !a.annotations.is_empty() {
+            meta.annotations = Some(a.annotations.clone());
+        }
+        ports.extend(a.ports.iter().cloned());
+    }
     Service {
         metadata: meta,
         spec: Some(ServiceSpec {
             selector: Some(selector),
-            ports: Some(vec![ServicePort {
-                name: Some("http".into()),
-                port: i32::from(ctx.port),
-                target_port: Some(IntOrString::Int(i32::from(ctx.port))),
-                protocol: Some("TCP".into()),
-                ..Default::default()
-            }]),
+            ports: Some(ports),
             ..Default::default()
         }),
         status: None,

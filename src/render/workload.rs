@@ -259,6 +259,10 @@ pub(crate) fn deployment(
         .progress_deadline
         .map(|d| seconds(d).min(i32::MAX as u64) as i32);
     spec.replicas = Some(w.replicas.map(|r| r as i32).or(spec.replicas).unwrap_or(1));
+    if ctx.autoscaled && !is_candidate {
+        // The base's HPA owns the baseline's replicas (issue 12).
+        spec.replicas = None;
+    }
     spec.selector = LabelSelector {
         match_labels: Some(selector),
         ..Default::default()

@@ -9,9 +9,11 @@ mod id;
 mod model;
 pub mod names;
 pub mod raw;
+pub mod raw_source;
 mod validate;
 mod validate_delivery;
 mod validate_experiment;
+mod validate_source;
 
 use std::path::Path;
 

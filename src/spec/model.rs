@@ -21,6 +21,10 @@ pub struct Release {
     pub name: String,
     /// `None`: the Application's destination namespace, resolved at render time.
     pub namespace: Option<String>,
+    /// How the other manifests of the app directory are produced.
+    pub source: Source,
+    /// Longest any one tool of `source` may run.
+    pub tool_timeout: Duration,
     /// How each version's Deployment is built.
     pub workload: Workload,
     /// The version serving in steady state.
@@ -62,11 +66,17 @@ pub struct Places {
     pub traffic: Location,
     /// The `spec.workload.template` value; meaningless without a template.
     pub template: Location,
+    /// `spec.source`, else `spec`.
+    pub source: Location,
+    /// `spec.workload.from`; meaningless without it.
+    pub from: Location,
 }
 
 /// How each version's Deployment is built; `None` falls back to the template, then to defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
+    /// The Deployment of the rendered base used as the template; never with `template`.
+    pub from: Option<FromRef>,
     /// Relative to the app directory, already checked not to escape it.
     pub template: Option<PathBuf>,
     /// Container that receives image and env; `None`: the template's first, or `<name>` inline.
@@ -85,6 +95,67 @@ pub struct Workload {
     pub progress_deadline: Option<Duration>,
     /// For images whose `USER` is not a numeric non-root uid.
     pub run_as_user: Option<i64>,
+}
+
+/// A Deployment of the rendered base, by name (`spec.workload.from`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FromRef {
+    /// Always `Deployment` (the only kind assay can run versions of).
+    pub kind: String,
+    /// Its `metadata.name`.
+    pub name: String,
+}
+
+/// How the manifests beside `assay.yaml` are produced (`spec.source`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// The directory's own files (Argo CD's directory source).
+    Directory(Directory),
+    /// `kustomize build` (or `kubectl kustomize`).
+    Kustomize(Kustomize),
+    /// `helm template` of a chart in the repository.
+    Helm(Helm),
+}
+
+/// Which files of the app directory are read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Directory {
+    /// Subdirectories too.
+    pub recursive: bool,
+    /// Path globs a file must match (empty: every manifest).
+    pub include: Vec<String>,
+    /// Path globs of files not read.
+    pub exclude: Vec<String>,
+}
+
+/// A kustomization to build.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kustomize {
+    /// Relative to the app directory, normalised; may start with `..` (checked against the repository at render time).
+    pub path: PathBuf,
+    /// `--enable-helm`.
+    pub enable_helm: bool,
+    /// `--load-restrictor LoadRestrictionsNone`.
+    pub load_restrictor_none: bool,
+}
+
+/// A local chart to template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Helm {
+    /// Relative to the app directory, normalised; may start with `..`.
+    pub chart: PathBuf,
+    /// Helm's release name: the spec's, else `metadata.name`.
+    pub release_name: String,
+    /// Relative to the app directory, in order.
+    pub values_files: Vec<PathBuf>,
+    /// Inline values, applied after the files.
+    pub values: Option<serde_json::Value>,
+    /// `None`: `metadata.namespace`, else the destination namespace (at render time).
+    pub namespace: Option<String>,
+    /// Run `helm dependency build` first.
+    pub dependency_build: bool,
+    /// `--include-crds`.
+    pub include_crds: bool,
 }
 
 /// One version of the application: what CI proposes and promotion moves to the baseline.

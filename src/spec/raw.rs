@@ -52,6 +52,10 @@ pub struct RawMetadata {
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawSpec {
+    /// How the other manifests of this directory are produced (default: the directory's files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<super::raw_source::RawSource>")]
+    pub source: Option<S<super::raw_source::RawSource>>,
     /// How each version's Deployment is built: a template file, inline fields, or both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<RawWorkload>,
@@ -94,6 +98,10 @@ pub struct RawSpec {
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawWorkload {
+    /// A Deployment of the rendered base (`spec.source`) used as the template; it is taken out of the base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<super::raw_source::RawFrom>")]
+    pub from: Option<S<super::raw_source::RawFrom>>,
     /// A Deployment file in this directory used as the template of every version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]

@@ -92,6 +92,8 @@ pub fn release(file: &str, raw: &RawRelease) -> R<Release> {
     places.experiment = spec.experiment.as_ref().map_or(places.spec, Location::of);
     places.traffic = spec.traffic.as_ref().map_or(places.spec, Location::of);
     let workload = workload(&c, spec.workload.as_ref(), &mut places)?;
+    let (source, tool_timeout) =
+        super::validate_source::source(&c, spec.source.as_ref(), &name, &mut places)?;
     let traffic = traffic(&c, spec.traffic.as_ref())?;
     // A weight towards a candidate with no pods is a share of failed requests.
     if let (Some(_), Some(0), Some(w)) =
@@ -146,6 +148,8 @@ pub fn release(file: &str, raw: &RawRelease) -> R<Release> {
         id: super::id::experiment_id(raw),
         name,
         namespace,
+        source,
+        tool_timeout,
         workload,
         baseline,
         candidate,
@@ -193,6 +197,20 @@ fn workload(c: &Check, w: Option<&RawWorkload>, places: &mut Places) -> R<Worklo
         Some(t) => {
             places.template = Location::of(t);
             Some(inside_dir(&t.value).map_err(|m| c.at(t, "spec.workload.template", m))?)
+        }
+    };
+    let from = match &w.from {
+        None => None,
+        Some(f) => {
+            places.from = Location::of(f);
+            if let Some(t) = &w.template {
+                return Err(c.at(
+                    t,
+                    "spec.workload.template",
+                    "give either template (a file) or from (a Deployment of the rendered base), not both",
+                ));
+            }
+            Some(super::validate_source::from(c, f)?)
         }
     };
     let container = w
@@ -268,6 +286,7 @@ fn workload(c: &Check, w: Option<&RawWorkload>, places: &mut Places) -> R<Worklo
         .map(|v| c.int(v, "spec.workload.runAsUser", 1, i64::from(i32::MAX)))
         .transpose()?;
     Ok(Workload {
+        from,
         template,
         container,
         replicas,

@@ -1,0 +1,264 @@
+//! Runs the tools `spec.source` names (kustomize, helm, kubectl): no shell,
+//! a clean environment, null stdin, its own process group, and a deadline.
+//! A tool that overruns it, or an `assay generate` stopped by SIGTERM (how
+//! argocd-cmp-server stops a slow plugin), takes its whole process group
+//! with it, so a hung `helm` or a `kustomize` that forked helm leaves no
+//! process behind. Owns no policy: which tool and which arguments is
+//! [`super`]'s business.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Process group of the tool running now (0: none), for [`kill_running`].
+static RUNNING_GROUP: AtomicI32 = AtomicI32::new(0);
+
+/// Kills the running tool's process group, if any. Async-signal-safe: the
+/// binary's SIGTERM handler calls it before exiting, because the tool's group
+/// is not assay's and would not receive argocd-cmp-server's signal.
+pub fn kill_running() {
+    let group = RUNNING_GROUP.load(Ordering::SeqCst);
+    if group > 0 {
+        // SAFETY: kill(2) is async-signal-safe and takes plain integers.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
+    }
+}
+
+/// Why a tool produced no manifests.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ToolError {
+    /// The program could not be started.
+    #[error("`{command}` could not start: {message}")]
+    Spawn {
+        /// The command line, as shown to the user.
+        command: String,
+        /// The operating system's error.
+        message: String,
+    },
+    /// The tool exited unsuccessfully; `stderr` is its last words on one line.
+    #[error("`{command}` failed ({status}){}", stderr_suffix(stderr))]
+    Failed {
+        /// The command line, as shown to the user.
+        command: String,
+        /// `exit status N` or `killed by signal N`.
+        status: String,
+        /// Its stderr, whitespace collapsed onto one line and shortened.
+        stderr: String,
+    },
+    /// The deadline passed; the tool's process group was killed.
+    #[error("`{command}` did not finish within {}s; its process group was killed{}", timeout.as_secs(), stderr_suffix(stderr))]
+    TimedOut {
+        /// The command line, as shown to the user.
+        command: String,
+        /// The deadline it overran.
+        timeout: Duration,
+        /// What it had written to stderr by then, on one line.
+        stderr: String,
+    },
+    /// The tool printed something that is not UTF-8.
+    #[error("`{command}` printed output that is not UTF-8")]
+    NotUtf8 {
+        /// The command line, as shown to the user.
+        command: String,
+    },
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    match stderr.is_empty() {
+        true => String::new(),
+        false => format!(": {stderr}"),
+    }
+}
+
+/// Longest stderr kept in an error: Argo CD shows the message in one
+/// Application condition, and a chart's error is in its first lines.
+const MAX_STDERR: usize = 2000;
+
+/// One line of `bytes`: whitespace runs collapsed, at most [`MAX_STDERR`] characters.
+fn one_line(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if out.chars().count() > MAX_STDERR {
+        out = out.chars().take(MAX_STDERR).collect::<String>() + " …";
+    }
+    out
+}
+
+/// The first executable file called `name` in the `PATH` directories `path`.
+pub fn find(name: &str, path: Option<&OsStr>) -> Option<PathBuf> {
+    std::env::split_paths(path?)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(|d| d.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// A tool invocation.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The program, already found on `PATH`.
+    pub program: PathBuf,
+    /// Shown in errors and used as `argv[0]` (`kubectl`, `helm`).
+    pub name: String,
+    /// Arguments, without the program.
+    pub args: Vec<OsString>,
+    /// Working directory.
+    pub dir: PathBuf,
+    /// The whole environment of the tool: nothing else is inherited.
+    pub env: Vec<(OsString, OsString)>,
+    /// When to give up and kill the process group.
+    pub timeout: Duration,
+}
+
+impl Invocation {
+    /// The command line as errors show it: program name and arguments,
+    /// paths as given (relative to the app directory).
+    pub fn display(&self) -> String {
+        std::iter::once(self.name.clone())
+            .chain(self.args.iter().map(|a| a.to_string_lossy().into_owned()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Runs the tool to completion; its stdout on success.
+    pub fn run(&self) -> Result<String, ToolError> {
+        let command = self.display();
+        let started = Instant::now();
+        let mut child = Command::new(&self.program)
+            .arg0(&self.name)
+            .args(&self.args)
+            .current_dir(&self.dir)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| ToolError::Spawn {
+                command: command.clone(),
+                message: e.to_string(),
+            })?;
+        let group = child.id() as i32;
+        RUNNING_GROUP.store(group, Ordering::SeqCst);
+        let (tx, rx) = mpsc::channel();
+        let readers = [
+            drain(child.stdout.take(), 0, tx.clone()),
+            drain(child.stderr.take(), 1, tx),
+        ];
+        let deadline = started + self.timeout;
+        let mut out: [Option<Vec<u8>>; 2] = [None, None];
+        let mut timed_out = false;
+        // Both pipes closed: every process that held them is gone or done.
+        while out.iter().any(Option::is_none) {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok((i, bytes)) => out[i] = Some(bytes),
+                Err(_) => {
+                    timed_out = true;
+                    break;
+                }
+            }
+        }
+        // The tool may still run with its pipes closed; give it what is left.
+        while !timed_out && !exited(group) {
+            match Instant::now() >= deadline {
+                true => timed_out = true,
+                false => thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        // Stragglers of the group (a forked helm, a plugin) go with it. The
+        // leader is not reaped yet, so the group id cannot have been reused.
+        // SAFETY: kill(2) with plain integers.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
+        let exit = child.wait();
+        RUNNING_GROUP.store(0, Ordering::SeqCst);
+        // A grandchild that left the group may hold a pipe: wait a moment, not forever.
+        let grace = Instant::now() + Duration::from_secs(1);
+        while out.iter().any(Option::is_none) {
+            match rx.recv_timeout(grace.saturating_duration_since(Instant::now())) {
+                Ok((i, bytes)) => out[i] = Some(bytes),
+                Err(_) => break,
+            }
+        }
+        drop(readers);
+        let [stdout, stderr] = out.map(Option::unwrap_or_default);
+        if timed_out {
+            return Err(ToolError::TimedOut {
+                command,
+                timeout: self.timeout,
+                stderr: one_line(&stderr),
+            });
+        }
+        let status = exit.map_err(|e| ToolError::Spawn {
+            command: command.clone(),
+            message: e.to_string(),
+        })?;
+        if !status.success() {
+            use std::os::unix::process::ExitStatusExt;
+            let status = match (status.code(), status.signal()) {
+                (Some(code), _) => format!("exit status {code}"),
+                (None, Some(s)) => format!("killed by signal {s}"),
+                (None, None) => "unknown status".into(),
+            };
+            return Err(ToolError::Failed {
+                command,
+                status,
+                stderr: one_line(&stderr),
+            });
+        }
+        String::from_utf8(stdout).map_err(|_| ToolError::NotUtf8 { command })
+    }
+}
+
+/// Whether process `pid` has exited, without reaping it (so its process
+/// group id stays reserved until [`Invocation::run`] kills the group).
+fn exited(pid: i32) -> bool {
+    // SAFETY: waitid(2) writes only into the zeroed siginfo we own.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        r == 0 && info.si_pid() != 0
+    }
+}
+
+/// Reads `pipe` to its end on a thread and sends (`index`, bytes).
+fn drain(
+    pipe: Option<impl Read + Send + 'static>,
+    index: usize,
+    tx: mpsc::Sender<(usize, Vec<u8>)>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        let _ = tx.send((index, buf));
+    })
+}
+
+/// `dir` relative to `base` for display, else as is.
+pub fn shown(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
