@@ -94,8 +94,8 @@ impl ToolEnv {
     }
 }
 
-/// The rendered base of `rel`, for a kustomize or helm source: (the command
-/// line that produced it, its stdout). `None` for a directory source.
+/// The rendered base of `rel`, for a kustomize or helm source: (its name in
+/// errors, ``output of `COMMAND` ``, and the tool's stdout). `None` for a directory source.
 /// `app` is the app directory and `repo` the repository root (both
 /// canonical); `namespace` the resolved destination namespace.
 pub fn render(
@@ -141,7 +141,7 @@ pub fn render(
             let version = base.version(&step);
             err(SourceErrorKind::Tool { error, version })
         })?;
-        out = Some((step.display(), text));
+        out = Some((format!("output of `{}`", step.display()), text));
     }
     Ok(out)
 }

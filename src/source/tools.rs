@@ -124,10 +124,22 @@ pub struct Invocation {
 
 impl Invocation {
     /// The command line as errors show it: program name and arguments,
-    /// paths as given (relative to the app directory).
+    /// paths as given (relative to the app directory), the scratch
+    /// directory as `$TMPDIR` so messages do not change from run to run.
     pub fn display(&self) -> String {
+        let tmp = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "TMPDIR")
+            .map(|(_, v)| v.to_string_lossy().into_owned());
         std::iter::once(self.name.clone())
-            .chain(self.args.iter().map(|a| a.to_string_lossy().into_owned()))
+            .chain(self.args.iter().map(|a| {
+                let a = a.to_string_lossy().into_owned();
+                match &tmp {
+                    Some(t) if a.starts_with(t.as_str()) => format!("$TMPDIR{}", &a[t.len()..]),
+                    _ => a,
+                }
+            }))
             .collect::<Vec<_>>()
             .join(" ")
     }
