@@ -1,5 +1,5 @@
 //! `plugin.yaml` as the fake reads it: loading and validating the
-//! ConfigManagementPlugin (ARGOCD.md §1.1).
+//! ConfigManagementPlugin (ARGOCD.md §1.1, and §1.2's discovery precedence).
 
 use serde_json::Value;
 
@@ -17,6 +17,8 @@ pub struct PluginConfig {
     pub init: Option<PluginCommand>,
     pub generate: PluginCommand,
     pub discover_file_name: Option<String>,
+    /// `discover.find.command` (used only when `fileName` is not set).
+    pub discover_command: Option<PluginCommand>,
     pub dynamic_parameters: Option<PluginCommand>,
     pub static_parameters: Vec<Value>,
     pub preserve_file_mode: bool,
@@ -43,8 +45,8 @@ impl PluginConfig {
             return invalid("spec.generate command should be non-empty");
         };
         assert!(
-            spec.pointer("/discover/find").is_none_or(Value::is_null),
-            "FakeCmpServer imitates only discover.fileName, not discover.find"
+            spec.pointer("/discover/find/glob").is_none_or(Value::is_null),
+            "FakeCmpServer imitates discover.fileName and find.command, not find.glob"
         );
         let file_name = spec.pointer("/discover/fileName").and_then(Value::as_str);
         Ok(PluginConfig {
@@ -52,6 +54,7 @@ impl PluginConfig {
             init: command_at(spec, "/init")?,
             generate,
             discover_file_name: file_name.filter(|s| !s.is_empty()).map(str::to_string),
+            discover_command: command_at(spec, "/discover/find")?.filter(|c| !c.command.is_empty()),
             dynamic_parameters: command_at(spec, "/parameters/dynamic")?,
             static_parameters: match spec.pointer("/parameters/static") {
                 None | Some(Value::Null) => vec![],

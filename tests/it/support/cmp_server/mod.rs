@@ -9,10 +9,10 @@
 //! order, with Go `os.Expand` of plugin env values; §2.3 the error text of a
 //! failed command and the YAML-or-JSON split of stdout; §2.4 a process group
 //! per command, a deadline, SIGTERM then SIGKILL 5 s later; §1.3 dynamic
-//! parameter announcements; §1.4 `discover.fileName`.
+//! parameter announcements; §1.4 `discover.fileName` and `discover.find.command`.
 //!
 //! Not imitated: gRPC and tarballs (§2.6), caching (§2.5), git credentials
-//! (§2.2 item 9), `discover.find.*`, `[...]` classes in discovery globs, and
+//! (§2.2 item 9), `discover.find.glob`, `[...]` classes in discovery globs, and
 //! YAML 1.1: Argo CD reads manifests with go-yaml v2, the fake with
 //! serde-saphyr (YAML 1.2), so a plain `on` or `0755` parses differently
 //! (serde-saphyr's serializer quotes such strings by default).
@@ -180,20 +180,34 @@ pub struct FakeCmpServer {
     deadline: Duration,
     /// Stands for `$TMPDIR`; requests get `<workdir>/_cmp_server/<uuid>/`.
     workdir: tempfile::TempDir,
+    /// Extra `PATH` directories of the sidecar (see `with_tools`).
+    tool_dirs: Vec<PathBuf>,
 }
 
 impl FakeCmpServer {
     /// Starts with the repository's own `plugin.yaml`; panics if it is invalid.
     pub fn load() -> Self {
-        let path = repo_root().join("plugin.yaml");
-        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Self::load_file(&repo_root().join("plugin.yaml"))
+    }
+
+    /// Starts with the plugin config at `path` (e.g. `plugin-tools.yaml`).
+    pub fn load_file(path: &Path) -> Self {
+        let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let config = PluginConfig::parse(&text).unwrap_or_else(|e| panic!("plugin.yaml: {e}"));
         let workdir = tempfile::tempdir().expect("temp dir");
         FakeCmpServer {
             config,
             deadline: DEFAULT_DEADLINE,
             workdir,
+            tool_dirs: vec![],
         }
+    }
+
+    /// Puts `dirs` on the sidecar's `PATH` after assay's own directory, as
+    /// an image with kustomize and helm in it would have them.
+    pub fn with_tools(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.tool_dirs = dirs;
+        self
     }
 
     /// Sets the caller's deadline (init and generate share it; default 60 s).
@@ -252,17 +266,35 @@ impl FakeCmpServer {
 
     /// MatchRepository with `discover.fileName`, a glob joined to the app dir.
     /// Without discover config a named plugin is used directly: `true`.
+    /// With `discover.find.command` instead (§1.2): it runs in the app dir
+    /// with the generate env; a match is exit 0 and stdout non-empty after one
+    /// trailing `\n` is trimmed.
     pub fn discover_matches(&self, req: &AppRequest) -> bool {
-        let Some(pattern) = &self.config.discover_file_name else {
+        let work = self.workspace(req).unwrap_or_else(|e| panic!("{e}"));
+        if let Some(pattern) = &self.config.discover_file_name {
+            return glob_matches_any(&work.app_dir, pattern);
+        }
+        let Some(find) = &self.config.discover_command else {
             return true;
         };
-        let work = self.workspace(req).unwrap_or_else(|e| panic!("{e}"));
-        glob_matches_any(&work.app_dir, pattern)
+        let deadline = Instant::now() + self.deadline.saturating_sub(TIMEOUT_BUFFER);
+        let env = self.generate_env(req);
+        run(find, &work.app_dir, &env, deadline).is_ok_and(|(stdout, _)| !stdout.is_empty())
     }
 
     /// The environment of init/generate: sidecar env, then §2.2 items 1–8.
     pub fn generate_env(&self, req: &AppRequest) -> Vec<(OsString, OsString)> {
-        env::generate_env(req)
+        let mut env = env::generate_env(req);
+        if !self.tool_dirs.is_empty() {
+            for (_, v) in env.iter_mut().filter(|(k, _)| k == "PATH") {
+                let mut dirs: Vec<PathBuf> = std::env::split_paths(v).collect();
+                for (i, d) in self.tool_dirs.iter().enumerate() {
+                    dirs.insert((i + 1).min(dirs.len()), d.clone());
+                }
+                *v = std::env::join_paths(dirs).expect("PATH dirs");
+            }
+        }
+        env
     }
 
     /// The reduced environment of GetParametersAnnouncement (§2.2, last paragraph).
