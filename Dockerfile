@@ -70,7 +70,8 @@ COPY plugin-tools.yaml /home/argocd/cmp-server/config/plugin.yaml
 USER 999:999
 ENTRYPOINT ["/usr/local/bin/assay"]
 
-# Runtime stage (the default target, last so `docker build .` builds it): CA certificates, /etc/passwd and nsswitch.conf; no libc,
+# Runtime stage (the default target: last, so `docker build .` builds it):
+# CA certificates, /etc/passwd and nsswitch.conf; no libc,
 # no shell, no package manager.
 FROM gcr.io/distroless/static-debian12:nonroot
 # The vendored OpenSSL looks for CA certificates under its own build prefix;

@@ -117,7 +117,7 @@ pub(crate) fn adopt(
                 .map(|(_, _, p)| format!("{}:{}:{}", p.file, p.at.line, p.at.column))
                 .collect();
             return Err(spec_error(format!(
-                "{} Deployments named {:?} in the rendered base ({}); name one that appears once",
+                "{} Deployments named {:?} in the rendered base ({}); it must hold exactly one",
                 many.len(),
                 from.name,
                 places.join(", ")

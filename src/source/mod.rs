@@ -137,7 +137,11 @@ pub fn render(
     .map_err(err)?;
     let mut out = None;
     for step in steps {
-        let text = step.run().map_err(|error| {
+        let text = step.run().map_err(|mut error| {
+            // Say the budget the spec set, not what was left of it.
+            if let ToolError::TimedOut { timeout, .. } = &mut error {
+                *timeout = rel.tool_timeout;
+            }
             let version = base.version(&step);
             err(SourceErrorKind::Tool { error, version })
         })?;
@@ -295,7 +299,7 @@ impl Base<'_> {
         };
         let mut probe = step.clone();
         probe.args = args.iter().map(OsString::from).collect();
-        probe.timeout = Duration::from_secs(5);
+        probe.timeout = Duration::from_secs(2);
         match probe.run() {
             Ok(v) => {
                 let v = v.split_whitespace().collect::<Vec<_>>().join(" ");

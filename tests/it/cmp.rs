@@ -15,12 +15,12 @@ use crate::support::{bookinfo_with_candidate, sample_dir};
 const APP_PATH: &str = "envs/bookinfo";
 
 /// A throwaway git repository with a pinned author, committer and dates.
-struct GitRepo {
+pub(crate) struct GitRepo {
     dir: tempfile::TempDir,
 }
 
 impl GitRepo {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let repo = GitRepo {
             dir: tempfile::tempdir().expect("temp dir"),
         };
@@ -28,11 +28,11 @@ impl GitRepo {
         repo
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    fn git(&self, args: &[&str]) -> String {
+    pub(crate) fn git(&self, args: &[&str]) -> String {
         let out = Command::new("git")
             .args(args)
             .current_dir(self.path())
@@ -54,19 +54,19 @@ impl GitRepo {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    fn write(&self, rel: &str, text: &str) {
+    pub(crate) fn write(&self, rel: &str, text: &str) {
         let path = self.path().join(rel);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, text).unwrap();
     }
 
-    fn commit(&self, message: &str) {
+    pub(crate) fn commit(&self, message: &str) {
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "--no-gpg-sign", "-m", message]);
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

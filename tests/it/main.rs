@@ -3,6 +3,8 @@
 
 mod support;
 
+mod adopt;
+mod adopt_errors;
 mod argocd;
 mod candidate;
 mod cli;

@@ -45,7 +45,8 @@ impl PluginConfig {
             return invalid("spec.generate command should be non-empty");
         };
         assert!(
-            spec.pointer("/discover/find/glob").is_none_or(Value::is_null),
+            spec.pointer("/discover/find/glob")
+                .is_none_or(Value::is_null),
             "FakeCmpServer imitates discover.fileName and find.command, not find.glob"
         );
         let file_name = spec.pointer("/discover/fileName").and_then(Value::as_str);
