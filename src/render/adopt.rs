@@ -181,8 +181,12 @@ pub(crate) fn adopt(
     ))
 }
 
-/// A core Service whose selector is non-empty and within `pod_labels`.
+/// A core Service, not headless, whose selector is non-empty and within
+/// `pod_labels` (a headless Service addresses pods one by one: left alone).
 fn selects(o: &Value, pod_labels: &BTreeMap<String, String>) -> bool {
+    if o["spec"]["clusterIP"] == "None" {
+        return false;
+    }
     let Some(sel) = o["spec"]["selector"].as_object().filter(|s| !s.is_empty()) else {
         return false;
     };
