@@ -252,8 +252,7 @@ pub fn crd_yaml() -> String {
             kubernetes_int_formats(schema);
         }
     }
-    // A CRD is plain data; serialising it cannot fail.
-    serde_saphyr::to_string(&crd).expect("serialisable CRD")
+    crate::yaml::to_string(&crd)
 }
 
 /// schemars names Rust's unsigned and narrow integers (`uint64`, `uint32`,
