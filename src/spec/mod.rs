@@ -10,6 +10,7 @@ mod model;
 pub mod names;
 pub mod raw;
 pub mod raw_source;
+pub mod rules;
 mod validate;
 mod validate_delivery;
 mod validate_experiment;
