@@ -148,7 +148,7 @@ fn generate_arguments_outside_the_shortcut_are_clap_s() {
     let dir = sample_dir("bookinfo");
     let out = assay(&["generate", "--help"], &dir);
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: assay generate [DIR]"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: assay generate [OPTIONS] [DIR]"));
     for args in [
         &["generate", ""][..],
         &["generate", ".", "extra"],
