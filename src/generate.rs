@@ -306,7 +306,7 @@ fn is_manifest_name(name: &str, rel: &Release, top: bool) -> bool {
     manifest
         && !name.starts_with('.')
         && !(top && (name == spec::FILE_NAME || template))
-        && !rel.exclude.iter().any(|g| glob_match(g, name))
+        && !rel.exclude.iter().any(|g| base::glob::segment(g, name))
 }
 
 /// The repository root: `dir` (canonical) minus the trailing `source_path`
@@ -339,32 +339,9 @@ fn inside(root: &Path, dir: &Path, path: &Path) -> Result<PathBuf, String> {
     Ok(real)
 }
 
-/// Shell-style `*` and `?` over a file name.
-fn glob_match(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ni;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ni = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use crate::source::glob::segment as glob_match;
 
     #[test]
     fn globs() {

@@ -9,7 +9,7 @@
 pub mod glob;
 pub mod tools;
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -315,15 +315,6 @@ fn missing(tool: &str, field: &str) -> SourceErrorKind {
         "no {tool} on PATH; {field} needs it: render this app with the assay-tools plugin \
          (image target `tools`, samples/install/), or put the tool on the sidecar's PATH"
     ))
-}
-
-/// `PATH` as the tools would see it, for messages that name where it looked.
-pub fn path_shown(env: &ToolEnv) -> String {
-    env.path
-        .as_deref()
-        .map(OsStr::to_string_lossy)
-        .unwrap_or_default()
-        .into_owned()
 }
 
 /// The spec's name for the kind of source, for messages.
