@@ -30,15 +30,7 @@ assay=$root/target/$host/release/assay
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cp -R samples/bookinfo-kustomize "$tmp/app"
-python3 - "$tmp/app/assay.yaml" tests/it/support/mod.rs <<'PY'
-import ast, re, sys
-spec, support = sys.argv[1], sys.argv[2]
-literal = re.search(r'BOOKINFO_CANDIDATE: &str = ("(?:[^"\\]|\\.)*");', open(support).read())
-candidate = ast.literal_eval(literal.group(1))
-text = open(spec).read()
-at = text.index("  traffic:\n")
-open(spec, "w").write(text[:at] + candidate + text[at:])
-PY
+propose_candidate "$tmp/app/assay.yaml"
 
 # assay finds kubectl on PATH (no standalone kustomize), as in the tests.
 mkdir "$tmp/bin"

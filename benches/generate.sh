@@ -49,15 +49,7 @@ trap 'rm -rf "$tmp"' EXIT
 # samples/bookinfo with the candidate CI would propose: BOOKINFO_CANDIDATE
 # from the integration tests, inserted before the traffic block.
 cp -R samples/bookinfo "$tmp/bookinfo"
-python3 - "$tmp/bookinfo/assay.yaml" tests/it/support/mod.rs <<'EOF'
-import ast, re, sys
-spec, support = sys.argv[1], sys.argv[2]
-literal = re.search(r'BOOKINFO_CANDIDATE: &str = ("(?:[^"\\]|\\.)*");', open(support).read())
-candidate = ast.literal_eval(literal.group(1))
-text = open(spec).read()
-at = text.index("  traffic:\n")
-open(spec, "w").write(text[:at] + candidate + text[at:])
-EOF
+propose_candidate "$tmp/bookinfo/assay.yaml"
 
 # What Argo CD's repo-server sets for the sample Application (samples/bookinfo/argocd-app.yaml).
 export ARGOCD_APP_NAME=bookinfo

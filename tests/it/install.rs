@@ -40,7 +40,7 @@ fn yaml_file(path: &Path) -> Value {
 }
 
 /// `name` from `$env`, `.ci/bin` or `PATH`; panics with how to get it.
-fn tool(env: &str, name: &str) -> PathBuf {
+pub(crate) fn tool(env: &str, name: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }

@@ -193,13 +193,19 @@ fn core_objects_validate_strictly() {
         }
         let file = dir.path().join(format!("{}.yaml", name.replace('/', "-")));
         std::fs::write(&file, core.join("---\n")).unwrap();
-        let out = kubernetes_validate(&file);
-        let report = text(&out);
-        assert!(
-            out.status.success() && !report.contains("ERROR") && !report.contains("WARN"),
-            "{name}: kubernetes-validate --strict failed:\n{report}"
-        );
+        assert_strictly_valid(&file, &name);
     }
+}
+
+/// Panics with the report unless `kubernetes-validate --strict` passes
+/// `file` without an error or a warning; `name` says which output it was.
+pub(crate) fn assert_strictly_valid(file: &Path, name: &str) {
+    let out = kubernetes_validate(file);
+    let report = text(&out);
+    assert!(
+        out.status.success() && !report.contains("ERROR") && !report.contains("WARN"),
+        "{name}: kubernetes-validate --strict failed:\n{report}"
+    );
 }
 
 #[test]
