@@ -20,12 +20,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 command -v "$KUBECTL" >/dev/null || missing kubectl "install kubectl or set KUBECTL=/path/to/kubectl"
 KUBECTL=$(command -v "$KUBECTL")
 
-# The binary the image ships (see generate.sh).
-host=$(rustc -vV | sed -n 's/^host: //p')
-flags="-C target-feature=+crt-static -C relocation-model=static"
-echo "building: RUSTFLAGS=\"$flags\" cargo build --release --locked --target $host" >&2
-RUSTFLAGS="$flags" cargo build --release --locked --target "$host" >&2
-assay=$root/target/$host/release/assay
+build_image_binary
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

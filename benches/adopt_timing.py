@@ -12,24 +12,13 @@ kustomize, at most 10 %, by mean and by median.
 
 import argparse
 import os
-import shlex
 import shutil
 import statistics
 import sys
-import time
+
+from timing import spawn_timed  # benches/timing.py, beside this file
 
 MAX_OVERHEAD = 0.10
-
-
-def timed(argv, devnull):
-    actions = [(os.POSIX_SPAWN_DUP2, devnull, 1)]
-    t0 = time.perf_counter_ns()
-    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
-    _, status, ru = os.wait4(pid, 0)
-    t1 = time.perf_counter_ns()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"adopt_timing.py: {shlex.join(argv)} failed ({status:#x})")
-    return (t1 - t0) / 1e6, (ru.ru_utime + ru.ru_stime) * 1e3
 
 
 def main():
@@ -52,10 +41,10 @@ def main():
     cpu = {n: [] for n in names}
     for r in range(args.warmup + args.rounds):
         for n in (names if r % 2 == 0 else names[::-1]):
-            w, c = timed(cmds[n], devnull)
+            ns, cpu_ns = spawn_timed(cmds[n], devnull)
             if r >= args.warmup:
-                wall[n].append(w)
-                cpu[n].append(c)
+                wall[n].append(ns / 1e6)
+                cpu[n].append(cpu_ns / 1e6)
     print(f"### Interleaved: {args.rounds} rounds after {args.warmup} warm-up, alternating order\n")
     print("| command | mean ms | median ms | p95 ms | min ms | σ ms | CPU ms |")
     print("|---|---:|---:|---:|---:|---:|---:|")

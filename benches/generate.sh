@@ -35,12 +35,7 @@ if [[ ${PIE:-0} == 1 ]]; then
     echo "building: $build" >&2
     build_release
 else
-    host=$(rustc -vV | sed -n 's/^host: //p')
-    flags="-C target-feature=+crt-static -C relocation-model=static"
-    build="RUSTFLAGS=\"$flags\" cargo build --release --locked --target $host"
-    echo "building: $build" >&2
-    RUSTFLAGS="$flags" cargo build --release --locked --target "$host" >&2
-    assay=$root/target/$host/release/assay
+    build_image_binary
 fi
 
 tmp=$(mktemp -d)

@@ -38,6 +38,18 @@ open(spec, "w").write(text[:at] + candidate + text[at:])
 EOF
 }
 
+# The binary the image ships (Dockerfile: a static, non-PIE executable: no
+# loader, no shared libraries, no relocations); sets $assay and $build.
+build_image_binary() {
+    local host flags
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    flags="-C target-feature=+crt-static -C relocation-model=static"
+    build="RUSTFLAGS=\"$flags\" cargo build --release --locked --target $host"
+    echo "building: $build" >&2
+    RUSTFLAGS="$flags" cargo build --release --locked --target "$host" >&2
+    assay=$root/target/$host/release/assay
+}
+
 # A plain `cargo build --release`; sets $assay.
 build_release() {
     echo "building: cargo build --release --locked" >&2
