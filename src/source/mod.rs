@@ -28,8 +28,8 @@ pub struct SourceError {
     pub at: Location,
     /// `spec.source.kustomize` or `spec.source.helm`.
     pub field: String,
-    /// What went wrong.
-    pub kind: SourceErrorKind,
+    /// What went wrong (boxed: a tool's error carries its stderr).
+    pub kind: Box<SourceErrorKind>,
 }
 
 /// What went wrong producing the rendered base.
@@ -115,7 +115,7 @@ pub fn render(
         file: spec_file.to_string(),
         at: rel.places.source,
         field: field.to_string(),
-        kind,
+        kind: Box::new(kind),
     };
     let scratch = tempfile::Builder::new()
         .prefix("assay-tool-")
