@@ -82,12 +82,28 @@ pub fn generate_with(
 /// `assay discover` (the assay-tools plugin's discovery): the kind of
 /// `spec.source` when it needs a tool, else nothing, so the plain plugin and
 /// the tools plugin never both claim an app (samples/install/).
+///
+/// A spec that does not load still goes to the tools plugin when it looks
+/// meant for it (a `kustomize:` or `helm:` key), so the Application that
+/// names that plugin sees the spec's error rather than "no plugin matches".
 pub fn discover(dir: &Path) -> String {
-    match spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME) {
+    let path = dir.join(spec::FILE_NAME);
+    match spec::load(&path, spec::FILE_NAME) {
         Ok(rel) if !matches!(rel.source, Source::Directory(_)) => {
             base::kind(&rel).to_string() + "\n"
         }
-        _ => String::new(),
+        Ok(_) => String::new(),
+        Err(_) => {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let tool_key = |l: &str| {
+                let l = l.trim_start();
+                l.starts_with("kustomize:") || l.starts_with("helm:")
+            };
+            match text.lines().any(tool_key) {
+                true => "invalid\n".to_string(),
+                false => String::new(),
+            }
+        }
     }
 }
 

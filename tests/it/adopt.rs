@@ -369,6 +369,17 @@ fn r12_discovery_gives_each_app_one_plugin() {
     for name in ["bookinfo-kustomize", "bookinfo-helm"] {
         assert!(tools.discover_matches(&req(name)), "{name}");
     }
+    // A broken spec meant for the tools plugin still reaches it, to be reported.
+    let broken =
+        spec("bookinfo-helm", false).replace("releaseName: bookinfo", "releaseName: Not_A_Label");
+    repo.write("envs/bookinfo-helm/assay.yaml", &broken);
+    repo.commit("break the helm app's spec");
+    assert!(tools.discover_matches(&req("bookinfo-helm")));
+    let err = tools.render(&req("bookinfo-helm")).unwrap_err();
+    assert!(
+        err.message().contains("spec.source.helm.releaseName"),
+        "{err}"
+    );
     // Auto-discovery asks sockets in name order: assay-tools-v1 first.
     let sockets = |s: &FakeCmpServer| format!("{}-v1.sock", s.config().name);
     assert!(sockets(&tools) < sockets(&plain));
