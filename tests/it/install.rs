@@ -449,8 +449,10 @@ fn applications_name_the_versioned_plugin() {
         tools["spec"]["version"].as_str().unwrap()
     );
     assert_eq!(tools, "assay-tools-v1");
+    // Helm templates (samples/bookinfo-helm/chart/templates) are not YAML yet.
     let samples = crate::support::files_under(&repo_root().join("samples"), &|p| {
         p.extension().is_some_and(|e| e == "yaml")
+            && !p.components().any(|c| c.as_os_str() == "templates")
     });
     let mut apps = 0;
     for file in samples {
