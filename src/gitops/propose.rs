@@ -26,6 +26,8 @@ use crate::spec::{self, ForgeChoice, Mode};
 pub struct Promoted {
     /// The experiment whose verdict it is.
     pub experiment: String,
+    /// The branch it is on, as the remote names it (`HEAD` resolved).
+    pub branch: String,
     /// The verdict commit.
     pub commit: String,
     /// When it was committed (Unix seconds): the winner serves from about then.
@@ -67,6 +69,7 @@ pub fn promoted(
     let b = raw.spec.value.baseline.value;
     Ok(Some(Promoted {
         experiment: experiment.to_string(),
+        branch: snap.branch.clone(),
         commit: oid.to_string(),
         committed_at,
         name: raw.metadata.value.name.value,
@@ -271,6 +274,7 @@ mod tests {
     fn from() -> Promoted {
         Promoted {
             experiment: "abc123".into(),
+            branch: "main".into(),
             commit: "f00d".into(),
             committed_at: 0,
             name: "web".into(),

@@ -39,7 +39,7 @@ pub(super) fn propose_next(
         ));
         return Ok(());
     };
-    let source = format!("{} {} {}", redact_url(&wb.repo_url), wb.branch, wb.path);
+    let source = format!("{} {} {}", redact_url(&wb.repo_url), from.branch, wb.path);
     let mut list = Vec::new();
     for n in &wb.next_environments {
         let st = one(n, &from, &source, opts, wb);
