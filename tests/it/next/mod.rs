@@ -6,17 +6,20 @@
 //! tests/it/promote), so what is tested here is what happens after it: the
 //! verdict commit, then one proposal per next environment.
 
-use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::promote::{Env, NS, finish, id_of, promote, stderr, wait};
+use crate::promote::{Env, NS, finish, id_of, promote, stderr};
 use crate::support::fake_forge::Fake;
 use crate::support::fake_kube::FakeKube;
 use crate::support::git_servers::HttpGit;
+
+mod kill;
+mod render;
 
 const SPEC: &str = "samples/bookinfo/assay.yaml";
 
@@ -440,101 +443,6 @@ fn a_next_environment_in_pull_request_mode_gets_one_pull_request() {
     assert_eq!(proposals_on(&staging.env, &head, &id).len(), 1);
 }
 
-/// Why not a failpoint: killing the real binary at a random moment tests
-/// every point of the real sequence (status writes, fetches, pushes, the
-/// kernel's view of a half-sent pack), not only the points someone thought
-/// to mark. The moment is drawn uniformly from the 0-300 ms after the verdict
-/// commit appears on dev's main; the proposals take about that long, so
-/// runs land before, between and after them. The delay picks the moment; it
-/// does not synchronise anything (every check afterwards reads the repos).
-#[test]
-fn kill_9_between_the_verdict_and_the_proposals_converges_to_one_proposal_each() {
-    const RUNS: u64 = 30;
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    eprintln!("kill -9 test seed {seed}");
-    let mut rng = seed | 1;
-    let mut killed_early = 0;
-    for run in 0..RUNS {
-        let mut dev = Stage::new("acme/dev");
-        let staging = Stage::new("acme/staging");
-        let qa = Stage::new("acme/qa");
-        dev.configure_next(&(entry(&staging.env.url, "") + &entry(&qa.env.url, "")));
-        dev.env.propose("v2", "iter8/productpage:v2");
-        let id = dev.id();
-        dev.record("promote");
-        let seeded = dev.env.repo.head("main");
-        let child = dev
-            .command(&[])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // xorshift: a delay in 0..300 ms after the verdict is on main.
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let delay = Duration::from_millis(rng % 300);
-        let child = kill_after_verdict(child, &dev.env, &seeded, delay);
-        let verdict = dev.env.verdict_commits(&id);
-        assert_eq!(verdict.len(), 1, "run {run}");
-        let on_dev: Vec<String> = dev.env.repo.log("main").into_iter().map(|c| c.0).collect();
-        let mut partial = 0;
-        for next in [&staging.env, &qa.env] {
-            let sent = proposals(next, &id);
-            assert!(sent.len() <= 1, "run {run}: {sent:?}");
-            for (_, _, body) in &sent {
-                // Never a proposal without the verdict on dev's main.
-                assert!(on_dev.contains(&source_commit(body)), "run {run}");
-            }
-            partial += sent.len();
-        }
-        if child && partial < 2 {
-            killed_early += 1;
-        }
-        let out = dev.run(&[]);
-        assert!(out.status.success(), "run {run}: {}", stderr(&out));
-        assert_eq!(dev.env.verdict_commits(&id).len(), 1, "run {run}");
-        for next in [&staging.env, &qa.env] {
-            let sent = proposals(next, &id);
-            assert_eq!(sent.len(), 1, "run {run}: {sent:?}");
-            assert_eq!(source_commit(&sent[0].2), verdict[0].0, "run {run}");
-        }
-        let st = dev.status();
-        assert_eq!(st["phase"], "Completed", "run {run}: {st}");
-        assert_eq!(st["next"][0]["outcome"], "Proposed", "run {run}: {st}");
-        assert_eq!(st["next"][1]["outcome"], "Proposed", "run {run}: {st}");
-    }
-    // The kills did land inside the window at least sometimes.
-    assert!(killed_early > 0, "no run was killed before both proposals");
-}
-
-/// Waits (polling, with a deadline) for a commit on dev's main after
-/// `seeded` carrying a verdict, then `delay`, then SIGKILL. Returns whether
-/// the hook was still running when killed.
-fn kill_after_verdict(mut child: Child, env: &Env, seeded: &str, delay: Duration) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let head = env.repo.head("main");
-        if head != seeded && env.repo.log("main")[0].2.contains("Assay-Verdict: promote") {
-            break;
-        }
-        if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
-            let out = wait(child, Duration::from_secs(1));
-            panic!("the hook ended without a verdict commit: {}", stderr(&out));
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    std::thread::sleep(delay);
-    let running = child.try_wait().unwrap().is_none();
-    // SIGKILL: no handler runs, nothing is flushed.
-    let _ = child.kill();
-    let _ = child.wait();
-    running
-}
-
 #[test]
 fn a_busy_next_environment_in_queue_mode_queues_the_winner() {
     let mut dev = Stage::new("acme/dev");
@@ -560,83 +468,4 @@ fn a_busy_next_environment_in_queue_mode_queues_the_winner() {
     assert_eq!(spec.candidate.unwrap().version, "v9");
     let queued: Vec<_> = spec.queue.iter().map(|q| q.version.as_str()).collect();
     assert_eq!(queued, ["v2"]);
-}
-
-#[test]
-fn the_hook_mounts_each_next_environments_own_secret_and_nothing_else() {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(crate::support::sample_dir("bookinfo")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
-    let text = crate::support::bookinfo_with_candidate().replace(
-        "    credentialsSecret: assay-git\n",
-        "    credentialsSecret: assay-git\n    next:\n      - ../prod/assay.yaml\n      \
-         - {repo: https://git.example/staging.git, credentialsSecret: assay-git}\n      \
-         - {repo: https://git.example/prod.git, credentialsSecret: prod-git, mode: pull-request, after: 1h}\n      \
-         - {branch: qa, credentialsSecret: prod-git}\n",
-    );
-    std::fs::write(dir.path().join("assay.yaml"), text).unwrap();
-    let out = crate::support::generate_ok(
-        dir.path(),
-        &[
-            ("ARGOCD_APP_NAMESPACE", NS),
-            ("ARGOCD_APP_SOURCE_REPO_URL", "https://git.example/dev.git"),
-            ("ARGOCD_APP_SOURCE_PATH", "envs/dev"),
-            ("ARGOCD_APP_SOURCE_TARGET_REVISION", "main"),
-        ],
-    );
-    let manifests: Vec<Value> = serde_saphyr::from_multiple(&out).unwrap();
-    let exp = manifests
-        .iter()
-        .find(|m| m["kind"] == "Experiment")
-        .unwrap();
-    let wb = &exp["spec"]["writeBack"];
-    assert_eq!(wb["next"], json!(["envs/prod/assay.yaml"]));
-    assert_eq!(
-        wb["nextEnvironments"],
-        json!([
-            {"repoURL": "https://git.example/staging.git", "branch": "HEAD", "path": "assay.yaml",
-             "mode": "pull-request", "credentialsSecret": "assay-git", "forge": "auto"},
-            {"repoURL": "https://git.example/prod.git", "branch": "HEAD", "path": "assay.yaml",
-             "mode": "pull-request", "credentialsSecret": "prod-git", "forge": "auto",
-             "afterSeconds": 3600},
-            {"repoURL": "https://git.example/dev.git", "branch": "qa", "path": "assay.yaml",
-             "mode": "pull-request", "credentialsSecret": "prod-git", "forge": "auto"}
-        ])
-    );
-    let hook = manifests
-        .iter()
-        .find(|m| m["kind"] == "Job" && m["metadata"]["name"] == "productpage-promote")
-        .expect("the PostSync hook Job");
-    let pod = &hook["spec"]["template"]["spec"];
-    let secrets: Vec<(String, String)> = pod["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|v| v.get("secret").is_some())
-        .map(|v| {
-            let name = v["name"].as_str().unwrap();
-            let mount = pod["containers"][0]["volumeMounts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|m| m["name"] == name)
-                .unwrap();
-            (
-                v["secret"]["secretName"].as_str().unwrap().to_string(),
-                mount["mountPath"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        secrets,
-        [
-            ("assay-git".into(), "/var/run/secrets/assay/git".into()),
-            (
-                "prod-git".into(),
-                "/var/run/secrets/assay/next/prod-git".into()
-            )
-        ]
-    );
 }
