@@ -3,7 +3,7 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Stage, entry, proposals, source_commit};
+use super::{promoted_with_two_next, proposals, source_commit};
 use crate::promote::{Env, stderr, wait};
 
 /// Why not a failpoint: killing the real binary at a random moment tests
@@ -32,13 +32,7 @@ fn kill_9_between_the_verdict_and_the_proposals_converges_to_one_proposal_each()
     // The verdict-to-exit span, measured by run 0 (not killed).
     let mut span: Option<Duration> = None;
     for run in 0..=RUNS {
-        let mut dev = Stage::new("acme/dev");
-        let staging = Stage::new("acme/staging");
-        let qa = Stage::new("acme/qa");
-        dev.configure_next(&(entry(&staging.env.url, "") + &entry(&qa.env.url, "")));
-        dev.env.propose("v2", "iter8/productpage:v2");
-        let id = dev.id();
-        dev.record("promote");
+        let (dev, staging, qa, id) = promoted_with_two_next();
         let seeded = dev.env.repo.head("main");
         let child = dev
             .command(&[])

@@ -142,6 +142,19 @@ fn source_commit(body: &str) -> String {
         .to_string()
 }
 
+/// Dev, with staging and qa as next environments, and v2's promotion
+/// recorded in dev's Experiment (not yet delivered); and its experiment id.
+fn promoted_with_two_next() -> (Stage, Stage, Stage, String) {
+    let mut dev = Stage::new("acme/dev");
+    let staging = Stage::new("acme/staging");
+    let qa = Stage::new("acme/qa");
+    dev.configure_next(&(entry(&staging.env.url, "") + &entry(&qa.env.url, "")));
+    dev.env.propose("v2", "iter8/productpage:v2");
+    let id = dev.id();
+    dev.record("promote");
+    (dev, staging, qa, id)
+}
+
 fn entry(url: &str, extra: &str) -> String {
     format!("      - repo: {url}\n        path: {SPEC}\n{extra}")
 }
@@ -245,33 +258,10 @@ fn a_promotion_travels_dev_to_staging_to_prod_and_a_reject_goes_nowhere() {
     assert_eq!(dev.status().get("next"), None);
 }
 
-/// Refuses every update of main, as a protected branch does.
-fn protect_main(env: &Env, on: bool) {
-    let hook = env.repo.path().join("hooks/pre-receive");
-    if !on {
-        std::fs::remove_file(&hook).unwrap();
-        return;
-    }
-    std::fs::write(
-        &hook,
-        "#!/bin/sh\nwhile read old new ref; do\n  if [ \"$ref\" = refs/heads/main ]; then\n    \
-         echo 'main is protected: changes go through pull requests' >&2\n    exit 1\n  fi\ndone\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 #[test]
 fn a_refused_proposal_fails_the_hook_keeps_the_verdict_and_the_retry_completes_it() {
-    let mut dev = Stage::new("acme/dev");
-    let staging = Stage::new("acme/staging");
-    let qa = Stage::new("acme/qa");
-    dev.configure_next(&(entry(&staging.env.url, "") + &entry(&qa.env.url, "")));
-    dev.env.propose("v2", "iter8/productpage:v2");
-    let id = dev.id();
-    dev.record("promote");
-    protect_main(&staging.env, true);
+    let (dev, staging, qa, id) = promoted_with_two_next();
+    crate::reject_push::protect_main(&staging.env);
 
     let out = dev.run(&[]);
     let err = stderr(&out);
@@ -309,7 +299,7 @@ fn a_refused_proposal_fails_the_hook_keeps_the_verdict_and_the_retry_completes_i
     assert_eq!(st["next"][1]["outcome"], "Proposed", "{st}");
 
     // The Job retries once the branch lets the hook in.
-    protect_main(&staging.env, false);
+    std::fs::remove_file(staging.env.repo.path().join("hooks/pre-receive")).unwrap();
     let out = dev.run(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(dev.env.verdict_commits(&id).len(), 1);
