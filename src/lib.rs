@@ -12,6 +12,7 @@ pub mod gitops;
 pub mod judge;
 pub mod promote;
 pub mod render;
+pub mod runtime;
 pub mod spec;
 pub mod tls;
 pub mod yaml;

@@ -18,6 +18,7 @@ use super::edit::{self, EditError, Proposal, Proposed};
 use super::forge::Forge;
 use super::repo::{Remote, Snapshot};
 use super::writeback::{self, HISTORY_DEPTH, WriteBackError};
+use crate::runtime::Runtime;
 use crate::spec::{self, ForgeChoice, Mode};
 
 /// A promotion found in this environment's history: the verdict commit and
@@ -127,12 +128,14 @@ pub fn trailers(from: &Promoted, path: &str) -> [String; 2] {
     ]
 }
 
-/// Proposes `from.winner` in the next environment at `remote`, once.
-/// `sleep` is injected so tests can run the backoff without waiting.
+/// Proposes `from.winner` in the next environment at `remote`, once, with
+/// forge requests on `runtime`. `sleep` is injected so tests can run the
+/// backoff without waiting (and the hook can cut it short on SIGTERM).
 pub fn propose(
     remote: &Remote,
     target: &Target,
     from: &Promoted,
+    runtime: &Runtime,
     mut sleep: impl FnMut(Duration),
 ) -> Result<Outcome, WriteBackError> {
     let forge = match target.mode {
@@ -141,6 +144,7 @@ pub fn propose(
             remote,
             target.forge,
             target.api_url.as_deref(),
+            runtime,
         )?),
     };
     let start = Instant::now();

@@ -6,6 +6,8 @@
 //! under an overall deadline. Every outcome is idempotent: a commit carrying
 //! this experiment's trailer means the work is already done.
 
+use crate::crd::Verdict;
+use crate::runtime::Runtime;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -121,14 +123,55 @@ pub fn trailer(experiment: &str) -> String {
     format!("Assay-Experiment: {experiment}")
 }
 
-/// Runs the write-back until it is done, superseded, or the deadline passes.
-/// `sleep` is injected so tests can run the backoff without waiting.
+impl Outcome {
+    /// One line saying where the verdict went; `path` is the spec's path.
+    pub fn summary(&self, path: &str) -> String {
+        match self {
+            Outcome::Written { commit, attempts } => {
+                format!("verdict written: {commit} (attempt {attempts})")
+            }
+            Outcome::PullRequest {
+                url, created: true, ..
+            } => format!("pull request opened: {url}"),
+            Outcome::PullRequest {
+                url,
+                created: false,
+                ..
+            } => format!("verdict already present: pull request {url} is open"),
+            Outcome::AlreadyPresent { commit } => format!("verdict already present: {commit}"),
+            Outcome::Superseded { found: Some(id) } => {
+                format!("superseded: {path} now holds experiment {id}; nothing written")
+            }
+            Outcome::Superseded { found: None } => {
+                format!("superseded: {path} holds no candidate; nothing written")
+            }
+        }
+    }
+}
+
+/// The edit a verdict makes to `assay.yaml`; `reason` is recorded with a
+/// rejection. Nothing for a superseded experiment: there is nothing to write.
+pub fn edit_for(verdict: Verdict, reason: &str) -> Option<VerdictEdit> {
+    match verdict {
+        Verdict::Promote => Some(VerdictEdit::Promote),
+        Verdict::Reject => Some(VerdictEdit::Reject {
+            reason: reason.to_string(),
+            date: today(),
+        }),
+        Verdict::Superseded => None,
+    }
+}
+
+/// Runs the write-back until it is done, superseded, or the deadline passes,
+/// with forge requests on `runtime`. `sleep` is injected so tests can run the
+/// backoff without waiting (and the hook can cut it short on SIGTERM).
 pub fn write_back(
     remote: &Remote,
     req: &Request,
+    runtime: &Runtime,
     sleep: impl FnMut(Duration),
 ) -> Result<Outcome, WriteBackError> {
-    write_back_with(remote, req, sleep, |_| {})
+    write_back_with(remote, req, runtime, sleep, |_| {})
 }
 
 /// [`write_back`], calling `before_push(attempt)` between building the
@@ -137,10 +180,11 @@ pub fn write_back(
 pub fn write_back_with(
     remote: &Remote,
     req: &Request,
+    runtime: &Runtime,
     mut sleep: impl FnMut(Duration),
     mut before_push: impl FnMut(u32),
 ) -> Result<Outcome, WriteBackError> {
-    let forge_setup = || forge_for(remote, req.forge, req.api_url.as_deref());
+    let forge_setup = || forge_for(remote, req.forge, req.api_url.as_deref(), runtime);
     // A direct reject needs the forge only to find an earlier pull request
     // and to fall back to one: without it, the push alone is tried.
     let (forge, forge_error) = match req.mode {
@@ -204,17 +248,18 @@ pub(crate) fn retrying<T>(
 }
 
 /// The forge client for `remote`, authenticated with its credentials' token.
-pub(crate) fn forge_for(
+pub(crate) fn forge_for<'rt>(
     remote: &Remote,
     forge: ForgeChoice,
     api_url: Option<&str>,
-) -> Result<Forge, WriteBackError> {
+    runtime: &'rt Runtime,
+) -> Result<Forge<'rt>, WriteBackError> {
     let repo = ForgeRepo::from_url(remote.url(), forge, api_url)?;
     let token = remote
         .credentials()
         .api_token()
         .ok_or(WriteBackError::NoToken)?;
-    Ok(Forge::new(repo, token)?)
+    Ok(Forge::new(repo, token, runtime)?)
 }
 
 /// 200 ms doubling to 5 s, each wait drawn from its upper half so that
@@ -243,7 +288,7 @@ fn direct_reject(req: &Request) -> bool {
 /// The forge client, or why there is none (a direct reject goes without).
 #[derive(Clone, Copy)]
 struct ForgeSide<'a> {
-    forge: Option<&'a Forge>,
+    forge: Option<&'a Forge<'a>>,
     error: Option<&'a str>,
 }
 

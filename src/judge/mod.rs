@@ -19,6 +19,7 @@ pub mod simulate;
 pub mod stats;
 pub mod window;
 
+use crate::runtime::Runtime;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::jiff::Timestamp;
@@ -39,12 +40,12 @@ pub enum JudgeError {
     /// A file given on the command line is unreadable or malformed.
     #[error("{path}: {message}")]
     Input { path: String, message: String },
+    /// A file given on the command line is not YAML (with its place).
+    #[error(transparent)]
+    Yaml(#[from] crate::yaml::SpecError),
     /// The Experiment asks for something the hook cannot do.
     #[error("experiment {name}: {message}")]
     Experiment { name: String, message: String },
-    /// The async runtime for the Prometheus client could not start.
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
 }
 
 /// Where measurements come from.
@@ -107,6 +108,7 @@ pub fn once(
     source: &Source,
     started_at: Option<Timestamp>,
     at: Option<Timestamp>,
+    runtime: &Runtime,
 ) -> Result<Judgement, JudgeError> {
     let at = at.unwrap_or_else(now);
     let window = match started_at {
@@ -114,14 +116,7 @@ pub fn once(
         None => Window::ending_at(at, &exp.spec.window),
     };
     let look = window.look(at);
-    let m = match source {
-        Source::File(path) => file::read(path, &exp.spec)?,
-        Source::Prometheus(_) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(JudgeError::Runtime)?
-            .block_on(source.measure(exp, &look))?,
-    };
+    let m = runtime.block_on(source.measure(exp, &look))?;
     Ok(Judgement::new(exp, window, look, &[], &m))
 }
 
@@ -142,10 +137,10 @@ pub fn parse_experiment(shown: &str, text: &str) -> Result<Experiment, JudgeErro
         path: shown.to_string(),
         message,
     };
-    let docs: Vec<serde_json::Value> =
-        serde_saphyr::from_multiple(text).map_err(|e| input(format!("not YAML: {e}")))?;
+    let docs = crate::yaml::documents(shown, text)?;
     let doc = docs
         .into_iter()
+        .map(|d| d.value)
         .find(|d| {
             d.get("kind").and_then(|k| k.as_str()) == Some("Experiment")
                 && d.get("apiVersion").and_then(|k| k.as_str()) == Some("assay.dev/v1alpha1")
@@ -169,14 +164,6 @@ pub fn checked(exp: Experiment) -> Result<Experiment, JudgeError> {
 pub fn now() -> Timestamp {
     let now = Timestamp::now();
     Timestamp::from_second(now.as_second()).unwrap_or(now)
-}
-
-/// Parses an RFC 3339 time from the command line or the API.
-pub fn parse_time(what: &str, s: &str) -> Result<Timestamp, JudgeError> {
-    s.parse().map_err(|e| JudgeError::Input {
-        path: what.to_string(),
-        message: format!("expected an RFC 3339 time like 2026-11-22T10:00:00Z, got {s:?}: {e}"),
-    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use super::{Finished, Options, PromoteError};
 use crate::argocd::{self, Target};
 use crate::crd::{Phase, Verdict};
 use crate::gitops::credentials;
-use crate::gitops::edit::VerdictEdit;
 use crate::gitops::repo::Remote;
 use crate::gitops::writeback::{self, Outcome};
 
@@ -36,12 +35,8 @@ pub(super) fn deliver(
     } = what;
     let spec = &rec.experiment.spec;
     let wb = &spec.write_back;
-    let edit = match verdict {
-        Verdict::Promote => VerdictEdit::Promote,
-        Verdict::Reject | Verdict::Superseded => VerdictEdit::Reject {
-            reason: reason.to_string(),
-            date: writeback::today(),
-        },
+    let Some(edit) = writeback::edit_for(verdict, reason) else {
+        return Ok(Finished::Nothing("the experiment was superseded".into()));
     };
     let req = writeback::Request {
         branch: wb.branch.clone(),
@@ -60,9 +55,9 @@ pub(super) fn deliver(
     // Backoff waits end early on SIGTERM; an attempt in flight completes
     // (it is all-or-nothing), and a re-run resumes.
     let sleep = |d| {
-        super::sleep_for(d);
+        rec.runtime.sleep(d);
     };
-    let outcome = match writeback::write_back(remote, &req, sleep) {
+    let outcome = match writeback::write_back(remote, &req, rec.runtime, sleep) {
         Ok(o) => o,
         Err(e) => {
             let message = format!("verdict {verdict} recorded, but the write-back failed: {e}");

@@ -12,11 +12,9 @@ mod status;
 mod syncfail;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use tokio::runtime::Runtime;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::crd::{Experiment, ExperimentStatus, LookRecord, Phase, Verdict};
@@ -24,6 +22,7 @@ use crate::gitops::credentials::{Credentials, CredentialsError};
 use crate::gitops::repo::Remote;
 use crate::gitops::writeback::{Outcome, WriteBackError};
 use crate::judge::{self, JudgeError, Judgement, Prometheus, Source, Window, report};
+use crate::runtime::Runtime;
 
 use deliver::{Recorded, deliver};
 use poll::{Held, RepoPoll};
@@ -70,6 +69,16 @@ pub enum Finished {
     Nothing(String),
 }
 
+impl std::fmt::Display for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finished::Delivered { verdict, .. } => write!(f, "verdict {verdict} delivered"),
+            Finished::Superseded { .. } => f.write_str("superseded, nothing written"),
+            Finished::Nothing(why) => f.write_str(why),
+        }
+    }
+}
+
 /// Why the hook could not do its job (exit 1), or was stopped (exit 143).
 #[derive(Debug, thiserror::Error)]
 pub enum PromoteError {
@@ -96,15 +105,10 @@ pub enum PromoteError {
         "the verdict is delivered, but {count} next environment(s) are not proposed yet: {detail}; a re-run completes them"
     )]
     NextMissing { count: usize, detail: String },
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
     /// SIGTERM: the status says so; a re-run resumes.
     #[error("stopped by SIGTERM at look {iteration}; the status says so and a re-run resumes")]
     Stopped { iteration: u32 },
 }
-
-/// Set by the SIGTERM handler; checked between and during waits.
-pub static STOP: AtomicBool = AtomicBool::new(false);
 
 /// How soon the hook looks again while the candidate has no data yet.
 const NO_DATA_RETRY: Duration = Duration::from_secs(5);
@@ -117,13 +121,15 @@ const MAX_LOOKS: u64 = 1000;
 /// gives up (counted from this run's first final attempt).
 const MEASURE_GRACE: Duration = Duration::from_secs(300);
 
-/// Runs the hook. `log` receives the progress lines (stderr in the binary).
-pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(PromoteError::Runtime)?;
-    let (mut exp, cluster) = load(opts, &runtime)?;
+/// Runs the hook on `runtime` (which should watch SIGTERM: the hook then
+/// stops at its next wait and says so). `log` receives the progress lines
+/// (stderr in the binary).
+pub fn run(
+    opts: &Options,
+    runtime: &Runtime,
+    log: &dyn Fn(&str),
+) -> Result<Finished, PromoteError> {
+    let (mut exp, cluster) = load(opts, runtime)?;
     let creds = Credentials::from_dir(&opts.credentials)?;
     let remote = Remote::new(&exp.spec.write_back.repo_url, creds);
     let status = exp.status.clone().unwrap_or_default();
@@ -133,7 +139,7 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
             // next environments are missing (each proposal happens once).
             let rec = StatusWriter {
                 cluster: cluster.as_ref(),
-                runtime: &runtime,
+                runtime,
                 experiment: &exp,
             };
             next::propose_next(&rec, &remote, opts, log)?;
@@ -152,7 +158,7 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
         ));
         let rec = StatusWriter {
             cluster: cluster.as_ref(),
-            runtime: &runtime,
+            runtime,
             experiment: &exp,
         };
         rec.reset()?;
@@ -160,7 +166,7 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
     }
     let rec = StatusWriter {
         cluster: cluster.as_ref(),
-        runtime: &runtime,
+        runtime,
         experiment: &exp,
     };
     let status = exp.status.clone().unwrap_or_default();
@@ -338,7 +344,7 @@ fn judge_loop(
         if looks.len() as u64 >= MAX_LOOKS && !look.is_final {
             // A hook restarted over and over looks at once each time: past
             // MAX_LOOKS recorded looks, only the deadline's is left.
-            sleep_until(window.deadline, interval);
+            sleep_until(rec.runtime, window.deadline, interval);
             continue;
         }
         if look.seconds == 0 && !look.is_final {
@@ -350,12 +356,13 @@ fn judge_loop(
                 .start
                 .saturating_add(SignedDuration::from_secs(1))
                 .unwrap_or(window.start);
-            sleep_until(first, interval);
+            sleep_until(rec.runtime, first, interval);
             continue;
         }
         if look.is_final && now < window.deadline.saturating_add(settle).unwrap_or(now) {
             // The last scrapes of the window are not in Prometheus yet.
             sleep_until(
+                rec.runtime,
                 window.deadline.saturating_add(settle).unwrap_or(now),
                 interval,
             );
@@ -373,7 +380,7 @@ fn judge_loop(
                     "warning: {e}; trying again in {}s",
                     interval.as_secs()
                 ));
-                sleep_for(interval);
+                rec.runtime.sleep(interval);
                 continue;
             }
         };
@@ -442,7 +449,7 @@ fn judge_loop(
             .saturating_add(SignedDuration::from_secs(pause.as_secs() as i64))
             .unwrap_or(now)
             .min(window.deadline.max(now));
-        sleep_until(next, interval);
+        sleep_until(rec.runtime, next, interval);
     }
 }
 
@@ -452,26 +459,15 @@ fn measure(
     source: &Source,
     look: &judge::Look,
 ) -> Option<Result<judge::Measurements, JudgeError>> {
-    rec.runtime.block_on(async {
-        tokio::select! {
-            m = source.measure(rec.experiment, look) => Some(m),
-            () = stopped() => None,
-        }
-    })
-}
-
-/// Resolves once SIGTERM has been received.
-async fn stopped() {
-    while !STOP.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    rec.runtime
+        .unless_stopped(source.measure(rec.experiment, look))
 }
 
 fn stop_requested(
     rec: &StatusWriter,
     iteration: u32,
 ) -> Result<Option<PromoteError>, PromoteError> {
-    if !STOP.load(Ordering::SeqCst) {
+    if !rec.runtime.is_stopped() {
         return Ok(None);
     }
     let message = format!("stopped by SIGTERM at look {iteration}; a re-run resumes");
@@ -521,20 +517,8 @@ fn already_delivered(
 }
 
 /// Sleeps until `at`, at most `cap` (so the env repo is polled meanwhile),
-/// or until SIGTERM. Returns false when stopped.
-fn sleep_until(at: Timestamp, cap: Duration) -> bool {
+/// or until SIGTERM (seen at the top of the loop).
+fn sleep_until(runtime: &Runtime, at: Timestamp, cap: Duration) {
     let wait = at.duration_since(Timestamp::now());
-    sleep_for(Duration::try_from(wait).unwrap_or(Duration::ZERO).min(cap))
-}
-
-/// Sleeps in slices so a stop is seen within 100 ms; false when stopped.
-fn sleep_for(d: Duration) -> bool {
-    let end = Instant::now() + d;
-    while Instant::now() < end {
-        if STOP.load(Ordering::SeqCst) {
-            return false;
-        }
-        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(100)));
-    }
-    true
+    runtime.sleep(Duration::try_from(wait).unwrap_or(Duration::ZERO).min(cap));
 }

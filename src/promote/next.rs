@@ -42,7 +42,7 @@ pub(super) fn propose_next(
     let source = format!("{} {} {}", redact_url(&wb.repo_url), from.branch, wb.path);
     let mut list = Vec::new();
     for n in &wb.next_environments {
-        let st = one(n, &from, &source, opts, wb);
+        let st = one(rec, n, &from, &source, opts);
         let shown = describe(&st);
         log(&format!("next environment {}: {shown}", st.environment));
         let warning = st.outcome == NextOutcome::Failed;
@@ -78,12 +78,13 @@ pub(super) fn propose_next(
 
 /// One next environment, as its status entry.
 fn one(
+    rec: &StatusWriter,
     n: &NextEnvironment,
     from: &Promoted,
     source: &str,
     opts: &Options,
-    wb: &crate::crd::WriteBack,
 ) -> NextStatus {
+    let wb = &rec.experiment.spec.write_back;
     let environment = format!("{} {} {}", redact_url(&n.repo_url), n.branch, n.path);
     let mut st = NextStatus {
         environment,
@@ -123,10 +124,11 @@ fn one(
         deadline: opts.git_deadline,
     };
     let remote = Remote::new(&n.repo_url, creds);
+    // Backoff waits end early on SIGTERM; the re-run completes the rest.
     let sleep = |d| {
-        super::sleep_for(d);
+        rec.runtime.sleep(d);
     };
-    match propose::propose(&remote, &target, from, sleep) {
+    match propose::propose(&remote, &target, from, rec.runtime, sleep) {
         Ok(Outcome::Committed { commit } | Outcome::AlreadyPresent { commit }) => {
             st.outcome = NextOutcome::Proposed;
             st.commit = Some(commit);

@@ -3,8 +3,8 @@
 //! `--experiment FILE`. Status is written as JSON merge patches of the
 //! fields that changed; nothing here ever carries credentials.
 
+use crate::runtime::Runtime;
 use serde_json::{Value, json};
-use tokio::runtime::Runtime;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::crd::{Experiment, ExperimentStatus};

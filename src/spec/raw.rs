@@ -4,10 +4,10 @@
 //! defaulted [`super::Release`]. The JSON Schema (`assay schema`) is derived
 //! from these types, so editors see the same shape the parser accepts.
 
+use crate::yaml::Spanned as S;
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_saphyr::Spanned as S;
 
 mod next;
 use next::NextSchema;
@@ -400,8 +400,10 @@ pub enum LoadgenMode {
     Job,
 }
 
-/// How the verdict reaches Git.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+/// How the verdict reaches Git (also `--mode`).
+#[derive(
+    Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Open a pull request, merged by a person or by CI.
@@ -421,8 +423,10 @@ pub enum OnNewCandidate {
     Queue,
 }
 
-/// The Git forge pull requests are opened on.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Default)]
+/// The Git forge pull requests are opened on (also `--forge`).
+#[derive(
+    Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Default, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ForgeChoice {
     /// From the repository URL's host (github.com, gitlab.*, gitea.*).

@@ -4,13 +4,14 @@
 //! body, and counts requests (`expect(n)`, verified when the fake stops), so
 //! a request that strays from the real API finds no mock and fails the test.
 //!
-//! `Forge` is blocking and drives its own tokio runtime, and tokio refuses to
-//! start a runtime inside another. So these are plain `#[test]`s: wiremock
-//! serves from its own thread, the fake's setup runs on a small runtime owned
-//! by [`Fake`], and `Forge` is called outside of both.
+//! `Forge` is blocking and drives the command's runtime (here [`runtime`]),
+//! and tokio refuses to start a runtime inside another. So these are plain
+//! `#[test]`s: wiremock serves from its own thread, the fake's setup runs on a
+//! small runtime owned by [`Fake`], and `Forge` is called outside of both.
 
 use assay::gitops::credentials::{Credentials, Secret};
 use assay::gitops::forge::{Forge, ForgeErrorKind, ForgeKind, ForgeRepo, PullRequest};
+use assay::runtime::Runtime;
 use assay::spec::ForgeChoice;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, header_exists, method, path};
@@ -179,11 +180,17 @@ fn gitea() -> Case {
     }
 }
 
+/// The runtime a command would hand down, for the test's whole process.
+fn runtime() -> &'static Runtime {
+    static RUNTIME: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new().unwrap())
+}
+
 impl Case {
-    fn forge(&self, fake: &Fake) -> Forge {
+    fn forge(&self, fake: &Fake) -> Forge<'static> {
         let api = format!("{}{}", fake.server.uri(), self.api_path);
         let repo = ForgeRepo::from_url(self.repo_url, self.setting, Some(&api)).unwrap();
-        Forge::new(repo, &token()).unwrap()
+        Forge::new(repo, &token(), runtime()).unwrap()
     }
 
     fn list(&self) -> MockBuilder {
@@ -476,7 +483,7 @@ fn unreachable_forge_is_a_transport_error() {
     )
     .unwrap();
     assert_eq!(repo.kind, ForgeKind::Gitlab);
-    let e = Forge::new(repo, &token())
+    let e = Forge::new(repo, &token(), runtime())
         .unwrap()
         .find_open(HEAD, BASE)
         .unwrap_err();

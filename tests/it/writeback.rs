@@ -11,6 +11,7 @@ use assay::gitops::credentials::Credentials;
 use assay::gitops::edit::VerdictEdit;
 use assay::gitops::repo::Remote;
 use assay::gitops::writeback::{self, Outcome, Request};
+use assay::runtime::Runtime;
 
 use crate::support::git_servers::{BareRepo, GitDaemon, HttpGit, Sshd};
 use crate::support::{assay_bin, bookinfo_with_candidate};
@@ -199,6 +200,7 @@ fn a_concurrent_writer_loses_nothing() {
     let outcome = writeback::write_back_with(
         &remote,
         &request(&id),
+        &Runtime::new().unwrap(),
         |_| {},
         |attempt| {
             if attempt == 1 {
@@ -234,6 +236,7 @@ fn ci_replacing_the_candidate_mid_push_supersedes() {
     let outcome = writeback::write_back_with(
         &remote,
         &request(&id),
+        &Runtime::new().unwrap(),
         |_| {},
         |attempt| {
             if attempt == 1 {
