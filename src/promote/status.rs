@@ -62,7 +62,7 @@ impl StatusWriter<'_> {
             "phase": "Running", "verdict": null, "reason": null, "window": null,
             "commit": null, "pullRequest": null, "evidence": null, "iteration": null, "looks": null,
             "decidedAt": null, "deliveredAt": null, "refreshedAt": null,
-            "startedAt": null, "message": "proposed again: judging anew",
+            "startedAt": null, "next": null, "message": "proposed again: judging anew",
             "updatedAt": crate::judge::now().to_string(),
         });
         self.runtime.block_on(c.patch_status(name, &cleared))
