@@ -12,6 +12,7 @@ kustomize, at most 10 %, by mean and by median.
 
 import argparse
 import os
+import shlex
 import shutil
 import statistics
 import sys
