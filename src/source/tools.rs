@@ -187,7 +187,7 @@ impl Invocation {
         while !timed_out && !exited(group) {
             match Instant::now() >= deadline {
                 true => timed_out = true,
-                false => thread::sleep(Duration::from_millis(1)),
+                false => thread::sleep(Duration::from_micros(100)),
             }
         }
         // Stragglers of the group (a forked helm, a plugin) go with it. The
