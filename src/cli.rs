@@ -208,6 +208,29 @@ pub struct SourceArgs {
     /// Per-version aggregates in JSON instead of Prometheus (offline replay, demo).
     #[arg(long)]
     pub metrics: Option<PathBuf>,
+    /// Prometheus credentials as files, as the hook mounts its Secret:
+    /// token, username + password, headers, ca.crt (a missing directory
+    /// means none). Secret values also come from ASSAY_PROMETHEUS_TOKEN and
+    /// ASSAY_PROMETHEUS_PASSWORD, never from flags.
+    #[arg(long, env = "ASSAY_PROMETHEUS_AUTH", default_value = assay::judge::PROMETHEUS_AUTH_DIR)]
+    pub prometheus_auth: PathBuf,
+    /// Basic-auth user for Prometheus (the password: ASSAY_PROMETHEUS_PASSWORD).
+    #[arg(long, env = "ASSAY_PROMETHEUS_USERNAME")]
+    pub prometheus_username: Option<String>,
+    /// A header for every Prometheus query, `Name: value` (e.g.
+    /// `X-Scope-OrgID: team-a`); repeatable. Argv is visible: put secret
+    /// headers in the credentials directory.
+    #[arg(
+        long = "prometheus-header",
+        value_name = "NAME: VALUE",
+        env = "ASSAY_PROMETHEUS_HEADERS",
+        value_delimiter = '\n',
+        hide_env_values = true
+    )]
+    pub prometheus_headers: Vec<String>,
+    /// PEM roots to trust for Prometheus instead of the system's.
+    #[arg(long, env = "ASSAY_PROMETHEUS_CA")]
+    pub prometheus_ca: Option<PathBuf>,
 }
 
 /// A duration flag, written as in assay.yaml (`90s`, `5m`, `1h30m`).

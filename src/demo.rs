@@ -223,6 +223,7 @@ fn step(
         name: None,
         namespace: None,
         prometheus: None,
+        prometheus_auth: crate::judge::PrometheusAuth::none(),
         metrics: Some(metrics),
         started_at: Some(judge::now() - SignedDuration::from_secs(run_time as i64)),
         credentials: root.join("no-credentials"),

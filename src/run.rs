@@ -12,7 +12,7 @@ use assay::{generate, spec};
 use assay::runtime::Runtime;
 
 use crate::cli::{
-    Args, CandidateAction, Command, JudgeArgs, OutputArg, PromoteArgs, WritebackArgs,
+    Args, CandidateAction, Command, JudgeArgs, OutputArg, PromoteArgs, SourceArgs, WritebackArgs,
 };
 
 /// Runs the subcommand; its stdout text on success.
@@ -129,10 +129,12 @@ fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
 fn judge(a: JudgeArgs) -> anyhow::Result<String> {
     use assay::judge::{self, Prometheus, Source, report};
     let exp = judge::load_experiment(&a.experiment)?;
+    let auth = prometheus_auth(&a.source)?;
     let source = match (a.source.metrics, a.source.prometheus) {
         (Some(f), _) => Source::File(f),
-        (None, url) => Source::Prometheus(Prometheus::new(
+        (None, url) => Source::Prometheus(Prometheus::with_auth(
             url.as_deref().unwrap_or(&exp.spec.prometheus),
+            &auth,
         )?),
     };
     let j = judge::once(&exp, &source, a.started_at, a.at, &Runtime::new()?)?;
@@ -147,11 +149,13 @@ fn promote(a: PromoteArgs) -> anyhow::Result<String> {
     use assay::promote::{self, Options};
     // First: from here on SIGTERM ends the hook's next wait, not the process.
     let runtime = Runtime::watching_sigterm()?;
+    let prometheus_auth = prometheus_auth(&a.source)?;
     let opts = Options {
         experiment: a.experiment,
         name: a.name,
         namespace: a.namespace,
         prometheus: a.source.prometheus,
+        prometheus_auth,
         metrics: a.source.metrics,
         started_at: a.started_at,
         credentials: a.credentials,
@@ -163,4 +167,27 @@ fn promote(a: PromoteArgs) -> anyhow::Result<String> {
     let finished = promote::run(&opts, &runtime, &log)?;
     log(&format!("done: {finished}"));
     Ok(String::new())
+}
+
+/// Prometheus credentials: the directory, then flags, then the secret
+/// values' environment variables (never flags: argv is visible).
+fn prometheus_auth(a: &SourceArgs) -> anyhow::Result<assay::judge::PrometheusAuth> {
+    use assay::gitops::credentials::Secret;
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Secret::new)
+    };
+    let over = assay::judge::Overrides {
+        token: env("ASSAY_PROMETHEUS_TOKEN"),
+        username: a.prometheus_username.clone(),
+        password: env("ASSAY_PROMETHEUS_PASSWORD"),
+        headers: a.prometheus_headers.clone(),
+        ca: a.prometheus_ca.clone(),
+    };
+    Ok(assay::judge::PrometheusAuth::load(
+        &a.prometheus_auth,
+        &over,
+    )?)
 }

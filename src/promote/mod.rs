@@ -38,6 +38,8 @@ pub struct Options {
     pub namespace: Option<String>,
     /// Overrides the Experiment's Prometheus URL.
     pub prometheus: Option<String>,
+    /// How to authenticate to Prometheus (the mounted Secret, flags, env).
+    pub prometheus_auth: judge::PrometheusAuth,
     /// Judge from a metrics file instead of Prometheus (offline replay, demo).
     pub metrics: Option<PathBuf>,
     /// Start of the load, when neither the loadgen Job nor an earlier run says.
@@ -227,8 +229,10 @@ fn load_times(
 fn source(rec: &StatusWriter, opts: &Options) -> Result<Source, PromoteError> {
     Ok(match (&opts.metrics, &opts.prometheus) {
         (Some(f), _) => Source::File(f.clone()),
-        (None, Some(url)) => Source::Prometheus(Prometheus::new(url)?),
-        (None, None) => Source::Prometheus(Prometheus::new(&rec.experiment.spec.prometheus)?),
+        (None, url) => Source::Prometheus(Prometheus::with_auth(
+            url.as_deref().unwrap_or(&rec.experiment.spec.prometheus),
+            &opts.prometheus_auth,
+        )?),
     })
 }
 

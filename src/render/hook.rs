@@ -22,6 +22,10 @@ use crate::spec::{LoadgenMode, Version, seconds};
 /// Where the hook reads Git credentials (DESIGN §4, issue "gitops").
 pub const CREDENTIALS_DIR: &str = "/var/run/secrets/assay/git";
 
+/// Where the hook reads the Prometheus credentials, when
+/// `experiment.prometheus.secret` names a Secret (`judge::PrometheusAuth`).
+pub const PROMETHEUS_CREDENTIALS_DIR: &str = crate::judge::PROMETHEUS_AUTH_DIR;
+
 /// The uid of the assay image (Dockerfile `USER 999`).
 const ASSAY_UID: i64 = 999;
 
@@ -191,7 +195,7 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
             value_from: None,
         },
     ];
-    let mounts = vec![
+    let mut mounts = vec![
         VolumeMount {
             name: "git-credentials".into(),
             mount_path: CREDENTIALS_DIR.into(),
@@ -204,7 +208,7 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
             ..Default::default()
         },
     ];
-    let volumes = vec![
+    let mut volumes = vec![
         Volume {
             name: "git-credentials".into(),
             secret: Some(SecretVolumeSource {
@@ -222,6 +226,27 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
             ..Default::default()
         },
     ];
+    if let Some(secret) = &rel.experiment.prometheus_secret {
+        // Like the Git credentials: files the hook reads, never env or
+        // args. Optional, so that a missing Secret is the hook's one-line
+        // error (an empty directory) instead of a pod stuck mounting.
+        mounts.push(VolumeMount {
+            name: "prometheus-credentials".into(),
+            mount_path: PROMETHEUS_CREDENTIALS_DIR.into(),
+            read_only: Some(true),
+            ..Default::default()
+        });
+        volumes.push(Volume {
+            name: "prometheus-credentials".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.clone()),
+                optional: Some(true),
+                default_mode: Some(0o440),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
     Job {
         metadata: meta,
         spec: Some(JobSpec {

@@ -9,6 +9,7 @@ mod id;
 mod model;
 pub mod names;
 pub mod raw;
+mod raw_prometheus;
 mod validate;
 mod validate_delivery;
 mod validate_experiment;

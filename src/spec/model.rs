@@ -136,6 +136,8 @@ pub struct Judging {
     pub confidence: f64,
     /// `None`: the parameter or plugin env at render time; a candidate needs one.
     pub prometheus: Option<String>,
+    /// Secret with Prometheus credentials, mounted into the hook (none: no auth).
+    pub prometheus_secret: Option<String>,
     /// Never empty for canary and slo; default: `error-rate` at most 0.01.
     pub objectives: Vec<Objective>,
     /// Non-empty exactly when the pattern is ab.

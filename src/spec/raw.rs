@@ -9,6 +9,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned as S;
 
+use super::raw_prometheus::PrometheusSchema;
+pub use super::raw_prometheus::RawPrometheus;
+
 /// A map of strings that keeps the user's order (env order matters to
 /// Kubernetes `$(VAR)` references).
 pub type StringMap = IndexMap<String, String>;
@@ -258,10 +261,10 @@ pub struct RawJudging {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<f64>")]
     pub confidence: Option<S<f64>>,
-    /// Prometheus URL for the hook; needed with a candidate (default: parameter, then plugin env).
+    /// Prometheus for the hook: its URL, or `{url, secret}` naming a Secret with its credentials (`token`, `username` + `password`, `headers`, `ca.crt`); needed with a candidate (default URL: parameter, then plugin env).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<String>")]
-    pub prometheus: Option<S<String>>,
+    #[schemars(with = "Option<PrometheusSchema>")]
+    pub prometheus: Option<S<RawPrometheus>>,
     /// One limit entry per metric; canary and slo need one (default: `error-rate` at most 0.01).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<Vec<RawObjective>>")]
