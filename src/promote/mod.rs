@@ -5,6 +5,7 @@
 //! SyncFail variant (`--sync-failed`) rejects a candidate that could not even
 //! start. Every step is idempotent: a killed hook re-run resumes.
 
+mod commit_status;
 mod deliver;
 mod poll;
 mod status;
@@ -23,6 +24,7 @@ use crate::gitops::writeback::{Outcome, WriteBackError};
 use crate::judge::{self, JudgeError, Judgement, Prometheus, Source, Window, report};
 use crate::runtime::Runtime;
 
+use commit_status::CommitStatuses;
 use deliver::{Recorded, deliver};
 use poll::{Held, RepoPoll};
 pub use status::Status;
@@ -146,6 +148,7 @@ pub fn run(
             cluster: cluster.as_ref(),
             runtime,
             experiment: &exp,
+            commit_statuses: CommitStatuses::new(&remote, runtime, &exp),
         };
         rec.reset()?;
         exp.status = Some(ExperimentStatus::default());
@@ -154,6 +157,7 @@ pub fn run(
         cluster: cluster.as_ref(),
         runtime,
         experiment: &exp,
+        commit_statuses: CommitStatuses::new(&remote, runtime, &exp),
     };
     let status = exp.status.clone().unwrap_or_default();
     if let Some(pr) = &status.pull_request {
@@ -284,15 +288,12 @@ fn judge_loop(
         started_at: Some(window.started_at.to_string()),
         ..Status::default()
     })?;
-    rec.event(
-        false,
-        "Judge",
-        "Started",
-        &format!(
-            "judging {} against {} until {}",
-            spec.candidate.version, spec.baseline.version, window.deadline
-        ),
+    let started = format!(
+        "judging {} against {} until {}",
+        spec.candidate.version, spec.baseline.version, window.deadline
     );
+    rec.event(false, "Judge", "Started", &started);
+    rec.commit_statuses.judging(&started, log);
     log(&format!(
         "experiment {}: {} vs {}, window {} to {}, a look every {}s",
         spec.id,
@@ -474,6 +475,8 @@ fn superseded(
         None => "superseded: the env repo no longer holds a candidate".to_string(),
     };
     log(&message);
+    rec.commit_statuses
+        .verdict(Verdict::Superseded, &message, None, None, log);
     rec.status(&Status {
         phase: Some(Phase::Completed),
         verdict: Some(Verdict::Superseded),

@@ -6,6 +6,7 @@
 use crate::runtime::Runtime;
 use serde_json::{Value, json};
 
+use super::commit_status::CommitStatuses;
 use crate::cluster::{Cluster, ClusterError};
 use crate::crd::{Experiment, ExperimentStatus};
 
@@ -28,6 +29,8 @@ pub struct StatusWriter<'a> {
     pub cluster: Option<&'a Cluster>,
     pub runtime: &'a Runtime,
     pub experiment: &'a Experiment,
+    /// The verdict on the forge, beside the status.
+    pub commit_statuses: CommitStatuses<'a>,
 }
 
 impl StatusWriter<'_> {

@@ -9,6 +9,7 @@ mod cli;
 mod cmp;
 mod fake_kube_harness;
 mod forge;
+mod forge_status;
 mod fuzz;
 mod git_servers;
 mod install;
