@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use assay::crd::Verdict;
 use assay::demo::Scenario;
+use assay::log::LogFormat;
 use assay::spec::{ForgeChoice, Mode};
 use clap::{Parser, Subcommand};
 use k8s_openapi::jiff::Timestamp;
@@ -16,6 +17,16 @@ use k8s_openapi::jiff::Timestamp;
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,
+    /// Progress and error lines on stderr: text for people, or one JSON
+    /// object per line (level, message, experiment, look, verdict).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "ASSAY_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]

@@ -235,6 +235,7 @@ fn step(
     let log = |l: &str| {
         let _ = writeln!(lines.borrow_mut(), "  {l}");
     };
+    let log = crate::log::Log::new(crate::log::LogFormat::Text, log);
     let finished = promote::run(&opts, runtime, &log).map_err(|e| fail("promote")(&e))?;
     out(&lines.borrow());
     if let Finished::Delivered {

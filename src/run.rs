@@ -9,6 +9,7 @@ use assay::gitops::edit::{Proposal, Proposed};
 use assay::gitops::local;
 use assay::{generate, spec};
 
+use assay::log::Log;
 use assay::runtime::Runtime;
 
 use crate::cli::{
@@ -18,6 +19,7 @@ use crate::cli::{
 /// Runs the subcommand; its stdout text on success.
 pub fn run(args: Args) -> anyhow::Result<String> {
     let cwd = || PathBuf::from(".");
+    let log = Log::stderr(args.log_format);
     Ok(match args.command {
         Command::Generate { dir } => {
             generate::generate(&dir.unwrap_or_else(cwd), &CmpEnv::from_process()?)?
@@ -38,10 +40,10 @@ pub fn run(args: Args) -> anyhow::Result<String> {
                 OutputArg::Json => serde_json::to_string_pretty(&plan)? + "\n",
             }
         }
-        Command::Candidate { action } => candidate(action)?,
-        Command::Writeback(args) => writeback(args)?,
+        Command::Candidate { action } => candidate(action, &log)?,
+        Command::Writeback(args) => writeback(args, &log)?,
         Command::Judge(a) => judge(a)?,
-        Command::Promote(a) => promote(a)?,
+        Command::Promote(a) => promote(a, &log)?,
         Command::Demo { scenario, dir } => {
             let runtime = Runtime::new()?;
             let mut out = std::io::stdout().lock();
@@ -56,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<String> {
 }
 
 /// `assay candidate`: edit the spec; say what happened on stderr.
-fn candidate(action: CandidateAction) -> anyhow::Result<String> {
+fn candidate(action: CandidateAction, log: &Log) -> anyhow::Result<String> {
     let message = match action {
         CandidateAction::Set {
             file,
@@ -87,14 +89,14 @@ fn candidate(action: CandidateAction) -> anyhow::Result<String> {
             false => format!("{}: no candidate; nothing changed", file.display()),
         },
     };
-    eprintln!("assay: {message}");
+    log(&message);
     Ok(String::new())
 }
 
 /// `assay writeback`: what the hook runs, for operators and tests. Every
 /// verdict that is in Git afterwards (written, already there, superseded) is
 /// success; the outcome is said on stderr.
-fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
+fn writeback(a: WritebackArgs, log: &Log) -> anyhow::Result<String> {
     use assay::gitops::{credentials::Credentials, repo::Remote, writeback};
     let evidence = match &a.evidence {
         Some(f) => std::fs::read_to_string(f)
@@ -121,7 +123,7 @@ fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
     };
     let runtime = Runtime::new()?;
     let outcome = writeback::write_back(&remote, &req, &runtime, std::thread::sleep)?;
-    eprintln!("assay: {}", outcome.summary(&req.path));
+    log(&outcome.summary(&req.path));
     Ok(String::new())
 }
 
@@ -145,7 +147,7 @@ fn judge(a: JudgeArgs) -> anyhow::Result<String> {
 }
 
 /// `assay promote`: the hook. Progress on stderr; stdout stays empty.
-fn promote(a: PromoteArgs) -> anyhow::Result<String> {
+fn promote(a: PromoteArgs, log: &Log) -> anyhow::Result<String> {
     use assay::promote::{self, Options};
     // First: from here on SIGTERM ends the hook's next wait, not the process.
     let runtime = Runtime::watching_sigterm()?;
@@ -163,8 +165,7 @@ fn promote(a: PromoteArgs) -> anyhow::Result<String> {
         git_deadline: a.git_deadline,
         settle: a.settle,
     };
-    let log = |line: &str| eprintln!("assay: {line}");
-    let finished = promote::run(&opts, &runtime, &log)?;
+    let finished = promote::run(&opts, &runtime, log)?;
     log(&format!("done: {finished}"));
     Ok(String::new())
 }

@@ -22,6 +22,7 @@ use crate::gitops::credentials::{Credentials, CredentialsError};
 use crate::gitops::repo::Remote;
 use crate::gitops::writeback::{Outcome, WriteBackError};
 use crate::judge::{self, JudgeError, Judgement, Prometheus, Source, Window, report};
+use crate::log::Log;
 use crate::runtime::Runtime;
 
 use commit_status::CommitStatuses;
@@ -122,12 +123,10 @@ const MEASURE_GRACE: Duration = Duration::from_secs(300);
 /// Runs the hook on `runtime` (which should watch SIGTERM: the hook then
 /// stops at its next wait and says so). `log` receives the progress lines
 /// (stderr in the binary).
-pub fn run(
-    opts: &Options,
-    runtime: &Runtime,
-    log: &dyn Fn(&str),
-) -> Result<Finished, PromoteError> {
+pub fn run(opts: &Options, runtime: &Runtime, logger: &Log) -> Result<Finished, PromoteError> {
+    let log: &dyn Fn(&str) = &**logger;
     let (mut exp, cluster) = load(opts, runtime)?;
+    logger.experiment(exp.metadata.name.as_deref().unwrap_or(&exp.spec.id));
     let creds = Credentials::from_dir(&opts.credentials)?;
     let remote = Remote::new(&exp.spec.write_back.repo_url, creds);
     let status = exp.status.clone().unwrap_or_default();
@@ -167,6 +166,7 @@ pub fn run(
     }
     match status.verdict {
         Some(v @ (Verdict::Promote | Verdict::Reject)) => {
+            logger.verdict(v.as_str());
             log(&format!(
                 "resuming: the status already holds the verdict {v}"
             ));
@@ -191,7 +191,7 @@ pub fn run(
     if opts.sync_failed {
         return syncfail::run(&rec, &remote, opts, log);
     }
-    judge_loop(&rec, &remote, opts, log)
+    judge_loop(&rec, &remote, opts, logger)
 }
 
 /// The Experiment, from the file or the API (with the cluster connection),
@@ -255,8 +255,9 @@ fn judge_loop(
     rec: &StatusWriter,
     remote: &Remote,
     opts: &Options,
-    log: &dyn Fn(&str),
+    logger: &Log,
 ) -> Result<Finished, PromoteError> {
+    let log: &dyn Fn(&str) = &**logger;
     let exp = rec.experiment;
     let spec = &exp.spec;
     let source = source(rec, opts)?;
@@ -322,7 +323,10 @@ fn judge_loop(
         };
         match poll {
             Ok(Held::Ours) => {}
-            Ok(Held::Other(found)) => return superseded(rec, found, log),
+            Ok(Held::Other(found)) => {
+                logger.verdict(Verdict::Superseded.as_str());
+                return superseded(rec, found, log);
+            }
             Ok(Held::Delivered(commit)) => return already_delivered(rec, commit, log),
             Err(e) => log(&format!("warning: cannot poll the env repo: {e}")),
         }
@@ -371,8 +375,12 @@ fn judge_loop(
         };
         failing_since = None;
         iteration += 1;
+        logger.look(iteration);
         let j = Judgement::new(exp, window, look, &looks, &m);
         let a = &j.assessment;
+        if let Some(v) = a.decision.verdict() {
+            logger.verdict(v.as_str());
+        }
         looks.push(LookRecord {
             at: Some(now.to_string()),
             ..a.record.clone()

@@ -171,7 +171,7 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
             load.is_some_and(|l| l.sidecar).to_string(),
         ),
     ]);
-    let env = vec![
+    let mut env = vec![
         EnvVar {
             name: "ASSAY_EXPERIMENT".into(),
             value: Some(experiment.to_string()),
@@ -195,6 +195,17 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
             value_from: None,
         },
     ];
+    if let Some(format) = ctx.env.log_format {
+        let name = match format {
+            crate::log::LogFormat::Text => "text",
+            crate::log::LogFormat::Json => "json",
+        };
+        env.push(EnvVar {
+            name: "ASSAY_LOG_FORMAT".into(),
+            value: Some(name.into()),
+            value_from: None,
+        });
+    }
     let mut mounts = vec![
         VolumeMount {
             name: "git-credentials".into(),

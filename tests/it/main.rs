@@ -15,6 +15,7 @@ mod git_servers;
 mod install;
 mod invalid;
 mod judge;
+mod log_format;
 mod prometheus_auth;
 mod prometheus_harness;
 mod promote;
