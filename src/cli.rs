@@ -17,6 +17,25 @@ use k8s_openapi::jiff::Timestamp;
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Args {
+    /// How the command writes its stderr lines. `generate` and friends
+    /// always write text: Argo CD shows their errors to people.
+    pub fn log_format(&self) -> LogFormat {
+        match &self.command {
+            Command::Promote(a) => a.log.log_format,
+            Command::Judge(a) => a.log.log_format,
+            Command::Writeback(a) => a.log.log_format,
+            Command::Candidate { log, .. } => log.log_format,
+            _ => LogFormat::Text,
+        }
+    }
+}
+
+/// `--log-format`, on the commands that log.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct LogArgs {
     /// Progress and error lines on stderr: text for people, or one JSON
     /// object per line (level, message, experiment, look, verdict).
     #[arg(
@@ -59,6 +78,8 @@ pub enum Command {
     Candidate {
         #[command(subcommand)]
         action: CandidateAction,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Write a verdict to the env repository, exactly as the promote hook does.
     Writeback(WritebackArgs),
@@ -112,6 +133,8 @@ pub enum CandidateAction {
 
 #[derive(Debug, clap::Args)]
 pub struct WritebackArgs {
+    #[command(flatten)]
+    pub log: LogArgs,
     /// The env repository (git://, ssh://, https://, file://).
     #[arg(long)]
     pub repo: String,
@@ -156,6 +179,8 @@ pub struct WritebackArgs {
 /// `assay judge`.
 #[derive(Debug, clap::Args)]
 pub struct JudgeArgs {
+    #[command(flatten)]
+    pub log: LogArgs,
     /// The Experiment (alone, or in `assay generate` output).
     #[arg(long)]
     pub experiment: PathBuf,
@@ -181,6 +206,8 @@ pub enum OutputArg {
 /// `assay promote`.
 #[derive(Debug, clap::Args)]
 pub struct PromoteArgs {
+    #[command(flatten)]
+    pub log: LogArgs,
     /// Run locally on this Experiment, with no cluster.
     #[arg(long)]
     pub experiment: Option<PathBuf>,

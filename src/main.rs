@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     if let cli::Command::Generate { .. } | cli::Command::Parameters { .. } = args.command {
         on_sigterm();
     }
-    let format = args.log_format;
+    let format = args.log_format();
     match run::run(args) {
         Ok(out) => print(&out),
         Err(e) => {

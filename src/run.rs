@@ -19,7 +19,7 @@ use crate::cli::{
 /// Runs the subcommand; its stdout text on success.
 pub fn run(args: Args) -> anyhow::Result<String> {
     let cwd = || PathBuf::from(".");
-    let log = Log::stderr(args.log_format);
+    let log = Log::stderr(args.log_format());
     Ok(match args.command {
         Command::Generate { dir } => {
             generate::generate(&dir.unwrap_or_else(cwd), &CmpEnv::from_process()?)?
@@ -40,7 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<String> {
                 OutputArg::Json => serde_json::to_string_pretty(&plan)? + "\n",
             }
         }
-        Command::Candidate { action } => candidate(action, &log)?,
+        Command::Candidate { action, .. } => candidate(action, &log)?,
         Command::Writeback(args) => writeback(args, &log)?,
         Command::Judge(a) => judge(a)?,
         Command::Promote(a) => promote(a, &log)?,

@@ -88,9 +88,9 @@ fn the_hook_logs_one_json_object_per_line_with_its_context() {
 fn a_failing_command_is_one_json_error_line() {
     let out = std::process::Command::new(assay_bin())
         .args([
+            "judge",
             "--log-format",
             "json",
-            "judge",
             "--experiment",
             "/nonexistent/exp.yaml",
         ])
@@ -109,13 +109,17 @@ fn a_failing_command_is_one_json_error_line() {
             .starts_with("/nonexistent/exp.yaml"),
         "{err}"
     );
-    // Text stays as it was.
+    // Text stays as it was, and generate keeps text whatever the environment.
     let out = std::process::Command::new(assay_bin())
         .args(["judge", "--experiment", "/nonexistent/exp.yaml"])
         .env_clear()
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("assay: /nonexistent/exp.yaml"));
+    let broken = app_copy(&sample_dir("bookinfo"), Some("kind: Release\n"));
+    let out = generate(broken.path(), &[("ASSAY_LOG_FORMAT", "json")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("assay: "));
 }
 
 #[test]
