@@ -16,8 +16,6 @@
 //! head; a refusing forge leaves the verdict delivered and is logged once;
 //! without a token nothing is sent.
 
-use std::time::Duration;
-
 use assay::gitops::credentials::{Credentials, Secret};
 use assay::gitops::forge::statuses::{CommitState, CommitStatus};
 use assay::gitops::forge::{Forge, ForgeRepo};
@@ -27,7 +25,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, header_exists, method, path};
 use wiremock::{Mock, Request, ResponseTemplate};
 
-use crate::promote::{Env, ago, finish, id_of, prometheus, promote, stderr};
+use crate::promote::{Env, id_of, prometheus, promote_local, stderr};
 use crate::support::fake_forge::Fake;
 
 const TOKEN: &str = "status-token-4d1e8b";
@@ -317,22 +315,7 @@ fn the_hook_marks_the_proposing_commit_pending_then_with_the_verdict() {
     );
     let creds = token_dir();
     let prom = prometheus(Some);
-    let out = finish(
-        promote(
-            &[
-                "--experiment",
-                exp.to_str().unwrap(),
-                "--prometheus",
-                &prom.url(),
-                "--started-at",
-                &ago(150),
-                "--credentials",
-                creds.path().to_str().unwrap(),
-            ],
-            &[],
-        ),
-        Duration::from_secs(60),
-    );
+    let out = promote_local(&exp, &prom.url(), creds.path().to_str().unwrap(), &[]);
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     let commits = env.verdict_commits(&id);
@@ -366,22 +349,7 @@ fn a_refusing_forge_does_not_hold_the_verdict_back_and_is_logged_once() {
     );
     let creds = token_dir();
     let prom = prometheus(|w| Some(w.error_fraction(0.2)));
-    let out = finish(
-        promote(
-            &[
-                "--experiment",
-                exp.to_str().unwrap(),
-                "--prometheus",
-                &prom.url(),
-                "--started-at",
-                &ago(150),
-                "--credentials",
-                creds.path().to_str().unwrap(),
-            ],
-            &[],
-        ),
-        Duration::from_secs(60),
-    );
+    let out = promote_local(&exp, &prom.url(), creds.path().to_str().unwrap(), &[]);
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     let commits = env.verdict_commits(&id);
@@ -411,22 +379,7 @@ fn without_a_token_no_status_is_sent() {
             .expect(0),
     );
     let prom = prometheus(Some);
-    let out = finish(
-        promote(
-            &[
-                "--experiment",
-                exp.to_str().unwrap(),
-                "--prometheus",
-                &prom.url(),
-                "--started-at",
-                &ago(150),
-                "--credentials",
-                "/nonexistent/assay-credentials",
-            ],
-            &[],
-        ),
-        Duration::from_secs(60),
-    );
+    let out = promote_local(&exp, &prom.url(), "/nonexistent/assay-credentials", &[]);
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert_eq!(env.verdict_commits(&id).len(), 1, "{err}");

@@ -3,11 +3,9 @@
 //! experiment, look and verdict; and the sidecar's setting reaching the
 //! hook Jobs it renders.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
-use crate::promote::{Env, ago, finish, id_of, prometheus, promote, stderr};
+use crate::promote::{Env, id_of, prometheus, promote_local, stderr};
 use crate::support::{app_copy, assay_bin, bookinfo_with_candidate, generate, sample_dir};
 
 fn json_lines(text: &str) -> Vec<Value> {
@@ -23,21 +21,11 @@ fn the_hook_logs_one_json_object_per_line_with_its_context() {
     let id = id_of(&env.spec());
     let exp = env.render();
     let prom = prometheus(|w| Some(w.error_fraction(0.2)));
-    let out = finish(
-        promote(
-            &[
-                "--experiment",
-                exp.to_str().unwrap(),
-                "--prometheus",
-                &prom.url(),
-                "--started-at",
-                &ago(150),
-                "--credentials",
-                "/nonexistent/assay-credentials",
-            ],
-            &[("ASSAY_LOG_FORMAT", "json")],
-        ),
-        Duration::from_secs(60),
+    let out = promote_local(
+        &exp,
+        &prom.url(),
+        "/nonexistent/assay-credentials",
+        &[("ASSAY_LOG_FORMAT", "json")],
     );
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");

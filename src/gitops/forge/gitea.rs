@@ -11,6 +11,11 @@
 //!   (`repoCreatePullRequest`), 201 on success; an unmerged PR with the same
 //!   head and base is refused with 409 Conflict, `{"message": "pull request
 //!   already exists for these targets [...]"}`.
+//! - Commit status: `POST /repos/{owner}/{repo}/statuses/{sha}` with
+//!   `{state, target_url, description, context}` (`CreateStatusOption`,
+//!   `repoCreateStatus` in `routers/api/v1/repo/status.go`), 201 on success;
+//!   states `pending`, `success`, `error`, `failure`, `warning`: GitHub's
+//!   shape, so `github::set_status` serves both.
 //! - Header: `Authorization: token <token>`
 //!   (<https://docs.gitea.com/development/api-usage#authentication>).
 //! - Fields used: `number`, `html_url`, `head.ref`, `base.ref`, `head.repo_id`, `base.repo_id`.
@@ -19,7 +24,6 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use super::client::{Api, secret_header};
-use super::statuses::{CommitState, CommitStatus, NewStatus};
 use super::{ForgeError, ForgeRepo, PullRequest};
 use crate::gitops::credentials::Secret;
 
@@ -130,25 +134,4 @@ pub(super) async fn create(
 
 pub(super) fn already_exists(e: &ForgeError) -> bool {
     e.status() == Some(409)
-}
-
-/// `POST /repos/{owner}/{repo}/statuses/{sha}` with `{state, target_url,
-/// description, context}` (`CreateStatusOption`, `repoCreateStatus` in
-/// `routers/api/v1/repo/status.go`), 201 on success; states `pending`,
-/// `success`, `error`, `failure`, `warning`.
-pub(super) async fn set_status(
-    api: &Api,
-    repo: &ForgeRepo,
-    status: &CommitStatus<'_>,
-) -> Result<(), ForgeError> {
-    let url = api.endpoint(&["repos", &repo.owner, &repo.name, "statuses", status.sha]);
-    let state = match status.state {
-        CommitState::Pending => "pending",
-        CommitState::Success => "success",
-        CommitState::Failure => "failure",
-        CommitState::Superseded => "error",
-    };
-    let body = NewStatus::new(state, status);
-    let _: serde::de::IgnoredAny = api.post(url, &body).await?;
-    Ok(())
 }

@@ -120,7 +120,7 @@ pub(super) fn already_exists(e: &ForgeError) -> bool {
 /// `POST /repos/{owner}/{repo}/statuses/{sha}` with `{state, target_url,
 /// description, context}`, 201 on success
 /// (<https://docs.github.com/en/rest/commits/statuses#create-a-commit-status>):
-/// states `pending`, `success`, `failure`, `error`.
+/// states `pending`, `success`, `failure`, `error`. Gitea takes the same.
 pub(super) async fn set_status(
     api: &Api,
     repo: &ForgeRepo,

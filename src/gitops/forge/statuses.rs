@@ -17,7 +17,7 @@
 
 use git2::{ErrorCode, Oid};
 
-use super::{Forge, ForgeError, ForgeKind, gitea, github, gitlab};
+use super::{Forge, ForgeError, ForgeKind, github, gitlab};
 use crate::gitops::repo::Snapshot;
 
 /// What the status says about the candidate.
@@ -71,13 +71,14 @@ impl Forge<'_> {
         };
         self.runtime.block_on(async {
             match self.repo.kind {
-                ForgeKind::Github => github::set_status(&self.api, &self.repo, &status).await,
+                ForgeKind::Github | ForgeKind::Gitea => {
+                    github::set_status(&self.api, &self.repo, &status).await
+                }
                 ForgeKind::Gitlab => match gitlab::set_status(&self.api, &self.repo, &status).await
                 {
                     Err(e) if gitlab::same_state(&e) => Ok(()),
                     other => other,
                 },
-                ForgeKind::Gitea => gitea::set_status(&self.api, &self.repo, &status).await,
             }
         })
     }
