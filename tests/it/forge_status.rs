@@ -60,8 +60,8 @@ struct Case {
     auth: (&'static str, String),
     /// The forge's word for pending, success, failure, superseded.
     states: [&'static str; 4],
-    /// The body the forge documents, for `state` and `description`.
-    body: fn(&str, &str, Option<&str>) -> Value,
+    /// The body's key for the status's label: `context` (GitLab: `name`).
+    label: &'static str,
 }
 
 fn github() -> Case {
@@ -72,13 +72,7 @@ fn github() -> Case {
         status_path: format!("/api/v3/repos/acme/env/statuses/{SHA}"),
         auth: ("authorization", format!("Bearer {TOKEN}")),
         states: ["pending", "success", "failure", "error"],
-        body: |state, description, link| {
-            let mut v = json!({"state": state, "description": description, "context": CONTEXT});
-            if let Some(l) = link {
-                v["target_url"] = json!(l);
-            }
-            v
-        },
+        label: "context",
     }
 }
 
@@ -90,13 +84,7 @@ fn gitlab() -> Case {
         status_path: format!("/api/v4/projects/platform%2Fteam%2Fenv/statuses/{SHA}"),
         auth: ("private-token", TOKEN.to_string()),
         states: ["running", "success", "failed", "canceled"],
-        body: |state, description, link| {
-            let mut v = json!({"state": state, "description": description, "name": CONTEXT});
-            if let Some(l) = link {
-                v["target_url"] = json!(l);
-            }
-            v
-        },
+        label: "name",
     }
 }
 
@@ -108,17 +96,20 @@ fn gitea() -> Case {
         status_path: format!("/api/v1/repos/acme/env/statuses/{SHA}"),
         auth: ("authorization", format!("token {TOKEN}")),
         states: ["pending", "success", "failure", "error"],
-        body: |state, description, link| {
-            let mut v = json!({"state": state, "description": description, "context": CONTEXT});
-            if let Some(l) = link {
-                v["target_url"] = json!(l);
-            }
-            v
-        },
+        label: "context",
     }
 }
 
 impl Case {
+    /// The JSON body the forge documents.
+    fn body(&self, state: &str, description: &str, link: Option<&str>) -> Value {
+        let mut v = json!({"state": state, "description": description, self.label: CONTEXT});
+        if let Some(l) = link {
+            v["target_url"] = json!(l);
+        }
+        v
+    }
+
     fn forge(&self, fake: &Fake) -> Forge<'static> {
         let api = format!("{}{}", fake.server.uri(), self.api_path);
         let repo = ForgeRepo::from_url(self.repo_url, self.setting, Some(&api)).unwrap();
@@ -132,7 +123,7 @@ impl Case {
                 .and(header(self.auth.0, self.auth.1.as_str()))
                 .and(header("content-type", "application/json"))
                 .and(header_exists("user-agent"))
-                .and(body_json((self.body)(state, description, link)))
+                .and(body_json(self.body(state, description, link)))
                 .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
                 .expect(1),
         );
