@@ -10,6 +10,7 @@ mod model;
 pub mod names;
 pub mod raw;
 mod raw_prometheus;
+pub mod rules;
 mod validate;
 mod validate_delivery;
 mod validate_experiment;

@@ -4,10 +4,10 @@
 //! defaulted [`super::Release`]. The JSON Schema (`assay schema`) is derived
 //! from these types, so editors see the same shape the parser accepts.
 
+use crate::yaml::Spanned as S;
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_saphyr::Spanned as S;
 
 use super::raw_prometheus::PrometheusSchema;
 pub use super::raw_prometheus::RawPrometheus;
