@@ -229,9 +229,13 @@ fn gitlab_refusing_the_same_state_again_is_success_and_a_refusal_is_an_error() {
 
 /// An env repo at `acme/env-…` whose spec sends statuses to the fake GitHub
 /// (push mode, `forge: github`, `apiUrl` on the fake); the candidate is
-/// proposed, then an unrelated commit lands on top. Returns the env, the
+/// proposed, then `later` unrelated commits land on top. Returns the env, the
 /// proposing commit, the experiment id and the rendered Experiment.
-fn env_with_candidate(name: &str, fake: &Fake) -> (Env, String, String, std::path::PathBuf) {
+fn env_with_candidate(
+    name: &str,
+    fake: &Fake,
+    later: usize,
+) -> (Env, String, String, std::path::PathBuf) {
     let env = Env::new(&format!("acme/{name}"));
     let api = format!("{}/api/v3", fake.server.uri());
     let spec = env.spec().replace(
@@ -243,12 +247,14 @@ fn env_with_candidate(name: &str, fake: &Fake) -> (Env, String, String, std::pat
     env.propose("v2", "iter8/productpage:v2");
     let proposing = env.repo.head("main");
     let id = id_of(&env.spec());
-    env.repo.commit_as_other(
-        "main",
-        "samples/bookinfo/NOTES.md",
-        "unrelated\n",
-        "docs: notes",
-    );
+    for i in 0..later {
+        env.repo.commit_as_other(
+            "main",
+            "samples/bookinfo/NOTES.md",
+            &format!("unrelated {i}\n"),
+            "docs: notes",
+        );
+    }
     let exp = env.render();
     (env, proposing, id, exp)
 }
@@ -264,10 +270,12 @@ fn statuses_path(env: &Env, sha: &str) -> String {
     )
 }
 
+/// Nine commits after the proposal: more than the first shallow fetch's 8,
+/// so the lookup deepens, and still names the proposing commit.
 #[test]
 fn the_hook_marks_the_proposing_commit_pending_then_with_the_verdict() {
     let fake = Fake::start();
-    let (env, proposing, id, exp) = env_with_candidate("env-status", &fake);
+    let (env, proposing, id, exp) = env_with_candidate("env-status", &fake, 9);
     let status_path = statuses_path(&env, &proposing);
     let bearer = format!("Bearer {TOKEN}");
     fake.mount(
@@ -328,7 +336,7 @@ fn the_hook_marks_the_proposing_commit_pending_then_with_the_verdict() {
 #[test]
 fn a_refusing_forge_does_not_hold_the_verdict_back_and_is_logged_once() {
     let fake = Fake::start();
-    let (env, proposing, id, exp) = env_with_candidate("env-refused", &fake);
+    let (env, proposing, id, exp) = env_with_candidate("env-refused", &fake, 1);
     fake.mount(
         Mock::given(method("POST"))
             .and(path(statuses_path(&env, &proposing).as_str()))
@@ -363,7 +371,7 @@ fn a_refusing_forge_does_not_hold_the_verdict_back_and_is_logged_once() {
 #[test]
 fn without_a_token_no_status_is_sent() {
     let fake = Fake::start();
-    let (env, _proposing, id, exp) = env_with_candidate("env-anonymous", &fake);
+    let (env, _proposing, id, exp) = env_with_candidate("env-anonymous", &fake, 1);
     fake.mount(
         Mock::given(method("POST"))
             .respond_with(ResponseTemplate::new(201))
