@@ -19,10 +19,11 @@ use crate::support::git_servers::make_certificates;
 use crate::support::prometheus::{OpenMetrics, Prometheus, Span, WebConfig, Workload};
 use crate::support::{app_copy, assay_bin, bookinfo_with_candidate, generate_ok, sample_dir};
 
-const USER: &str = "reader";
-const PASSWORD: &str = "prom-basic-pw-5e1d";
+pub(crate) const USER: &str = "reader";
+pub(crate) const PASSWORD: &str = "prom-basic-pw-5e1d";
 /// bcrypt (cost 4) of [`PASSWORD`], as `basic_auth_users` wants it.
-const PASSWORD_HASH: &str = "$2b$04$osm1e9gIxMrg76XYOVvPzu5Wyt.nPdkSl67Ga.uFzSStVmvMKYM6i";
+pub(crate) const PASSWORD_HASH: &str =
+    "$2b$04$osm1e9gIxMrg76XYOVvPzu5Wyt.nPdkSl67Ga.uFzSStVmvMKYM6i";
 const TOKEN: &str = "prom-bearer-token-91c2";
 const TENANT: &str = "team-a";
 
