@@ -148,6 +148,7 @@ pub fn run(opts: &Options, runtime: &Runtime, logger: &Log) -> Result<Finished, 
             runtime,
             experiment: &exp,
             commit_statuses: CommitStatuses::new(&remote, runtime, &exp),
+            log,
         };
         rec.reset()?;
         exp.status = Some(ExperimentStatus::default());
@@ -157,6 +158,7 @@ pub fn run(opts: &Options, runtime: &Runtime, logger: &Log) -> Result<Finished, 
         runtime,
         experiment: &exp,
         commit_statuses: CommitStatuses::new(&remote, runtime, &exp),
+        log,
     };
     let status = exp.status.clone().unwrap_or_default();
     if let Some(pr) = &status.pull_request {

@@ -31,6 +31,8 @@ pub struct StatusWriter<'a> {
     pub experiment: &'a Experiment,
     /// The verdict on the forge, beside the status.
     pub commit_statuses: CommitStatuses<'a>,
+    /// The hook's progress lines, for what fails here without stopping it.
+    pub log: &'a dyn Fn(&str),
 }
 
 impl StatusWriter<'_> {
@@ -71,7 +73,7 @@ impl StatusWriter<'_> {
         self.runtime.block_on(c.patch_status(name, &cleared))
     }
 
-    /// Records an Event; failures are reported on stderr but never stop the hook.
+    /// Records an Event; failures are logged as warnings but never stop the hook.
     pub fn event(&self, warning: bool, action: &str, reason: &str, note: &str) {
         let Some(c) = self.cluster else {
             return;
@@ -80,7 +82,7 @@ impl StatusWriter<'_> {
             self.runtime
                 .block_on(c.event(self.experiment, warning, action, reason, note))
         {
-            eprintln!("assay: warning: {e}");
+            (self.log)(&format!("warning: {e}"));
         }
     }
 }
