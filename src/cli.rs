@@ -225,6 +225,11 @@ pub struct PromoteArgs {
     /// The mounted credentials Secret (a missing directory means anonymous).
     #[arg(long, default_value = assay::gitops::credentials::DEFAULT_DIR)]
     pub credentials: PathBuf,
+    /// Show the verdict as a commit status on the commit that proposed the
+    /// candidate (needs a forge API token; the hook Job sets false for
+    /// `promotion.commitStatus: false`).
+    #[arg(long, env = "ASSAY_COMMIT_STATUS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub commit_status: bool,
     /// The SyncFail hook: reject the candidate if it is why the sync failed.
     #[arg(long)]
     pub sync_failed: bool,

@@ -228,6 +228,7 @@ fn step(
         started_at: Some(judge::now() - SignedDuration::from_secs(run_time as i64)),
         credentials: root.join("no-credentials"),
         sync_failed: false,
+        commit_status: false,
         git_deadline: std::time::Duration::from_secs(60),
         settle: std::time::Duration::ZERO,
     };

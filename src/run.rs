@@ -162,6 +162,7 @@ fn promote(a: PromoteArgs, log: &Log) -> anyhow::Result<String> {
         started_at: a.started_at,
         credentials: a.credentials,
         sync_failed: a.sync_failed,
+        commit_status: a.commit_status,
         git_deadline: a.git_deadline,
         settle: a.settle,
     };

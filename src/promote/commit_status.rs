@@ -1,8 +1,8 @@
 //! The verdict on the forge, as a commit status on the commit that proposed
 //! the candidate (`gitops::forge::statuses`): `pending` when judging starts,
-//! `success` / `failure` once the verdict is delivered. A courtesy: it needs
-//! a forge API token (so it is off for anonymous remotes) and a forge assay
-//! can name; without them it is skipped, said once. A forge that refuses or
+//! `success` / `failure` once the verdict is delivered. A courtesy: off with
+//! `promotion.commitStatus: false`, and silently off without a forge API
+//! token (anonymous remotes); a forge assay cannot name skips it, said once. A forge that refuses or
 //! does not answer never holds the verdict back: the first failure is logged,
 //! later ones are not.
 
@@ -25,6 +25,7 @@ pub struct CommitStatuses<'a> {
     remote: &'a Remote,
     runtime: &'a Runtime,
     experiment: &'a Experiment,
+    enabled: bool,
     ready: OnceCell<Option<Ready<'a>>>,
     said: Cell<bool>,
 }
@@ -39,11 +40,13 @@ impl<'a> CommitStatuses<'a> {
         remote: &'a Remote,
         runtime: &'a Runtime,
         experiment: &'a Experiment,
+        enabled: bool,
     ) -> CommitStatuses<'a> {
         CommitStatuses {
             remote,
             runtime,
             experiment,
+            enabled,
             ready: OnceCell::new(),
             said: Cell::new(false),
         }
@@ -127,7 +130,7 @@ impl<'a> CommitStatuses<'a> {
     fn ready(&self, log: &dyn Fn(&str)) -> Option<&Ready<'a>> {
         self.ready
             .get_or_init(|| match self.setup() {
-                Ok(ready) => Some(ready),
+                Ok(ready) => ready,
                 Err(why) => {
                     self.once(log, &format!("commit status skipped: {why}"));
                     None
@@ -136,14 +139,18 @@ impl<'a> CommitStatuses<'a> {
             .as_ref()
     }
 
-    /// The forge client and the proposing commit, or why there is none.
-    fn setup(&self) -> Result<Ready<'a>, String> {
+    /// The forge client and the proposing commit; `None` when off (by the
+    /// spec, or no token: an anonymous remote), or why there is none.
+    fn setup(&self) -> Result<Option<Ready<'a>>, String> {
         let wb = &self.experiment.spec.write_back;
-        let token = self
+        let Some(token) = self
             .remote
             .credentials()
             .api_token()
-            .ok_or("no forge API token in the credentials Secret")?;
+            .filter(|_| self.enabled)
+        else {
+            return Ok(None);
+        };
         let repo = ForgeRepo::from_url(self.remote.url(), wb.forge, wb.api_url.as_deref())
             .map_err(|e| e.to_string())?;
         let forge = Forge::new(repo, token, self.runtime).map_err(|e| e.to_string())?;
@@ -162,10 +169,10 @@ impl<'a> CommitStatuses<'a> {
                 .map_err(|e| format!("reading the env repo's history: {}", e.message()))?;
             match found {
                 Proposer::Found(oid) => {
-                    return Ok(Ready {
+                    return Ok(Some(Ready {
                         forge,
                         sha: oid.to_string(),
-                    });
+                    }));
                 }
                 Proposer::NotHeld => {
                     return Err(format!("{} no longer holds this experiment", wb.path));

@@ -51,6 +51,8 @@ pub struct Options {
     pub credentials: PathBuf,
     /// SyncFail hook: reject only if the candidate is why the sync failed.
     pub sync_failed: bool,
+    /// Set commit statuses on the forge (when there is a token).
+    pub commit_status: bool,
     /// How long the write-back may retry.
     pub git_deadline: Duration,
     /// How long after the deadline the final look waits, so the last
@@ -147,7 +149,7 @@ pub fn run(opts: &Options, runtime: &Runtime, logger: &Log) -> Result<Finished, 
             cluster: cluster.as_ref(),
             runtime,
             experiment: &exp,
-            commit_statuses: CommitStatuses::new(&remote, runtime, &exp),
+            commit_statuses: CommitStatuses::new(&remote, runtime, &exp, opts.commit_status),
             log,
         };
         rec.reset()?;
@@ -157,7 +159,7 @@ pub fn run(opts: &Options, runtime: &Runtime, logger: &Log) -> Result<Finished, 
         cluster: cluster.as_ref(),
         runtime,
         experiment: &exp,
-        commit_statuses: CommitStatuses::new(&remote, runtime, &exp),
+        commit_statuses: CommitStatuses::new(&remote, runtime, &exp, opts.commit_status),
         log,
     };
     let status = exp.status.clone().unwrap_or_default();

@@ -195,6 +195,13 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
             value_from: None,
         },
     ];
+    if !rel.promotion.commit_status {
+        env.push(EnvVar {
+            name: "ASSAY_COMMIT_STATUS".into(),
+            value: Some("false".into()),
+            value_from: None,
+        });
+    }
     if let Some(format) = ctx.env.log_format {
         let name = match format {
             crate::log::LogFormat::Text => "text",

@@ -280,6 +280,8 @@ pub struct Promotion {
     pub author: Author,
     /// Longest `rejected` list kept, 1–1000 (default 20).
     pub max_rejected: u32,
+    /// Commit statuses on the forge (default true; they need an API token).
+    pub commit_status: bool,
 }
 
 /// A Git commit author.

@@ -488,6 +488,9 @@ pub struct RawPromotion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<u32>")]
     pub max_rejected: Option<S<i64>>,
+    /// Show the verdict as a commit status (`assay/<name>`) on the commit that proposed the candidate, when the credentials Secret holds a forge API token (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_status: Option<bool>,
 }
 
 /// Where the Argo CD API is, so the hook can ask for a refresh.

@@ -236,11 +236,21 @@ fn env_with_candidate(
     fake: &Fake,
     later: usize,
 ) -> (Env, String, String, std::path::PathBuf) {
+    env_with(name, fake, later, "")
+}
+
+/// [`env_with_candidate`] with `promotion` lines added to the spec's.
+fn env_with(
+    name: &str,
+    fake: &Fake,
+    later: usize,
+    promotion: &str,
+) -> (Env, String, String, std::path::PathBuf) {
     let env = Env::new(&format!("acme/{name}"));
     let api = format!("{}/api/v3", fake.server.uri());
     let spec = env.spec().replace(
         "    mode: push\n",
-        &format!("    mode: push\n    forge: github\n    apiUrl: {api}\n"),
+        &format!("    mode: push\n    forge: github\n    apiUrl: {api}\n{promotion}"),
     );
     env.repo
         .commit_as_other("main", &Env::spec_path(), &spec, "point at the forge");
@@ -368,8 +378,11 @@ fn a_refusing_forge_does_not_hold_the_verdict_back_and_is_logged_once() {
     fake.verify();
 }
 
+/// Off for anonymous remotes (no token: not a word about it), and off by
+/// `promotion.commitStatus: false`, which the hook Job passes on as
+/// `ASSAY_COMMIT_STATUS=false`.
 #[test]
-fn without_a_token_no_status_is_sent() {
+fn without_a_token_or_when_turned_off_no_status_is_sent() {
     let fake = Fake::start();
     let (env, _proposing, id, exp) = env_with_candidate("env-anonymous", &fake, 1);
     fake.mount(
@@ -382,14 +395,40 @@ fn without_a_token_no_status_is_sent() {
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert_eq!(env.verdict_commits(&id).len(), 1, "{err}");
-    let skipped: Vec<&str> = err
-        .lines()
-        .filter(|l| l.contains("commit status"))
+    assert!(!err.contains("commit status"), "{err}");
+
+    // With a token, turned off in the spec: the rendered hooks say so.
+    let (env, _proposing, id, exp) = env_with("env-off", &fake, 1, "    commitStatus: false\n");
+    let manifests: Vec<Value> =
+        serde_saphyr::from_multiple(&std::fs::read_to_string(&exp).unwrap()).unwrap();
+    let hooks: Vec<&Value> = manifests
+        .iter()
+        .filter(|m| {
+            m["kind"] == "Job"
+                && m["metadata"]["annotations"]["argocd.argoproj.io/hook"].is_string()
+        })
         .collect();
-    assert_eq!(
-        skipped,
-        ["assay: commit status skipped: no forge API token in the credentials Secret"],
-        "{err}"
+    assert_eq!(hooks.len(), 2);
+    for job in &hooks {
+        let vars = job["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap();
+        assert!(
+            vars.iter()
+                .any(|e| e["name"] == "ASSAY_COMMIT_STATUS" && e["value"] == "false"),
+            "{job}"
+        );
+    }
+    let creds = token_dir();
+    let out = promote_local(
+        &exp,
+        &prom.url(),
+        creds.path().to_str().unwrap(),
+        &[("ASSAY_COMMIT_STATUS", "false")],
     );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(env.verdict_commits(&id).len(), 1, "{err}");
+    assert!(!err.contains("commit status"), "{err}");
     fake.verify();
 }
