@@ -7,6 +7,7 @@
 
 mod commit_status;
 mod deliver;
+mod next;
 mod poll;
 mod status;
 mod syncfail;
@@ -25,7 +26,6 @@ use crate::judge::{self, JudgeError, Judgement, Prometheus, Source, Window, repo
 use crate::log::Log;
 use crate::runtime::Runtime;
 
-use commit_status::CommitStatuses;
 use deliver::{Recorded, deliver};
 use poll::{Held, RepoPoll};
 pub use status::Status;
@@ -106,6 +106,11 @@ pub enum PromoteError {
         "--sync-failed reads the candidate's Deployment and Job from the cluster; it cannot run with --experiment FILE"
     )]
     SyncFailedNeedsCluster,
+    /// The verdict is delivered; some next environments are not proposed yet.
+    #[error(
+        "the verdict is delivered, but {count} next environment(s) are not proposed yet: {detail}; a re-run completes them"
+    )]
+    NextMissing { count: usize, detail: String },
     /// SIGTERM: the status says so; a re-run resumes.
     #[error("stopped by SIGTERM at look {iteration}; the status says so and a re-run resumes")]
     Stopped { iteration: u32 },
@@ -133,6 +138,19 @@ pub fn run(opts: &Options, runtime: &Runtime, logger: &Log) -> Result<Finished, 
     let remote = Remote::new(&exp.spec.write_back.repo_url, creds);
     let status = exp.status.clone().unwrap_or_default();
     if let Some(commit) = &status.commit {
+        if status.verdict == Some(Verdict::Promote) {
+            // Killed or failed after the verdict commit: complete what the
+            // next environments are missing (each proposal happens once).
+            let rec = StatusWriter::new(
+                cluster.as_ref(),
+                runtime,
+                &exp,
+                &remote,
+                opts.commit_status,
+                log,
+            );
+            next::propose_next(&rec, &remote, opts, log)?;
+        }
         // Delivered, unless the same candidate was proposed again since
         // (the same content, so the same experiment id and name).
         let wb = &exp.spec.write_back;
@@ -145,23 +163,25 @@ pub fn run(opts: &Options, runtime: &Runtime, logger: &Log) -> Result<Finished, 
         log(&format!(
             "the env repo proposes this experiment again after verdict commit {commit}: judging it anew"
         ));
-        let rec = StatusWriter {
-            cluster: cluster.as_ref(),
+        let rec = StatusWriter::new(
+            cluster.as_ref(),
             runtime,
-            experiment: &exp,
-            commit_statuses: CommitStatuses::new(&remote, runtime, &exp, opts.commit_status),
+            &exp,
+            &remote,
+            opts.commit_status,
             log,
-        };
+        );
         rec.reset()?;
         exp.status = Some(ExperimentStatus::default());
     }
-    let rec = StatusWriter {
-        cluster: cluster.as_ref(),
+    let rec = StatusWriter::new(
+        cluster.as_ref(),
         runtime,
-        experiment: &exp,
-        commit_statuses: CommitStatuses::new(&remote, runtime, &exp, opts.commit_status),
+        &exp,
+        &remote,
+        opts.commit_status,
         log,
-    };
+    );
     let status = exp.status.clone().unwrap_or_default();
     if let Some(pr) = &status.pull_request {
         return Ok(Finished::Nothing(format!(
@@ -331,7 +351,11 @@ fn judge_loop(
                 logger.verdict(Verdict::Superseded.as_str());
                 return superseded(rec, found, log);
             }
-            Ok(Held::Delivered(commit)) => return already_delivered(rec, commit, log),
+            Ok(Held::Delivered(commit)) => {
+                let done = already_delivered(rec, commit, log)?;
+                next::propose_next(rec, remote, opts, log)?;
+                return Ok(done);
+            }
             Err(e) => log(&format!("warning: cannot poll the env repo: {e}")),
         }
         if looks.len() as u64 >= MAX_LOOKS && !look.is_final {

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::commit_status::CommitStatuses;
 use crate::cluster::{Cluster, ClusterError};
 use crate::crd::{Experiment, ExperimentStatus};
+use crate::gitops::repo::Remote;
 
 /// The status fields the hook writes: the CRD's status type itself, whose
 /// unset fields are left out of the merge patch (so they stay as they are).
@@ -35,7 +36,26 @@ pub struct StatusWriter<'a> {
     pub log: &'a dyn Fn(&str),
 }
 
-impl StatusWriter<'_> {
+impl<'a> StatusWriter<'a> {
+    /// The writer of one hook run; `commit_status`: whether to set commit
+    /// statuses on the forge too (they still need a token).
+    pub fn new(
+        cluster: Option<&'a Cluster>,
+        runtime: &'a Runtime,
+        experiment: &'a Experiment,
+        remote: &'a Remote,
+        commit_status: bool,
+        log: &'a dyn Fn(&str),
+    ) -> StatusWriter<'a> {
+        StatusWriter {
+            cluster,
+            runtime,
+            experiment,
+            commit_statuses: CommitStatuses::new(remote, runtime, experiment, commit_status),
+            log,
+        }
+    }
+
     /// Writes the status; a failure here stops the hook (the verdict must
     /// be recorded before Git is touched).
     pub fn status(&self, s: &Status) -> Result<(), ClusterError> {
@@ -67,7 +87,7 @@ impl StatusWriter<'_> {
             "phase": "Running", "verdict": null, "reason": null, "window": null,
             "commit": null, "pullRequest": null, "evidence": null, "iteration": null, "looks": null,
             "decidedAt": null, "deliveredAt": null, "refreshedAt": null,
-            "startedAt": null, "message": "proposed again: judging anew",
+            "startedAt": null, "next": null, "message": "proposed again: judging anew",
             "updatedAt": crate::judge::now().to_string(),
         });
         self.runtime.block_on(c.patch_status(name, &cleared))

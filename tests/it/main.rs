@@ -16,6 +16,7 @@ mod install;
 mod invalid;
 mod judge;
 mod log_format;
+mod next;
 mod prometheus_auth;
 mod prometheus_harness;
 mod promote;
