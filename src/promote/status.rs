@@ -6,8 +6,10 @@
 use crate::runtime::Runtime;
 use serde_json::{Value, json};
 
+use super::commit_status::CommitStatuses;
 use crate::cluster::{Cluster, ClusterError};
 use crate::crd::{Experiment, ExperimentStatus};
+use crate::gitops::repo::Remote;
 
 /// The status fields the hook writes: the CRD's status type itself, whose
 /// unset fields are left out of the merge patch (so they stay as they are).
@@ -28,9 +30,32 @@ pub struct StatusWriter<'a> {
     pub cluster: Option<&'a Cluster>,
     pub runtime: &'a Runtime,
     pub experiment: &'a Experiment,
+    /// The verdict on the forge, beside the status.
+    pub commit_statuses: CommitStatuses<'a>,
+    /// The hook's progress lines, for what fails here without stopping it.
+    pub log: &'a dyn Fn(&str),
 }
 
-impl StatusWriter<'_> {
+impl<'a> StatusWriter<'a> {
+    /// The writer of one hook run; `commit_status`: whether to set commit
+    /// statuses on the forge too (they still need a token).
+    pub fn new(
+        cluster: Option<&'a Cluster>,
+        runtime: &'a Runtime,
+        experiment: &'a Experiment,
+        remote: &'a Remote,
+        commit_status: bool,
+        log: &'a dyn Fn(&str),
+    ) -> StatusWriter<'a> {
+        StatusWriter {
+            cluster,
+            runtime,
+            experiment,
+            commit_statuses: CommitStatuses::new(remote, runtime, experiment, commit_status),
+            log,
+        }
+    }
+
     /// Writes the status; a failure here stops the hook (the verdict must
     /// be recorded before Git is touched).
     pub fn status(&self, s: &Status) -> Result<(), ClusterError> {
@@ -68,7 +93,7 @@ impl StatusWriter<'_> {
         self.runtime.block_on(c.patch_status(name, &cleared))
     }
 
-    /// Records an Event; failures are reported on stderr but never stop the hook.
+    /// Records an Event; failures are logged as warnings but never stop the hook.
     pub fn event(&self, warning: bool, action: &str, reason: &str, note: &str) {
         let Some(c) = self.cluster else {
             return;
@@ -77,7 +102,7 @@ impl StatusWriter<'_> {
             self.runtime
                 .block_on(c.event(self.experiment, warning, action, reason, note))
         {
-            eprintln!("assay: warning: {e}");
+            (self.log)(&format!("warning: {e}"));
         }
     }
 }

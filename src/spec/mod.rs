@@ -9,6 +9,7 @@ mod id;
 mod model;
 pub mod names;
 pub mod raw;
+mod raw_prometheus;
 pub mod raw_source;
 pub mod rules;
 mod validate;
