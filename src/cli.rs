@@ -59,6 +59,9 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Show Experiments from the cluster: phase, look, verdict, counts per
+    /// objective, commit or pull request, and how long the candidate has served.
+    Status(StatusArgs),
     /// Print the Experiment CustomResourceDefinition (YAML).
     Crd,
     /// Print the JSON Schema of assay.yaml, for editors.
@@ -215,6 +218,35 @@ pub struct PromoteArgs {
     /// window's last scrapes are in Prometheus (0s for replayed data).
     #[arg(long, default_value = "30s")]
     pub settle: String,
+}
+
+/// `assay status`. The cluster comes from `KUBECONFIG` (else
+/// `~/.kube/config`), or the pod's ServiceAccount inside a cluster.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// One Experiment (default: every Experiment in the namespace).
+    pub name: Option<String>,
+    /// The namespace (default: the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Text for people, or data for scripts.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: assay::status::Format,
+    /// Keep polling and print again whenever something shown changes
+    /// (JSON: one line per change; YAML: one document per change).
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// How often --watch polls.
+    #[arg(long, default_value = "2s", requires = "watch", value_parser = status_interval)]
+    pub interval: std::time::Duration,
+}
+
+fn status_interval(s: &str) -> Result<std::time::Duration, String> {
+    let d = assay::spec::parse_duration(s)?;
+    if d.is_zero() {
+        return Err("must be more than 0s".into());
+    }
+    Ok(d)
 }
 
 /// `assay demo --scenario`.

@@ -13,5 +13,6 @@ pub mod judge;
 pub mod promote;
 pub mod render;
 pub mod spec;
+pub mod status;
 pub mod tls;
 pub mod yaml;

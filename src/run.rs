@@ -11,7 +11,7 @@ use assay::{generate, spec};
 
 use crate::cli::{
     Args, CandidateAction, Command, ForgeArg, JudgeArgs, ModeArg, OutputArg, PromoteArgs,
-    ScenarioArg, VerdictArg, WritebackArgs,
+    ScenarioArg, StatusArgs, VerdictArg, WritebackArgs,
 };
 
 /// Runs the subcommand; its stdout text on success.
@@ -54,6 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<String> {
             })?;
             String::new()
         }
+        Command::Status(a) => status(a)?,
         Command::Crd => assay::experiment::crd_yaml(),
         Command::Schema => spec::json_schema(),
     })
@@ -227,6 +228,27 @@ fn promote(a: PromoteArgs) -> anyhow::Result<String> {
     };
     log(&message);
     Ok(String::new())
+}
+
+/// `assay status`: one print, or with `--watch` one print per change as it comes.
+fn status(a: StatusArgs) -> anyhow::Result<String> {
+    let opts = assay::status::Options {
+        name: a.name,
+        namespace: a.namespace,
+        format: a.output,
+        watch: a.watch,
+        interval: a.interval,
+    };
+    let mut text = String::new();
+    if opts.watch {
+        let mut stdout = std::io::stdout();
+        assay::status::run(&opts, &mut |s| {
+            let _ = stdout.write_all(s.as_bytes()).and_then(|()| stdout.flush());
+        })?;
+    } else {
+        assay::status::run(&opts, &mut |s| text.push_str(s))?;
+    }
+    Ok(text)
 }
 
 /// For the hook: SIGTERM asks it to stop at the next safe point, so the

@@ -19,6 +19,7 @@ mod promote;
 mod props;
 mod reject_push;
 mod render;
+mod status;
 mod validation;
 mod writeback;
 mod writeback_faults;
