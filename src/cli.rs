@@ -2,8 +2,13 @@
 //! `main.rs`; Argo CD reaches the same settings through `ARGOCD_ENV_*`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use assay::crd::Verdict;
+use assay::demo::Scenario;
+use assay::spec::{ForgeChoice, Mode};
 use clap::{Parser, Subcommand};
+use k8s_openapi::jiff::Timestamp;
 
 /// GitOps-native progressive delivery for Argo CD.
 #[derive(Debug, Parser)]
@@ -54,7 +59,7 @@ pub enum Command {
     Demo {
         /// Which candidate to run: good, bad, or both in turn.
         #[arg(long, value_enum, default_value = "both")]
-        scenario: ScenarioArg,
+        scenario: Scenario,
         /// Keep the env repository and files here (default: a temp dir, removed).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -97,13 +102,6 @@ pub enum CandidateAction {
     },
 }
 
-/// The verdict to write.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum VerdictArg {
-    Promote,
-    Reject,
-}
-
 #[derive(Debug, clap::Args)]
 pub struct WritebackArgs {
     /// The env repository (git://, ssh://, https://, file://).
@@ -119,16 +117,16 @@ pub struct WritebackArgs {
     #[arg(long)]
     pub experiment: String,
     #[arg(long, value_enum)]
-    pub verdict: VerdictArg,
+    pub verdict: Verdict,
     /// Why the candidate is rejected (recorded under `rejected`).
     #[arg(long, default_value = "rejected by assay writeback")]
     pub reason: String,
     /// How the verdict reaches the branch.
     #[arg(long, value_enum, default_value = "push")]
-    pub mode: ModeArg,
+    pub mode: Mode,
     /// The forge hosting the repository, for pull requests (auto: from the URL).
     #[arg(long, value_enum, default_value = "auto")]
-    pub forge: ForgeArg,
+    pub forge: ForgeChoice,
     /// The forge's API base URL (GitHub Enterprise, self-hosted GitLab or Gitea).
     #[arg(long)]
     pub api_url: Option<String>,
@@ -139,28 +137,12 @@ pub struct WritebackArgs {
     #[arg(long)]
     pub evidence: Option<PathBuf>,
     /// Give up retrying after this long.
-    #[arg(long, default_value = "5m")]
-    pub deadline: String,
+    #[arg(long, default_value = "5m", value_parser = duration)]
+    pub deadline: Duration,
     #[arg(long, default_value = "assay")]
     pub author_name: String,
     #[arg(long, default_value = "assay@assay.dev")]
     pub author_email: String,
-}
-
-/// `--mode`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum ModeArg {
-    Push,
-    PullRequest,
-}
-
-/// `--forge`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum ForgeArg {
-    Auto,
-    Github,
-    Gitlab,
-    Gitea,
 }
 
 /// `assay judge`.
@@ -172,11 +154,11 @@ pub struct JudgeArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// When the load started (RFC 3339; default: warmup + duration before --at).
-    #[arg(long)]
-    pub started_at: Option<String>,
+    #[arg(long, value_parser = time)]
+    pub started_at: Option<Timestamp>,
     /// The moment judged (RFC 3339; default: now).
-    #[arg(long)]
-    pub at: Option<String>,
+    #[arg(long, value_parser = time)]
+    pub at: Option<Timestamp>,
     #[arg(long, value_enum, default_value = "table")]
     pub output: OutputArg,
 }
@@ -203,8 +185,8 @@ pub struct PromoteArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// When the load started (RFC 3339; default: the loadgen Job's start, else now).
-    #[arg(long)]
-    pub started_at: Option<String>,
+    #[arg(long, value_parser = time)]
+    pub started_at: Option<Timestamp>,
     /// The mounted credentials Secret (a missing directory means anonymous).
     #[arg(long, default_value = assay::gitops::credentials::DEFAULT_DIR)]
     pub credentials: PathBuf,
@@ -212,12 +194,12 @@ pub struct PromoteArgs {
     #[arg(long)]
     pub sync_failed: bool,
     /// Give up retrying the write-back after this long.
-    #[arg(long, default_value = "5m")]
-    pub git_deadline: String,
+    #[arg(long, default_value = "5m", value_parser = duration)]
+    pub git_deadline: Duration,
     /// Wait this long after the deadline before the final look, so the
     /// window's last scrapes are in Prometheus (0s for replayed data).
-    #[arg(long, default_value = "30s")]
-    pub settle: String,
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    pub settle: Duration,
 }
 
 /// `assay status`. The cluster comes from `KUBECONFIG` (else
@@ -237,24 +219,8 @@ pub struct StatusArgs {
     #[arg(short = 'w', long)]
     pub watch: bool,
     /// How often --watch polls.
-    #[arg(long, default_value = "2s", requires = "watch", value_parser = status_interval)]
-    pub interval: std::time::Duration,
-}
-
-fn status_interval(s: &str) -> Result<std::time::Duration, String> {
-    let d = assay::spec::parse_duration(s)?;
-    if d.is_zero() {
-        return Err("must be more than 0s".into());
-    }
-    Ok(d)
-}
-
-/// `assay demo --scenario`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum ScenarioArg {
-    Good,
-    Bad,
-    Both,
+    #[arg(long, default_value = "2s", requires = "watch", value_parser = interval)]
+    pub interval: Duration,
 }
 
 /// Where `judge` and `promote` get measurements.
@@ -266,4 +232,23 @@ pub struct SourceArgs {
     /// Per-version aggregates in JSON instead of Prometheus (offline replay, demo).
     #[arg(long)]
     pub metrics: Option<PathBuf>,
+}
+
+/// A duration flag, written as in assay.yaml (`90s`, `5m`, `1h30m`).
+fn duration(s: &str) -> Result<Duration, String> {
+    assay::spec::parse_duration(s)
+}
+
+/// A polling interval: a duration of more than zero.
+fn interval(s: &str) -> Result<Duration, String> {
+    match duration(s)? {
+        d if d.is_zero() => Err("must be more than 0s".into()),
+        d => Ok(d),
+    }
+}
+
+/// A time flag: RFC 3339.
+fn time(s: &str) -> Result<Timestamp, String> {
+    s.parse()
+        .map_err(|e| format!("expected an RFC 3339 time like 2026-11-22T10:00:00Z: {e}"))
 }

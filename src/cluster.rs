@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 
-use crate::experiment::Experiment;
+use crate::crd::Experiment;
 
 /// Who reports the Events.
 pub const CONTROLLER: &str = "assay.dev/promote";

@@ -6,6 +6,7 @@
 //! verdict back (`assay promote`), and the Git log and diff show the result.
 //! Every step calls the same code the real commands run.
 
+use crate::runtime::Runtime;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -57,8 +58,8 @@ const SAMPLE: &[(&str, &str)] = &[
 /// Where the app lives in the demo's env repo.
 const APP: &str = "bookinfo";
 
-/// Which candidates the demo runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which candidates the demo runs (`--scenario`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     Good,
     Bad,
@@ -78,6 +79,7 @@ fn fail(what: &str) -> impl Fn(&dyn std::fmt::Display) -> DemoError + '_ {
 pub fn run(
     scenario: Scenario,
     dir: Option<&Path>,
+    runtime: &Runtime,
     out: &mut dyn FnMut(&str),
 ) -> Result<(), DemoError> {
     let tmp = tempfile::Builder::new()
@@ -109,7 +111,8 @@ pub fn run(
             "\n== {}. {quality} candidate: {version} ==\n",
             i + 1
         ));
-        step(&root, &bare, &url, version, image, *good, out)?;
+        let candidate = (*version, *image, *good);
+        step(&root, &bare, &url, candidate, runtime, out)?;
     }
     if dir.is_some() {
         out(&format!("\nkept: {}\n", root.display()));
@@ -117,13 +120,13 @@ pub fn run(
     Ok(())
 }
 
+/// One candidate (`version`, `image`, whether it is good) through the loop.
 fn step(
     root: &Path,
     bare: &Path,
     url: &str,
-    version: &str,
-    image: &str,
-    good: bool,
+    (version, image, good): (&str, &str, bool),
+    runtime: &Runtime,
     out: &mut dyn FnMut(&str),
 ) -> Result<(), DemoError> {
     let path = format!("{APP}/assay.yaml");
@@ -231,7 +234,7 @@ fn step(
     let log = |l: &str| {
         let _ = writeln!(lines.borrow_mut(), "  {l}");
     };
-    let finished = promote::run(&opts, &log).map_err(|e| fail("promote")(&e))?;
+    let finished = promote::run(&opts, runtime, &log).map_err(|e| fail("promote")(&e))?;
     out(&lines.borrow());
     if let Finished::Delivered {
         verdict, reason, ..

@@ -5,13 +5,14 @@
 pub mod argocd;
 pub mod cluster;
 pub mod cmp;
+pub mod crd;
 pub mod demo;
-pub mod experiment;
 pub mod generate;
 pub mod gitops;
 pub mod judge;
 pub mod promote;
 pub mod render;
+pub mod runtime;
 pub mod spec;
 pub mod status;
 pub mod tls;

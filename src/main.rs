@@ -16,8 +16,11 @@ use clap::Parser;
 use cli::Args;
 
 fn main() -> ExitCode {
-    on_sigterm();
-    match run::run(Args::parse()) {
+    let args = Args::parse();
+    if let cli::Command::Generate { .. } | cli::Command::Parameters { .. } = args.command {
+        on_sigterm();
+    }
+    match run::run(args) {
         Ok(out) => print(&out),
         Err(e) => {
             eprintln!("assay: {e:#}");
@@ -46,7 +49,8 @@ fn print(out: &str) -> ExitCode {
 }
 
 /// Argo CD stops a slow plugin with SIGTERM to its process group (ARGOCD.md
-/// §2.4). Say so on stderr and exit 143 at once: nothing is half-written,
+/// §2.4). Say so on stderr and exit 143 at once (the hook instead watches
+/// SIGTERM on its runtime, see `assay::runtime`): nothing is half-written,
 /// because output is printed in one write only after rendering succeeded.
 fn on_sigterm() {
     extern "C" fn handler(_: libc::c_int) {

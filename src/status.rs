@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cluster::{self, ClusterError};
+use crate::runtime::Runtime;
 
 /// `--output`: text for people, or data for scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -45,8 +46,6 @@ pub enum StatusError {
     /// The named Experiment is not in the namespace.
     #[error("no experiment {name} in namespace {namespace}")]
     NotFound { name: String, namespace: String },
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
 }
 
 /// One Experiment, as shown.
@@ -109,11 +108,11 @@ fn experiments_api(client: kube::Client, namespace: &str) -> Api<DynamicObject> 
 
 /// Runs `assay status`; `out` receives each text to print (once, or at
 /// every change with `watch`, which returns only on an error).
-pub fn run(opts: &Options, out: &mut dyn FnMut(&str)) -> Result<(), StatusError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(StatusError::Runtime)?;
+pub fn run(
+    opts: &Options,
+    runtime: &Runtime,
+    out: &mut dyn FnMut(&str),
+) -> Result<(), StatusError> {
     runtime.block_on(async {
         let (client, default_ns) = cluster::client().await?;
         let namespace = opts.namespace.clone().unwrap_or(default_ns);

@@ -6,13 +6,15 @@
 //! under an overall deadline. Every outcome is idempotent: a commit carrying
 //! this experiment's trailer means the work is already done.
 
+use crate::crd::Verdict;
+use crate::runtime::Runtime;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::edit::{self, Applied, Proposal, Proposed, Verdict};
+use super::edit::{self, Applied, Proposal, Proposed, VerdictEdit};
 use super::forge::{Forge, ForgeError, ForgeRepo};
 use super::repo::{GitError, GitErrorKind, Remote, Snapshot};
-use crate::spec::{Forge as ForgeSetting, Mode};
+use crate::spec::{ForgeChoice, Mode};
 
 /// History searched for an earlier verdict commit of this experiment.
 pub const HISTORY_DEPTH: i32 = 200;
@@ -26,7 +28,7 @@ pub struct Request {
     pub path: String,
     /// The experiment id the verdict belongs to.
     pub experiment: String,
-    pub verdict: Verdict,
+    pub verdict: VerdictEdit,
     /// Markdown evidence for the commit body (and pull request).
     pub evidence: String,
     pub author_name: String,
@@ -40,7 +42,7 @@ pub struct Request {
     /// `PullRequest` like a promotion.
     pub reject: Mode,
     /// Which forge hosts the repository (pull-request mode).
-    pub forge: ForgeSetting,
+    pub forge: ForgeChoice,
     /// The forge's API base URL, for GitHub Enterprise and self-hosted forges.
     pub api_url: Option<String>,
 }
@@ -121,14 +123,55 @@ pub fn trailer(experiment: &str) -> String {
     format!("Assay-Experiment: {experiment}")
 }
 
-/// Runs the write-back until it is done, superseded, or the deadline passes.
-/// `sleep` is injected so tests can run the backoff without waiting.
+impl Outcome {
+    /// One line saying where the verdict went; `path` is the spec's path.
+    pub fn summary(&self, path: &str) -> String {
+        match self {
+            Outcome::Written { commit, attempts } => {
+                format!("verdict written: {commit} (attempt {attempts})")
+            }
+            Outcome::PullRequest {
+                url, created: true, ..
+            } => format!("pull request opened: {url}"),
+            Outcome::PullRequest {
+                url,
+                created: false,
+                ..
+            } => format!("verdict already present: pull request {url} is open"),
+            Outcome::AlreadyPresent { commit } => format!("verdict already present: {commit}"),
+            Outcome::Superseded { found: Some(id) } => {
+                format!("superseded: {path} now holds experiment {id}; nothing written")
+            }
+            Outcome::Superseded { found: None } => {
+                format!("superseded: {path} holds no candidate; nothing written")
+            }
+        }
+    }
+}
+
+/// The edit a verdict makes to `assay.yaml`; `reason` is recorded with a
+/// rejection. Nothing for a superseded experiment: there is nothing to write.
+pub fn edit_for(verdict: Verdict, reason: &str) -> Option<VerdictEdit> {
+    match verdict {
+        Verdict::Promote => Some(VerdictEdit::Promote),
+        Verdict::Reject => Some(VerdictEdit::Reject {
+            reason: reason.to_string(),
+            date: today(),
+        }),
+        Verdict::Superseded => None,
+    }
+}
+
+/// Runs the write-back until it is done, superseded, or the deadline passes,
+/// with forge requests on `runtime`. `sleep` is injected so tests can run the
+/// backoff without waiting (and the hook can cut it short on SIGTERM).
 pub fn write_back(
     remote: &Remote,
     req: &Request,
+    runtime: &Runtime,
     sleep: impl FnMut(Duration),
 ) -> Result<Outcome, WriteBackError> {
-    write_back_with(remote, req, sleep, |_| {})
+    write_back_with(remote, req, runtime, sleep, |_| {})
 }
 
 /// [`write_back`], calling `before_push(attempt)` between building the
@@ -137,16 +180,17 @@ pub fn write_back(
 pub fn write_back_with(
     remote: &Remote,
     req: &Request,
+    runtime: &Runtime,
     mut sleep: impl FnMut(Duration),
     mut before_push: impl FnMut(u32),
 ) -> Result<Outcome, WriteBackError> {
-    let forge_setup = || -> Result<Forge, WriteBackError> {
+    let forge_setup = || -> Result<Forge<'_>, WriteBackError> {
         let repo = ForgeRepo::from_url(remote.url(), req.forge, req.api_url.as_deref())?;
         let token = remote
             .credentials()
             .api_token()
             .ok_or(WriteBackError::NoToken)?;
-        Ok(Forge::new(repo, token)?)
+        Ok(Forge::new(repo, token, runtime)?)
     };
     // A direct reject needs the forge only to find an earlier pull request
     // and to fall back to one: without it, the push alone is tried.
@@ -219,13 +263,13 @@ fn jitter() -> u64 {
 fn direct_reject(req: &Request) -> bool {
     req.mode == Mode::PullRequest
         && req.reject == Mode::Push
-        && matches!(req.verdict, Verdict::Reject { .. })
+        && matches!(req.verdict, VerdictEdit::Reject { .. })
 }
 
 /// The forge client, or why there is none (a direct reject goes without).
 #[derive(Clone, Copy)]
 struct ForgeSide<'a> {
-    forge: Option<&'a Forge>,
+    forge: Option<&'a Forge<'a>>,
     error: Option<&'a str>,
 }
 
@@ -287,7 +331,7 @@ fn try_once(
         Applied::Changed { text, next } => (text, next),
     };
     let mut files = vec![(req.path.clone(), new_text)];
-    if let (Verdict::Promote, Some(winner)) = (&req.verdict, &winner) {
+    if let (VerdictEdit::Promote, Some(winner)) = (&req.verdict, &winner) {
         for n in &next {
             let path = beside(&req.path, n)
                 .ok_or_else(|| file(format!("promotion.next {n:?} leaves the repository")))?;
@@ -383,14 +427,14 @@ fn name_and_candidate(text: &str) -> (String, Option<Proposal>) {
 /// `assay: promote productpage v2`, the evidence, then the trailers.
 fn message(req: &Request, name: &str, winner: Option<&Proposal>) -> String {
     let (verb, verdict) = match req.verdict {
-        Verdict::Promote => ("promote", "promote"),
-        Verdict::Reject { .. } => ("reject", "reject"),
+        VerdictEdit::Promote => ("promote", "promote"),
+        VerdictEdit::Reject { .. } => ("reject", "reject"),
     };
     let version = winner
         .map(|w| format!(" {}", w.version))
         .unwrap_or_default();
     let mut m = format!("assay: {verb} {name}{version}\n\n");
-    if let Verdict::Reject { reason, .. } = &req.verdict {
+    if let VerdictEdit::Reject { reason, .. } = &req.verdict {
         m.push_str(&format!("Reason: {reason}\n\n"));
     }
     if !req.evidence.trim().is_empty() {

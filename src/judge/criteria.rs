@@ -21,7 +21,7 @@
 //!   rejected as inconclusive if any objective is still unproven;
 //! - A/B rewards are compared once, at the deadline ([`super::reward`]).
 
-use crate::experiment::{Evidence, ExperimentSpec, LookRecord, Objective};
+use crate::crd::{Evidence, ExperimentSpec, Finding, LookRecord, Objective, Verdict};
 use crate::spec::Pattern;
 
 use super::data::Measurements;
@@ -35,7 +35,7 @@ use super::window::Look;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub enum Decision {
     /// The candidate met every objective (and won, in A/B).
     Promote,
     /// The candidate failed, lost, or was not proven by the deadline.
@@ -44,12 +44,21 @@ pub enum Verdict {
     Continue,
 }
 
-impl Verdict {
+impl Decision {
     pub fn as_str(self) -> &'static str {
         match self {
-            Verdict::Promote => "promote",
-            Verdict::Reject => "reject",
-            Verdict::Continue => "continue",
+            Decision::Promote => "promote",
+            Decision::Reject => "reject",
+            Decision::Continue => "continue",
+        }
+    }
+
+    /// The verdict this look reached, if any.
+    pub fn verdict(self) -> Option<Verdict> {
+        match self {
+            Decision::Promote => Some(Verdict::Promote),
+            Decision::Reject => Some(Verdict::Reject),
+            Decision::Continue => None,
         }
     }
 }
@@ -57,33 +66,13 @@ impl Verdict {
 /// A verdict with its reason and the evidence behind it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assessment {
-    pub verdict: Verdict,
+    pub decision: Decision,
     /// One line a person reads in the status, the commit and the Event.
     pub reason: String,
     /// Per version and metric: value, limit, samples, counts, boundaries, result.
     pub evidence: Vec<Evidence>,
     /// This look's counts, for the record of looks the next look builds on.
     pub record: LookRecord,
-}
-
-/// One row's outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Outcome {
-    Pass,
-    Fail,
-    Pending,
-    Inconclusive,
-}
-
-impl Outcome {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Pass => "pass",
-            Outcome::Fail => "fail",
-            Outcome::Pending => "pending",
-            Outcome::Inconclusive => "inconclusive",
-        }
-    }
 }
 
 /// The looks one experiment plans: one per interval of the window.
@@ -118,7 +107,7 @@ pub fn assess(
     };
     let with_baseline = spec.pattern != Pattern::Slo;
     let mut evidence = Vec::new();
-    let mut candidate_rows: Vec<(Outcome, String)> = Vec::new();
+    let mut candidate_rows: Vec<(Finding, String)> = Vec::new();
     let mut short = Vec::new();
     let mut baseline_feasible = true;
     let mut rate_index = 0;
@@ -131,7 +120,7 @@ pub fn assess(
                     evidence.push(estimate::reference_row(o, &spec.baseline.version, &base));
                 } else {
                     let (row, outcome) = rate_row::baseline_row(spec, o, kind, m);
-                    baseline_feasible &= outcome != Outcome::Fail;
+                    baseline_feasible &= outcome != Finding::Fail;
                     evidence.push(row);
                 }
             }
@@ -175,7 +164,7 @@ pub fn assess(
                     });
                 }
                 candidate_rows.push((outcome, why));
-            } else if outcome == Outcome::Fail {
+            } else if outcome == Finding::Fail {
                 // Only a proven failure makes the baseline infeasible: one
                 // merely unproven still has to be beaten on the reward.
                 baseline_feasible = false;
@@ -195,30 +184,33 @@ pub fn assess(
     let cand = &spec.candidate.version;
     let failed: Vec<&str> = candidate_rows
         .iter()
-        .filter(|r| r.0 == Outcome::Fail)
+        .filter(|r| r.0 == Finding::Fail)
         .map(|r| r.1.as_str())
         .collect();
     let open: Vec<&str> = candidate_rows
         .iter()
-        .filter(|r| r.0 != Outcome::Pass)
+        .filter(|r| r.0 != Finding::Pass)
         .map(|r| r.1.as_str())
         .collect();
     let baked = look.seconds >= spec.window.min_duration_seconds;
-    let (verdict, reason) = if !failed.is_empty() {
+    let (decision, reason) = if !failed.is_empty() {
         (
-            Verdict::Reject,
+            Decision::Reject,
             format!("{cand} fails {}", failed.join("; ")),
         )
     } else if final_look && !short.is_empty() {
         (
-            Verdict::Reject,
+            Decision::Reject,
             format!(
                 "inconclusive: too few requests by the deadline: {}",
                 short.join(", ")
             ),
         )
     } else if final_look && !open.is_empty() {
-        (Verdict::Reject, format!("inconclusive: {cand} {}", open[0]))
+        (
+            Decision::Reject,
+            format!("inconclusive: {cand} {}", open[0]),
+        )
     } else if !final_look && (!open.is_empty() || !baked || spec.pattern == Pattern::Ab) {
         let passing = candidate_rows.len() - open.len();
         let mut why = format!(
@@ -235,7 +227,7 @@ pub fn assess(
         } else {
             why.push_str("; A/B compares rewards at the deadline");
         }
-        (Verdict::Continue, why)
+        (Decision::Continue, why)
     } else {
         let early = if final_look {
             String::new()
@@ -247,26 +239,26 @@ pub fn assess(
         };
         match (spec.pattern, reward_winner) {
             (Pattern::Ab, _) if !baseline_feasible => (
-                Verdict::Promote,
+                Decision::Promote,
                 format!(
                     "{cand} meets every objective and {} does not",
                     spec.baseline.version
                 ),
             ),
-            (Pattern::Ab, Some(RewardWinner::Candidate(why))) => (Verdict::Promote, why),
-            (Pattern::Ab, Some(RewardWinner::Baseline(why))) => (Verdict::Reject, why),
+            (Pattern::Ab, Some(RewardWinner::Candidate(why))) => (Decision::Promote, why),
+            (Pattern::Ab, Some(RewardWinner::Baseline(why))) => (Decision::Reject, why),
             (Pattern::Ab, Some(RewardWinner::Tie(why)))
             | (Pattern::Ab, Some(RewardWinner::Unknown(why))) => {
-                (Verdict::Reject, format!("inconclusive: {why}"))
+                (Decision::Reject, format!("inconclusive: {why}"))
             }
             _ => (
-                Verdict::Promote,
+                Decision::Promote,
                 format!("{cand} meets every objective{early}"),
             ),
         }
     };
     Assessment {
-        verdict,
+        decision,
         reason,
         evidence,
         record,

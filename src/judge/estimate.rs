@@ -7,12 +7,13 @@
 //! from histogram buckets has no distribution-free test, and a custom value
 //! has nothing known about its spread.
 
-use crate::experiment::{Evidence, Objective};
+use crate::crd::{Evidence, Objective};
 use crate::spec::MetricKind;
 
-use super::criteria::{Outcome, limit_text, num};
+use super::criteria::{limit_text, num};
 use super::data::VersionData;
 use super::metrics::{self, Estimate};
+use crate::crd::Finding;
 
 /// How one objective row is decided.
 pub(super) struct Judge {
@@ -36,7 +37,7 @@ pub(super) fn reference_row(o: &Objective, version: &str, base: &Estimate) -> Ev
         hits: None,
         reject_at: None,
         promote_at: None,
-        result: "reference".into(),
+        result: Finding::Reference,
     }
 }
 
@@ -61,7 +62,7 @@ pub(super) fn objective_row(
     data: &VersionData,
     base: &Estimate,
     j: &Judge,
-) -> (Evidence, Outcome, String) {
+) -> (Evidence, Finding, String) {
     let final_look = j.final_look;
     let est = metrics::estimate(&o.metric, j.kind, data, j.z_pass);
     let (scale_lo, scale_hi) = scales(o, base, j.kind);
@@ -81,23 +82,23 @@ pub(super) fn objective_row(
     let (outcome, why) = match (est.value, scale) {
         (None, _) => (
             if final_look {
-                Outcome::Inconclusive
+                Finding::Inconclusive
             } else {
-                Outcome::Pending
+                Finding::Pending
             },
             format!("{}: no data", o.metric),
         ),
         (Some(_), None) => (
             if final_look {
-                Outcome::Inconclusive
+                Finding::Inconclusive
             } else {
-                Outcome::Pending
+                Finding::Pending
             },
             format!("{}: no baseline value to compare with", o.metric),
         ),
         (Some(v), Some(_)) => {
             let outcome = if !j.enough {
-                Outcome::Pending
+                Finding::Pending
             } else {
                 decide(kind, &est, v, lower, upper, final_look, || {
                     metrics::estimate(&o.metric, j.kind, data, j.z_fail).bounds
@@ -135,7 +136,7 @@ pub(super) fn objective_row(
         hits: None,
         reject_at: None,
         promote_at: None,
-        result: outcome.as_str().to_string(),
+        result: outcome,
     };
     (row, outcome, why)
 }
@@ -149,7 +150,7 @@ fn decide(
     upper: Option<f64>,
     final_look: bool,
     fail_bounds: impl FnOnce() -> Option<(f64, f64)>,
-) -> Outcome {
+) -> Finding {
     let within =
         |x_lo: f64, x_hi: f64| upper.is_none_or(|u| x_hi <= u) && lower.is_none_or(|l| x_lo >= l);
     let outside =
@@ -158,39 +159,39 @@ fn decide(
         MetricKind::Count => {
             // Counts only grow as the window does: above an upper limit is final.
             if upper.is_some_and(|u| v > u) {
-                Outcome::Fail
+                Finding::Fail
             } else if within(v, v) {
-                Outcome::Pass
+                Finding::Pass
             } else if final_look {
-                Outcome::Fail
+                Finding::Fail
             } else {
-                Outcome::Pending
+                Finding::Pending
             }
         }
         MetricKind::Rate if est.bounds.is_some() => {
             let (lo, hi) = est.bounds.unwrap_or((v, v));
             if within(lo, hi) {
-                Outcome::Pass
+                Finding::Pass
             } else if final_look {
                 if outside(lo, hi) {
-                    Outcome::Fail
+                    Finding::Fail
                 } else {
-                    Outcome::Inconclusive
+                    Finding::Inconclusive
                 }
             } else if fail_bounds().is_some_and(|(flo, fhi)| outside(flo, fhi)) {
-                Outcome::Fail
+                Finding::Fail
             } else {
-                Outcome::Pending
+                Finding::Pending
             }
         }
         _ => {
             // On the estimate; early only when the widened bound is outside.
             if within(v, v) {
-                Outcome::Pass
+                Finding::Pass
             } else if final_look || fail_bounds().is_some_and(|(flo, fhi)| outside(flo, fhi)) {
-                Outcome::Fail
+                Finding::Fail
             } else {
-                Outcome::Pending
+                Finding::Pending
             }
         }
     }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::JudgeError;
 use super::data::{Measurements, VersionData};
-use crate::experiment::{ExperimentSpec, VersionRef};
+use crate::crd::{ExperimentSpec, VersionRef};
 
 /// The file's shape.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -52,7 +52,7 @@ pub struct Kind {
 
 impl Kind {
     /// The kind of `metric` in `spec` (custom metrics as they are declared).
-    pub fn of(metric: &str, spec: &crate::experiment::ExperimentSpec) -> Kind {
+    pub fn of(metric: &str, spec: &crate::crd::ExperimentSpec) -> Kind {
         let declared = spec
             .metrics
             .iter()

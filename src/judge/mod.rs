@@ -19,16 +19,17 @@ pub mod simulate;
 pub mod stats;
 pub mod window;
 
+use crate::runtime::Runtime;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::jiff::Timestamp;
 
-pub use criteria::{Assessment, Verdict, assess};
+pub use criteria::{Assessment, Decision, assess};
 pub use data::{Measurements, VersionData};
 pub use prometheus::Prometheus;
 pub use window::{Look, Window};
 
-use crate::experiment::{Experiment, LookRecord};
+use crate::crd::{Experiment, LookRecord};
 
 /// Why a look could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -42,9 +43,6 @@ pub enum JudgeError {
     /// The Experiment asks for something the hook cannot do.
     #[error("experiment {name}: {message}")]
     Experiment { name: String, message: String },
-    /// The async runtime for the Prometheus client could not start.
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
 }
 
 /// Where measurements come from.
@@ -107,6 +105,7 @@ pub fn once(
     source: &Source,
     started_at: Option<Timestamp>,
     at: Option<Timestamp>,
+    runtime: &Runtime,
 ) -> Result<Judgement, JudgeError> {
     let at = at.unwrap_or_else(now);
     let window = match started_at {
@@ -114,14 +113,7 @@ pub fn once(
         None => Window::ending_at(at, &exp.spec.window),
     };
     let look = window.look(at);
-    let m = match source {
-        Source::File(path) => file::read(path, &exp.spec)?,
-        Source::Prometheus(_) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(JudgeError::Runtime)?
-            .block_on(source.measure(exp, &look))?,
-    };
+    let m = runtime.block_on(source.measure(exp, &look))?;
     Ok(Judgement::new(exp, window, look, &[], &m))
 }
 
@@ -169,14 +161,6 @@ pub fn checked(exp: Experiment) -> Result<Experiment, JudgeError> {
 pub fn now() -> Timestamp {
     let now = Timestamp::now();
     Timestamp::from_second(now.as_second()).unwrap_or(now)
-}
-
-/// Parses an RFC 3339 time from the command line or the API.
-pub fn parse_time(what: &str, s: &str) -> Result<Timestamp, JudgeError> {
-    s.parse().map_err(|e| JudgeError::Input {
-        path: what.to_string(),
-        message: format!("expected an RFC 3339 time like 2026-11-22T10:00:00Z, got {s:?}: {e}"),
-    })
 }
 
 #[cfg(test)]

@@ -12,13 +12,13 @@ use crate::spec::{Release, Router};
 use super::metrics::Kind;
 use super::rates;
 use super::sequential::{self, Bounds, Budget, Step};
-use crate::experiment::Objective;
+use crate::crd::Objective;
 
 /// Power the plan asks for at half a limit.
 pub const TARGET_POWER: f64 = 0.9;
 
 /// The longest duration the plan searches: the window's own cap.
-const LONGEST: u64 = crate::experiment::MAX_WINDOW_SECONDS;
+const LONGEST: u64 = crate::crd::MAX_WINDOW_SECONDS;
 
 /// Most looks one computation uses; longer windows are planned with
 /// sparser looks (fewer looks never cost power).

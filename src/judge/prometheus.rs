@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::JudgeError;
 use super::data::{Latency, Measurements};
 use super::metrics::percentile;
-use crate::experiment::ExperimentSpec;
+use crate::crd::ExperimentSpec;
 use crate::gitops::credentials::redact_url;
 use crate::spec::MetricKind;
 

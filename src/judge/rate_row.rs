@@ -3,13 +3,14 @@
 //! lives here too: a candidate with more hits than the deadline could
 //! allow at the traffic seen so far cannot pass any more.
 
-use crate::experiment::{Evidence, ExperimentSpec, LookRecord, Objective};
+use crate::crd::{Evidence, ExperimentSpec, LookRecord, Objective};
 
-use super::criteria::{Outcome, limit_text, num};
+use super::criteria::{limit_text, num};
 use super::data::Measurements;
 use super::metrics::{self, Kind};
 use super::rates::{self, RateLimit, Seen, Side};
 use super::sequential::{self, Budget, Step};
+use crate::crd::Finding;
 
 /// Traffic the curtailment projection assumes, as a share of the rate the
 /// looks so far saw: the same rate. A candidate is cut off when the deadline
@@ -24,7 +25,7 @@ const MOST_PROJECTED: u64 = 240;
 /// Where the test stands for one objective.
 pub(super) struct RateJudged {
     pub row: Evidence,
-    pub outcome: Outcome,
+    pub outcome: Finding,
     pub why: String,
 }
 
@@ -80,7 +81,7 @@ pub(super) fn judge(
         };
         let (outcome, why) = if now.hits >= bounds.reject_at {
             (
-                Outcome::Fail,
+                Finding::Fail,
                 format!(
                     "{}: {counted}, shown over the limit (rejects at >= {reject_at})",
                     o.metric
@@ -93,7 +94,7 @@ pub(super) fn judge(
             // unproven (docs/judging.md).
             if absolute_guard(spec, o) {
                 (
-                    Outcome::Pass,
+                    Finding::Pass,
                     format!(
                         "{}: no errors in either version; the absolute limit decides",
                         o.metric
@@ -101,7 +102,7 @@ pub(super) fn judge(
                 )
             } else {
                 (
-                    Outcome::Inconclusive,
+                    Finding::Inconclusive,
                     format!(
                         "{}: no errors in either version, so a limit relative to the baseline cannot be shown (pair it with an absolute limit)",
                         o.metric
@@ -111,11 +112,11 @@ pub(super) fn judge(
         } else if final_look {
             match bounds.promote_at {
                 Some(c) if now.hits <= c => (
-                    Outcome::Pass,
+                    Finding::Pass,
                     format!("{}: {counted}, at most {c} allowed", o.metric),
                 ),
                 Some(c) => (
-                    Outcome::Inconclusive,
+                    Finding::Inconclusive,
                     format!(
                         "{}: {counted} by the deadline, more than the {c} that show it under {}",
                         o.metric,
@@ -123,7 +124,7 @@ pub(super) fn judge(
                     ),
                 ),
                 None => (
-                    Outcome::Inconclusive,
+                    Finding::Inconclusive,
                     format!(
                         "{}: {counted} by the deadline: too few to show it under {} even with none",
                         o.metric,
@@ -133,7 +134,7 @@ pub(super) fn judge(
             }
         } else if cap.is_some_and(|c| now.hits > c) {
             (
-                Outcome::Fail,
+                Finding::Fail,
                 format!(
                     "{}: {counted}, more than the {} the deadline can allow at this traffic",
                     o.metric,
@@ -142,7 +143,7 @@ pub(super) fn judge(
             )
         } else if bounds.promote_at.is_some_and(|e| now.hits <= e) {
             (
-                Outcome::Pass,
+                Finding::Pass,
                 format!(
                     "{}: {counted}, shown under the limit (promotes at <= {})",
                     o.metric,
@@ -158,7 +159,7 @@ pub(super) fn judge(
                 None => "too few requests to promote yet".into(),
             };
             (
-                Outcome::Pending,
+                Finding::Pending,
                 format!(
                     "{}: {counted}, rejects at >= {reject_at}, {promote}",
                     o.metric
@@ -173,9 +174,9 @@ pub(super) fn judge(
     let (outcome, why) = if !has_data {
         (
             if final_look {
-                Outcome::Inconclusive
+                Finding::Inconclusive
             } else {
-                Outcome::Pending
+                Finding::Pending
             },
             format!("{}: no data", o.metric),
         )
@@ -193,7 +194,7 @@ pub(super) fn judge(
         hits: has_data.then_some(seen.hits),
         reject_at: has_data.then_some(reject_at).flatten(),
         promote_at: has_data.then_some(promote_at).flatten(),
-        result: outcome.as_str().to_string(),
+        result: outcome,
     };
     RateJudged { row, outcome, why }
 }
@@ -206,16 +207,16 @@ fn absolute_guard(spec: &ExperimentSpec, o: &Objective) -> bool {
 }
 
 /// Fail if any limit fails; pass if all pass; else the first open one.
-fn combine(outcomes: Vec<(Outcome, String)>) -> (Outcome, String) {
-    let pick = |o: Outcome| outcomes.iter().find(|(x, _)| *x == o).cloned();
-    pick(Outcome::Fail)
-        .or_else(|| pick(Outcome::Inconclusive))
-        .or_else(|| pick(Outcome::Pending))
+fn combine(outcomes: Vec<(Finding, String)>) -> (Finding, String) {
+    let pick = |o: Finding| outcomes.iter().find(|(x, _)| *x == o).cloned();
+    pick(Finding::Fail)
+        .or_else(|| pick(Finding::Inconclusive))
+        .or_else(|| pick(Finding::Pending))
         .or_else(|| {
             let all: Vec<String> = outcomes.iter().map(|(_, w)| w.clone()).collect();
-            (!all.is_empty()).then(|| (Outcome::Pass, all.join("; ")))
+            (!all.is_empty()).then(|| (Finding::Pass, all.join("; ")))
         })
-        .unwrap_or((Outcome::Pending, "no limit to test".into()))
+        .unwrap_or((Finding::Pending, "no limit to test".into()))
 }
 
 /// The most hits the deadline could still promote with, if the traffic
@@ -259,7 +260,7 @@ pub(super) fn baseline_row(
     o: &Objective,
     kind: Kind,
     m: &Measurements,
-) -> (Evidence, Outcome) {
+) -> (Evidence, Finding) {
     let est = metrics::estimate(&o.metric, kind, &m.baseline, 0.0);
     let alpha = 1.0 - spec.confidence;
     let tally = rates::tally(o, kind, &m.baseline);
@@ -277,9 +278,9 @@ pub(super) fn baseline_row(
         }
     }
     let outcome = match (tally, failed) {
-        (None, _) => Outcome::Pending,
-        (_, true) => Outcome::Fail,
-        (_, false) => Outcome::Pass,
+        (None, _) => Finding::Pending,
+        (_, true) => Finding::Fail,
+        (_, false) => Finding::Pass,
     };
     let row = Evidence {
         version: spec.baseline.version.clone(),
@@ -291,7 +292,7 @@ pub(super) fn baseline_row(
         hits: tally.map(|(_, x)| x.round() as u64),
         reject_at: None,
         promote_at: None,
-        result: outcome.as_str().to_string(),
+        result: outcome,
     };
     (row, outcome)
 }

@@ -20,7 +20,7 @@
 //! the baseline's requests up and errors down; a count that shrinks between
 //! looks (Prometheus extrapolates `increase()`) is held at its earlier value.
 
-use crate::experiment::{ExperimentSpec, LookRecord, Objective, RateCount};
+use crate::crd::{ExperimentSpec, LookRecord, Objective, RateCount};
 
 use super::data::{Measurements, VersionData};
 use super::metrics::{self, Kind};

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::Judgement;
 use super::criteria::num;
-use crate::experiment::Evidence;
+use crate::crd::Evidence;
 
 fn cells(e: &Evidence) -> [String; 8] {
     [
@@ -16,7 +16,7 @@ fn cells(e: &Evidence) -> [String; 8] {
         e.samples.to_string(),
         e.hits.map(|h| h.to_string()).unwrap_or_else(|| "-".into()),
         decision(e),
-        e.result.clone(),
+        e.result.as_str().to_string(),
     ]
 }
 
@@ -72,7 +72,7 @@ pub fn table(j: &Judgement) -> String {
     }
     out.push_str(&format!(
         "\nverdict: {} ({})\n",
-        j.assessment.verdict.as_str(),
+        j.assessment.decision.as_str(),
         j.assessment.reason
     ));
     out
@@ -81,7 +81,7 @@ pub fn table(j: &Judgement) -> String {
 /// `--output json`: a top-level `verdict` plus everything in the table.
 pub fn json(j: &Judgement) -> String {
     let v = json!({
-        "verdict": j.assessment.verdict.as_str(),
+        "verdict": j.assessment.decision.as_str(),
         "reason": j.assessment.reason,
         "experiment": j.experiment,
         "baseline": j.baseline,
@@ -106,7 +106,7 @@ pub fn json(j: &Judgement) -> String {
 pub fn markdown(j: &Judgement) -> String {
     let window = format!("{} to {} ({}s)", j.window.start, j.look.end, j.look.seconds);
     markdown_of(
-        j.assessment.verdict.as_str(),
+        j.assessment.decision.as_str(),
         &j.assessment.reason,
         &window,
         &j.assessment.evidence,

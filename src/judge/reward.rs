@@ -4,7 +4,7 @@
 //! candidate; a tie keeps the baseline. Rewards are compared once, at the
 //! deadline, so the test's level holds without correcting for looks.
 
-use crate::experiment::{Evidence, ExperimentSpec, Reward};
+use crate::crd::{Evidence, ExperimentSpec, Finding, Reward};
 use crate::spec::Prefer;
 
 use super::criteria::num;
@@ -96,14 +96,11 @@ pub(super) fn compare_reward(
             r.metric
         )),
     };
-    let result = |is_cand: bool| {
-        let s = match (&winner, is_cand) {
-            (RewardWinner::Candidate(_), true) | (RewardWinner::Baseline(_), false) => "better",
-            (RewardWinner::Candidate(_), false) | (RewardWinner::Baseline(_), true) => "worse",
-            (RewardWinner::Tie(_), _) if final_look => "tie",
-            _ => "pending",
-        };
-        s.to_string()
+    let result = |is_cand: bool| match (&winner, is_cand) {
+        (RewardWinner::Candidate(_), true) | (RewardWinner::Baseline(_), false) => Finding::Better,
+        (RewardWinner::Candidate(_), false) | (RewardWinner::Baseline(_), true) => Finding::Worse,
+        (RewardWinner::Tie(_), _) if final_look => Finding::Tie,
+        _ => Finding::Pending,
     };
     let prefer = match r.prefer {
         Prefer::High => "prefer high",

@@ -8,13 +8,13 @@
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::experiment::{
+use crate::crd::{
     ApplicationRef, Author, CustomMetric, ExperimentSpec, LookRecord, Objective, Reward,
-    VersionRef, Window, WriteBack,
+    VersionRef, WindowSpec, WriteBack,
 };
-use crate::spec::{Forge, MetricType, Mode, Pattern, Prefer};
+use crate::spec::{ForgeChoice, MetricType, Mode, Pattern, Prefer};
 
-use super::criteria::{Verdict, assess};
+use super::criteria::{Decision, assess};
 use super::data::{Latency, Measurements, VersionData};
 use super::window::Look;
 
@@ -179,7 +179,7 @@ pub fn spec(s: &Scenario) -> ExperimentSpec {
         pattern,
         baseline: version("v1"),
         candidate: version("v2"),
-        window: Window {
+        window: WindowSpec {
             warmup_seconds: 0,
             duration_seconds: 10 * u64::from(s.looks),
             interval_seconds: 10,
@@ -199,7 +199,7 @@ pub fn spec(s: &Scenario) -> ExperimentSpec {
             path: "assay.yaml".into(),
             mode: Mode::Push,
             credentials_secret: "assay-git".into(),
-            forge: Forge::Auto,
+            forge: ForgeChoice::Auto,
             api_url: None,
             reject: Mode::Push,
             argocd_server: None,
@@ -288,13 +288,13 @@ pub fn run(s: &Scenario, runs: u32, seed: u64) -> Tally {
             };
             let a = assess(&spec, &looks, &m, &look);
             looks.push(a.record);
-            let done = match a.verdict {
-                Verdict::Continue => false,
-                Verdict::Promote => {
+            let done = match a.decision {
+                Decision::Continue => false,
+                Decision::Promote => {
                     t.promoted += 1;
                     true
                 }
-                Verdict::Reject => {
+                Decision::Reject => {
                     t.rejected += 1;
                     if !look.is_final {
                         t.rejected_early += 1;

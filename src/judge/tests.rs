@@ -3,11 +3,11 @@
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::criteria::{Assessment, Verdict};
+use super::criteria::{Assessment, Decision};
 use super::data::{Latency, Measurements, VersionData};
 use super::simulate::{self, Kind, Scenario};
 use super::window::Look;
-use crate::experiment::{CustomMetric, ExperimentSpec, LookRecord, Objective, Reward};
+use crate::crd::{CustomMetric, ExperimentSpec, Finding, LookRecord, Objective, Reward};
 use crate::spec::{MetricType, Pattern, Prefer};
 
 /// The canary of the simulation: error-rate at most 1 %, 12 looks of 10 s
@@ -72,14 +72,14 @@ fn a_clean_candidate_is_promoted_early_after_the_bake_time() {
     let m = both(data(5000.0, 10.0), data(5000.0, 5.0));
     // 20 s in: before the 30 s bake time, shown under but not promoted.
     let early = at(&spec(), &[], &m, 20);
-    assert_eq!(early.verdict, Verdict::Continue, "{}", early.reason);
+    assert_eq!(early.decision, Decision::Continue, "{}", early.reason);
     assert!(
         early.reason.ends_with("no promotion before 30s"),
         "{}",
         early.reason
     );
     let a = at(&spec(), &[], &m, 60);
-    assert_eq!(a.verdict, Verdict::Promote, "{}", a.reason);
+    assert_eq!(a.decision, Decision::Promote, "{}", a.reason);
     assert_eq!(a.reason, "v2 meets every objective (early, at 60s of 120s)");
     let row = a.evidence.iter().find(|e| e.version == "v2").unwrap();
     // Reject at X >= 4.26 + 0.01443 N = 76.4; promote at X <= 0.00722 N - 5.28 = 30.8.
@@ -101,14 +101,14 @@ fn a_clearly_bad_candidate_is_rejected_at_the_first_look() {
     // No minimum: 80 errors in 1,000 requests are far over the limit.
     let m = both(data(1000.0, 2.0), data(1000.0, 80.0));
     let a = at(&spec(), &[], &m, 10);
-    assert_eq!(a.verdict, Verdict::Reject);
+    assert_eq!(a.decision, Decision::Reject);
     assert_eq!(
         a.reason,
         "v2 fails error-rate: 80 errors in 1000 requests, shown over the limit (rejects at >= 20)"
     );
     // Even 5 errors in the first 50 requests suffice.
     let a = at(&spec(), &[], &both(data(200.0, 0.0), data(50.0, 5.0)), 10);
-    assert_eq!(a.verdict, Verdict::Reject, "{}", a.reason);
+    assert_eq!(a.decision, Decision::Reject, "{}", a.reason);
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn a_candidate_that_can_no_longer_pass_is_rejected_at_once() {
     // 1,200: not shown over (9 would be), but the deadline allows at most 6.
     let m = both(data(1200.0, 2.0), data(300.0, 8.0));
     let a = at(&spec(), &[], &m, 30);
-    assert_eq!(a.verdict, Verdict::Reject, "{}", a.reason);
+    assert_eq!(a.decision, Decision::Reject, "{}", a.reason);
     assert_eq!(
         a.reason,
         "v2 fails error-rate: 8 errors in 300 requests, more than the 6 the deadline can allow at this traffic"
@@ -139,7 +139,7 @@ fn the_looks_before_carry_over_to_a_restarted_hook() {
             &both(data(4.0 * n, 0.0), data(n, 0.0)),
             10 * k,
         );
-        assert_eq!(a.verdict, Verdict::Continue, "{}", a.reason);
+        assert_eq!(a.decision, Decision::Continue, "{}", a.reason);
         earlier.push(a.record);
     }
     assert_eq!(earlier.len(), 3);
@@ -171,9 +171,9 @@ fn too_few_requests_hold_back_only_estimate_judged_metrics() {
         latency(1000.0, 10_000.0, &[("100", 1000.0), ("+Inf", 1000.0)]),
         few,
     );
-    assert_eq!(assess(&s, &m, false).verdict, Verdict::Continue);
+    assert_eq!(assess(&s, &m, false).decision, Decision::Continue);
     let a = assess(&s, &m, true);
-    assert_eq!(a.verdict, Verdict::Reject);
+    assert_eq!(a.decision, Decision::Reject);
     assert_eq!(
         a.reason,
         "inconclusive: too few requests by the deadline: mean-latency: v2 has 50 of 200 requests"
@@ -186,13 +186,13 @@ fn an_unproven_rate_is_inconclusive_at_the_deadline() {
     // P(<= 1) = 0.090 at 1 %).
     let m = both(data(400.0, 0.0), data(400.0, 2.0));
     let a = assess(&spec(), &m, true);
-    assert_eq!(a.verdict, Verdict::Reject);
+    assert_eq!(a.decision, Decision::Reject);
     assert_eq!(
         a.reason,
         "inconclusive: v2 error-rate: 2 errors in 400 requests by the deadline, more than the 0 that show it under <= 0.01"
     );
     let row = a.evidence.iter().find(|e| e.version == "v2").unwrap();
-    assert_eq!(row.result, "inconclusive");
+    assert_eq!(row.result, Finding::Inconclusive);
 }
 
 #[test]
@@ -212,7 +212,7 @@ fn a_percentile_is_judged_as_the_share_of_slow_requests() {
         &[("250", 1980.0), ("500", 2000.0), ("+Inf", 2000.0)],
     );
     let a = assess(&s, &both(fast.clone(), fast), true);
-    assert_eq!(a.verdict, Verdict::Promote, "{}", a.reason);
+    assert_eq!(a.decision, Decision::Promote, "{}", a.reason);
     let row = a.evidence.iter().find(|e| e.version == "v2").unwrap();
     assert_eq!((row.hits, row.samples), (Some(20), 2000));
     // 300 of 2,000 above 250 ms: shown over at once.
@@ -222,7 +222,7 @@ fn a_percentile_is_judged_as_the_share_of_slow_requests() {
         &[("250", 1700.0), ("500", 2000.0), ("+Inf", 2000.0)],
     );
     let a = at(&s, &[], &both(slow.clone(), slow), 10);
-    assert_eq!(a.verdict, Verdict::Reject, "{}", a.reason);
+    assert_eq!(a.decision, Decision::Reject, "{}", a.reason);
     assert!(
         a.reason
             .starts_with("v2 fails p95-latency: 300 slower than 250ms in 2000 requests"),
@@ -235,15 +235,15 @@ fn a_percentile_is_judged_as_the_share_of_slow_requests() {
 fn missing_data_is_never_a_pass() {
     let m = both(data(1000.0, 0.0), VersionData::default());
     let a = assess(&spec(), &m, true);
-    assert_eq!(a.verdict, Verdict::Reject);
+    assert_eq!(a.decision, Decision::Reject);
     assert_eq!(a.reason, "inconclusive: v2 error-rate: no data");
-    assert_eq!(assess(&spec(), &m, false).verdict, Verdict::Continue);
+    assert_eq!(assess(&spec(), &m, false).decision, Decision::Continue);
     let mut s = spec();
     s.objectives[0].metric = "p95-latency".into();
     s.objectives[0].upper_limit = Some(500.0);
     let no_histogram = both(data(1000.0, 0.0), data(1000.0, 0.0));
     let a = assess(&s, &no_histogram, true);
-    assert_eq!(a.verdict, Verdict::Reject);
+    assert_eq!(a.decision, Decision::Reject);
     assert_eq!(a.reason, "inconclusive: v2 p95-latency: no data");
 }
 
@@ -267,9 +267,9 @@ fn latency_is_judged_on_the_estimate() {
         &[("250", 200.0), ("500", 1000.0), ("+Inf", 1000.0)],
     );
     let a = assess(&s, &both(fast.clone(), fast.clone()), true);
-    assert_eq!(a.verdict, Verdict::Promote, "{}", a.reason);
+    assert_eq!(a.decision, Decision::Promote, "{}", a.reason);
     let a = assess(&s, &both(fast, slow), true);
-    assert_eq!(a.verdict, Verdict::Reject);
+    assert_eq!(a.decision, Decision::Reject);
     assert_eq!(a.reason, "v2 fails mean-latency: 400 vs <= 300");
 }
 
@@ -286,8 +286,8 @@ fn relative_limits_scale_the_baseline() {
     let ok = latency(1000.0, 110_000.0, &[("250", 1000.0), ("+Inf", 1000.0)]);
     let bad = latency(1000.0, 130_000.0, &[("250", 1000.0), ("+Inf", 1000.0)]);
     assert_eq!(
-        assess(&s, &both(base.clone(), ok), true).verdict,
-        Verdict::Promote
+        assess(&s, &both(base.clone(), ok), true).decision,
+        Decision::Promote
     );
     let a = assess(&s, &both(base, bad), true);
     assert_eq!(
@@ -322,14 +322,14 @@ fn ab_needs_a_significant_difference() {
     let s = ab(Prefer::High);
     let better = both(converting(5000.0, 0.10), converting(5000.0, 0.13));
     let a = assess(&s, &better, true);
-    assert_eq!(a.verdict, Verdict::Promote, "{}", a.reason);
+    assert_eq!(a.decision, Decision::Promote, "{}", a.reason);
     assert!(
         a.reason
             .starts_with("v2 is better on conversion (0.13 v2 vs 0.1 v1, z = ")
     );
     let worse = both(converting(5000.0, 0.13), converting(5000.0, 0.10));
     let a = assess(&s, &worse, true);
-    assert_eq!(a.verdict, Verdict::Reject);
+    assert_eq!(a.decision, Decision::Reject);
     assert!(
         a.reason.starts_with("v1 is better on conversion"),
         "{}",
@@ -337,7 +337,7 @@ fn ab_needs_a_significant_difference() {
     );
     let tie = both(converting(5000.0, 0.100), converting(5000.0, 0.101));
     let a = assess(&s, &tie, true);
-    assert_eq!(a.verdict, Verdict::Reject);
+    assert_eq!(a.decision, Decision::Reject);
     assert!(
         a.reason
             .starts_with("inconclusive: no significant difference in conversion"),
@@ -353,8 +353,8 @@ fn ab_needs_a_significant_difference() {
     assert_eq!(rows, ["tie", "tie"]);
     // Prefer low flips the winner.
     assert_eq!(
-        assess(&ab(Prefer::Low), &better, true).verdict,
-        Verdict::Reject
+        assess(&ab(Prefer::Low), &better, true).decision,
+        Decision::Reject
     );
 }
 
@@ -364,7 +364,7 @@ fn ab_promotes_a_feasible_candidate_over_an_infeasible_baseline() {
     let mut b = converting(5000.0, 0.2);
     b.errors = Some(500.0);
     let a = assess(&s, &both(b, converting(5000.0, 0.1)), true);
-    assert_eq!(a.verdict, Verdict::Promote);
+    assert_eq!(a.decision, Decision::Promote);
     assert_eq!(a.reason, "v2 meets every objective and v1 does not");
 }
 
@@ -384,7 +384,7 @@ fn ab_never_promotes_a_worse_reward_because_of_a_relative_objective() {
     let mut c = converting(5000.0, 0.10);
     c.errors = Some(25.0);
     let a = assess(&s, &both(b, c), true);
-    assert_eq!(a.verdict, Verdict::Reject, "{}", a.reason);
+    assert_eq!(a.decision, Decision::Reject, "{}", a.reason);
     assert!(
         a.reason.starts_with("v1 is better on conversion"),
         "{}",
@@ -395,7 +395,7 @@ fn ab_never_promotes_a_worse_reward_because_of_a_relative_objective() {
         .iter()
         .find(|e| e.version == "v1" && e.metric == "error-rate")
         .unwrap();
-    assert_eq!(base_row.result, "reference");
+    assert_eq!(base_row.result, Finding::Reference);
 }
 
 #[test]
@@ -411,7 +411,7 @@ fn a_relative_rate_without_errors_needs_an_absolute_limit_beside_it() {
     // relative limit is unproven...
     let clean = both(data(50_000.0, 0.0), data(50_000.0, 0.0));
     let a = assess(&s, &clean, true);
-    assert_eq!(a.verdict, Verdict::Reject, "{}", a.reason);
+    assert_eq!(a.decision, Decision::Reject, "{}", a.reason);
     assert!(
         a.reason
             .contains("cannot be shown (pair it with an absolute limit)"),
@@ -427,12 +427,12 @@ fn a_relative_rate_without_errors_needs_an_absolute_limit_beside_it() {
         relative: false,
     });
     let a = assess(&paired, &clean, true);
-    assert_eq!(a.verdict, Verdict::Promote, "{}", a.reason);
+    assert_eq!(a.decision, Decision::Promote, "{}", a.reason);
     assert_eq!(a.reason, "v2 meets every objective");
     // A clearly worse candidate: 40 errors of the 40 both made, where at
     // the limit it would make 1.1 / 2.1 of them.
     let a = assess(&s, &both(data(50_000.0, 0.0), data(50_000.0, 40.0)), true);
-    assert_eq!(a.verdict, Verdict::Reject, "{}", a.reason);
+    assert_eq!(a.decision, Decision::Reject, "{}", a.reason);
     assert_eq!(
         a.reason,
         "v2 fails error-rate: 40 of the 40 errors of both versions, shown over the limit (rejects at >= 29)"
@@ -448,7 +448,7 @@ fn an_undeclared_custom_reward_has_no_significance_test() {
         &both(converting(5000.0, 0.10), converting(5000.0, 0.13)),
         true,
     );
-    assert_eq!(a.verdict, Verdict::Reject);
+    assert_eq!(a.decision, Decision::Reject);
     assert!(
         a.reason.contains("conversion has no significance test"),
         "{}",
@@ -461,7 +461,7 @@ fn slo_judges_the_candidate_alone() {
     let mut s = spec();
     s.pattern = Pattern::Slo;
     let a = assess(&s, &both(VersionData::default(), data(5000.0, 5.0)), true);
-    assert_eq!(a.verdict, Verdict::Promote, "{}", a.reason);
+    assert_eq!(a.decision, Decision::Promote, "{}", a.reason);
     assert!(a.evidence.iter().all(|e| e.version == "v2"));
 }
 

@@ -5,7 +5,7 @@
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use crate::experiment::Window as Spec;
+use crate::crd::WindowSpec;
 
 /// The experiment's measurement window in absolute time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub struct Look {
 impl Window {
     /// The window of a load that started at `started_at`; times past
     /// jiff's range saturate (the spec's values are capped by `check`).
-    pub fn new(started_at: Timestamp, spec: &Spec) -> Window {
+    pub fn new(started_at: Timestamp, spec: &WindowSpec) -> Window {
         // Whole seconds, as looks are taken (`judge::now`): a fractional
         // start would leave the last look a fraction short of final.
         let started_at = Timestamp::from_second(started_at.as_second()).unwrap_or(started_at);
@@ -45,7 +45,7 @@ impl Window {
     }
 
     /// The window that ends at `at` (what `assay judge` assumes without `--started-at`).
-    pub fn ending_at(at: Timestamp, spec: &Spec) -> Window {
+    pub fn ending_at(at: Timestamp, spec: &WindowSpec) -> Window {
         let back = secs(spec.warmup_seconds.saturating_add(spec.duration_seconds));
         Window::new(at.checked_sub(back).unwrap_or(Timestamp::MIN), spec)
     }
@@ -74,8 +74,8 @@ fn secs(s: u64) -> SignedDuration {
 mod tests {
     use super::*;
 
-    fn spec() -> Spec {
-        Spec {
+    fn spec() -> WindowSpec {
+        WindowSpec {
             warmup_seconds: 30,
             duration_seconds: 120,
             interval_seconds: 10,

@@ -4,17 +4,17 @@
 //! exactly what was judged. Once the verdict is in Git, Argo CD is asked to
 //! refresh the Application so it acts on it in seconds, not minutes.
 
-use super::record::{Recorder, Status};
+use super::status::{Status, StatusWriter};
 use super::{Finished, Options, PromoteError};
 use crate::argocd::{self, Target};
+use crate::crd::{Phase, Verdict};
 use crate::gitops::credentials;
-use crate::gitops::edit::Verdict as EditVerdict;
 use crate::gitops::repo::Remote;
 use crate::gitops::writeback::{self, Outcome};
 
 /// What was judged, as recorded in the status.
 pub(super) struct Recorded<'a> {
-    pub verdict: &'a str,
+    pub verdict: Verdict,
     pub reason: &'a str,
     /// The evidence table for the commit body.
     pub evidence: String,
@@ -22,7 +22,7 @@ pub(super) struct Recorded<'a> {
 
 /// Writes the recorded verdict to Git and records where it went.
 pub(super) fn deliver(
-    rec: &Recorder,
+    rec: &StatusWriter,
     remote: &Remote,
     opts: &Options,
     what: Recorded,
@@ -35,12 +35,8 @@ pub(super) fn deliver(
     } = what;
     let spec = &rec.experiment.spec;
     let wb = &spec.write_back;
-    let edit = match verdict {
-        "promote" => EditVerdict::Promote,
-        _ => EditVerdict::Reject {
-            reason: reason.to_string(),
-            date: writeback::today(),
-        },
+    let Some(edit) = writeback::edit_for(verdict, reason) else {
+        return Ok(Finished::Nothing("the experiment was superseded".into()));
     };
     let req = writeback::Request {
         branch: wb.branch.clone(),
@@ -59,15 +55,15 @@ pub(super) fn deliver(
     // Backoff waits end early on SIGTERM; an attempt in flight completes
     // (it is all-or-nothing), and a re-run resumes.
     let sleep = |d| {
-        super::sleep_for(d);
+        rec.runtime.sleep(d);
     };
-    let outcome = match writeback::write_back(remote, &req, sleep) {
+    let outcome = match writeback::write_back(remote, &req, rec.runtime, sleep) {
         Ok(o) => o,
         Err(e) => {
             let message = format!("verdict {verdict} recorded, but the write-back failed: {e}");
             // Best effort: the error itself is what the Job reports.
             let _ = rec.status(&Status {
-                phase: Some("Failed".into()),
+                phase: Some(Phase::Failed),
                 message: Some(message.clone()),
                 ..Status::default()
             });
@@ -76,7 +72,7 @@ pub(super) fn deliver(
         }
     };
     let mut status = Status {
-        phase: Some("Completed".into()),
+        phase: Some(Phase::Completed),
         ..Status::default()
     };
     let (reason_word, note) = match &outcome {
@@ -110,7 +106,7 @@ pub(super) fn deliver(
             )
         }
         Outcome::Superseded { found } => {
-            status.verdict = Some("superseded".into());
+            status.verdict = Some(Verdict::Superseded);
             let what = found.clone().unwrap_or_else(|| "no experiment".into());
             (
                 "Superseded",
@@ -127,7 +123,7 @@ pub(super) fn deliver(
     }
     refresh_argocd(rec, opts, log);
     Ok(Finished::Delivered {
-        verdict: verdict.to_string(),
+        verdict,
         reason: reason.to_string(),
         outcome,
     })
@@ -137,7 +133,7 @@ pub(super) fn deliver(
 /// as the hook ends. Optional and best effort: without a server URL or an
 /// `argocdToken` it is skipped, and a failure is one log line, never the
 /// hook's failure. The token reaches only the request header.
-fn refresh_argocd(rec: &Recorder, opts: &Options, log: &dyn Fn(&str)) {
+fn refresh_argocd(rec: &StatusWriter, opts: &Options, log: &dyn Fn(&str)) {
     let spec = &rec.experiment.spec;
     let Some(server) = spec.write_back.argocd_server.as_deref() else {
         log(

@@ -6,28 +6,27 @@
 //! start. Every step is idempotent: a killed hook re-run resumes.
 
 mod deliver;
-mod record;
+mod poll;
+mod status;
 mod syncfail;
-mod watch;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use tokio::runtime::Runtime;
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::experiment::{Experiment, ExperimentStatus, LookRecord};
+use crate::crd::{Experiment, ExperimentStatus, LookRecord, Phase, Verdict};
 use crate::gitops::credentials::{Credentials, CredentialsError};
 use crate::gitops::repo::Remote;
 use crate::gitops::writeback::{Outcome, WriteBackError};
-use crate::judge::{self, JudgeError, Judgement, Prometheus, Source, Verdict, Window, report};
+use crate::judge::{self, JudgeError, Judgement, Prometheus, Source, Window, report};
+use crate::runtime::Runtime;
 
 use deliver::{Recorded, deliver};
-use record::Recorder;
-pub use record::Status;
-use watch::{Held, Watch};
+use poll::{Held, RepoPoll};
+pub use status::Status;
+use status::StatusWriter;
 
 /// Everything `assay promote` is told.
 #[derive(Debug, Clone)]
@@ -59,7 +58,7 @@ pub struct Options {
 pub enum Finished {
     /// A verdict was judged (or resumed) and delivered.
     Delivered {
-        verdict: String,
+        verdict: Verdict,
         reason: String,
         outcome: Outcome,
     },
@@ -67,6 +66,16 @@ pub enum Finished {
     Superseded { found: Option<String> },
     /// Nothing to do (a sync failure that is not the candidate's, a verdict already written).
     Nothing(String),
+}
+
+impl std::fmt::Display for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finished::Delivered { verdict, .. } => write!(f, "verdict {verdict} delivered"),
+            Finished::Superseded { .. } => f.write_str("superseded, nothing written"),
+            Finished::Nothing(why) => f.write_str(why),
+        }
+    }
 }
 
 /// Why the hook could not do its job (exit 1), or was stopped (exit 143).
@@ -90,15 +99,10 @@ pub enum PromoteError {
         "--sync-failed reads the candidate's Deployment and Job from the cluster; it cannot run with --experiment FILE"
     )]
     SyncFailedNeedsCluster,
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
     /// SIGTERM: the status says so; a re-run resumes.
     #[error("stopped by SIGTERM at look {iteration}; the status says so and a re-run resumes")]
     Stopped { iteration: u32 },
 }
-
-/// Set by the SIGTERM handler; checked between and during waits.
-pub static STOP: AtomicBool = AtomicBool::new(false);
 
 /// How soon the hook looks again while the candidate has no data yet.
 const NO_DATA_RETRY: Duration = Duration::from_secs(5);
@@ -111,13 +115,15 @@ const MAX_LOOKS: u64 = 1000;
 /// gives up (counted from this run's first final attempt).
 const MEASURE_GRACE: Duration = Duration::from_secs(300);
 
-/// Runs the hook. `log` receives the progress lines (stderr in the binary).
-pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(PromoteError::Runtime)?;
-    let (mut exp, cluster) = load(opts, &runtime)?;
+/// Runs the hook on `runtime` (which should watch SIGTERM: the hook then
+/// stops at its next wait and says so). `log` receives the progress lines
+/// (stderr in the binary).
+pub fn run(
+    opts: &Options,
+    runtime: &Runtime,
+    log: &dyn Fn(&str),
+) -> Result<Finished, PromoteError> {
+    let (mut exp, cluster) = load(opts, runtime)?;
     let creds = Credentials::from_dir(&opts.credentials)?;
     let remote = Remote::new(&exp.spec.write_back.repo_url, creds);
     let status = exp.status.clone().unwrap_or_default();
@@ -125,7 +131,7 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
         // Delivered, unless the same candidate was proposed again since
         // (the same content, so the same experiment id and name).
         let wb = &exp.spec.write_back;
-        let held = Watch::new(&remote, &wb.branch, &wb.path, &exp.spec.id).check();
+        let held = RepoPoll::new(&remote, &wb.branch, &wb.path, &exp.spec.id).check();
         if !matches!(held, Ok(Held::Ours)) {
             return Ok(Finished::Nothing(format!(
                 "the verdict is already delivered ({commit})"
@@ -134,17 +140,17 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
         log(&format!(
             "the env repo proposes this experiment again after verdict commit {commit}: judging it anew"
         ));
-        let rec = Recorder {
+        let rec = StatusWriter {
             cluster: cluster.as_ref(),
-            runtime: &runtime,
+            runtime,
             experiment: &exp,
         };
         rec.reset()?;
         exp.status = Some(ExperimentStatus::default());
     }
-    let rec = Recorder {
+    let rec = StatusWriter {
         cluster: cluster.as_ref(),
-        runtime: &runtime,
+        runtime,
         experiment: &exp,
     };
     let status = exp.status.clone().unwrap_or_default();
@@ -153,8 +159,8 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
             "the verdict is already proposed in {pr}"
         )));
     }
-    match status.verdict.as_deref() {
-        Some(v @ ("promote" | "reject")) => {
+    match status.verdict {
+        Some(v @ (Verdict::Promote | Verdict::Reject)) => {
             log(&format!(
                 "resuming: the status already holds the verdict {v}"
             ));
@@ -167,11 +173,11 @@ pub fn run(opts: &Options, log: &dyn Fn(&str)) -> Result<Finished, PromoteError>
             let recorded = Recorded {
                 verdict: v,
                 reason: &reason,
-                evidence: report::markdown_of(v, &reason, &window, &status.evidence),
+                evidence: report::markdown_of(v.as_str(), &reason, &window, &status.evidence),
             };
             return deliver(&rec, &remote, opts, recorded, log);
         }
-        Some("superseded") => {
+        Some(Verdict::Superseded) => {
             return Ok(Finished::Nothing("the experiment was superseded".into()));
         }
         _ => {}
@@ -199,7 +205,7 @@ fn load(opts: &Options, rt: &Runtime) -> Result<(Experiment, Option<Cluster>), P
 /// Where measuring starts: `--started-at`, else the load generator's start,
 /// else an earlier run's, else now; and when the load generator completed.
 fn load_times(
-    rec: &Recorder,
+    rec: &StatusWriter,
     opts: &Options,
 ) -> Result<(Timestamp, Option<Timestamp>), PromoteError> {
     let (job_start, job_done) = match (rec.cluster, &rec.experiment.spec.loadgen) {
@@ -218,7 +224,7 @@ fn load_times(
     Ok((earlier.unwrap_or_else(judge::now), job_done))
 }
 
-fn source(rec: &Recorder, opts: &Options) -> Result<Source, PromoteError> {
+fn source(rec: &StatusWriter, opts: &Options) -> Result<Source, PromoteError> {
     Ok(match (&opts.metrics, &opts.prometheus) {
         (Some(f), _) => Source::File(f.clone()),
         (None, Some(url)) => Source::Prometheus(Prometheus::new(url)?),
@@ -228,7 +234,7 @@ fn source(rec: &Recorder, opts: &Options) -> Result<Source, PromoteError> {
 
 /// The window, closed early when the load ended before the deadline (and
 /// at its very start when the load ended before it opened: nothing to wait for).
-fn window(rec: &Recorder, opts: &Options) -> Result<Window, PromoteError> {
+fn window(rec: &StatusWriter, opts: &Options) -> Result<Window, PromoteError> {
     let (started_at, load_done) = load_times(rec, opts)?;
     let mut window = Window::new(started_at, &rec.experiment.spec.window);
     if let Some(done) = load_done.filter(|d| *d < window.deadline) {
@@ -238,7 +244,7 @@ fn window(rec: &Recorder, opts: &Options) -> Result<Window, PromoteError> {
 }
 
 fn judge_loop(
-    rec: &Recorder,
+    rec: &StatusWriter,
     remote: &Remote,
     opts: &Options,
     log: &dyn Fn(&str),
@@ -256,7 +262,7 @@ fn judge_loop(
             .max(1),
     );
     let wb = &spec.write_back;
-    let mut watch = Watch::new(remote, &wb.branch, &wb.path, &spec.id);
+    let mut poll = RepoPoll::new(remote, &wb.branch, &wb.path, &spec.id);
     let mut iteration = exp.status.as_ref().and_then(|s| s.iteration).unwrap_or(0);
     // The sequential test builds on every look already made, by an
     // earlier (killed) run of the hook too.
@@ -266,7 +272,7 @@ fn judge_loop(
         .map(|s| s.looks.clone())
         .unwrap_or_default();
     rec.status(&Status {
-        phase: Some("Running".into()),
+        phase: Some(Phase::Running),
         message: Some(format!(
             "judging {} against {}; window {} to {}",
             spec.candidate.version, spec.baseline.version, window.start, window.deadline
@@ -307,7 +313,7 @@ fn judge_loop(
         let poll = if look.is_final {
             Ok(Held::Ours)
         } else {
-            watch.check()
+            poll.check()
         };
         match poll {
             Ok(Held::Ours) => {}
@@ -318,7 +324,7 @@ fn judge_loop(
         if looks.len() as u64 >= MAX_LOOKS && !look.is_final {
             // A hook restarted over and over looks at once each time: past
             // MAX_LOOKS recorded looks, only the deadline's is left.
-            sleep_until(window.deadline, interval);
+            sleep_until(rec.runtime, window.deadline, interval);
             continue;
         }
         if look.seconds == 0 && !look.is_final {
@@ -330,12 +336,13 @@ fn judge_loop(
                 .start
                 .saturating_add(SignedDuration::from_secs(1))
                 .unwrap_or(window.start);
-            sleep_until(first, interval);
+            sleep_until(rec.runtime, first, interval);
             continue;
         }
         if look.is_final && now < window.deadline.saturating_add(settle).unwrap_or(now) {
             // The last scrapes of the window are not in Prometheus yet.
             sleep_until(
+                rec.runtime,
                 window.deadline.saturating_add(settle).unwrap_or(now),
                 interval,
             );
@@ -353,7 +360,7 @@ fn judge_loop(
                     "warning: {e}; trying again in {}s",
                     interval.as_secs()
                 ));
-                sleep_for(interval);
+                rec.runtime.sleep(interval);
                 continue;
             }
         };
@@ -370,25 +377,25 @@ fn judge_loop(
             look.seconds,
             spec.window.duration_seconds,
             m.queries,
-            a.verdict.as_str(),
+            a.decision.as_str(),
             a.reason
         ));
-        let decided = a.verdict != Verdict::Continue;
+        let verdict = a.decision.verdict();
         let measured = format!("{} to {} ({}s)", window.start, look.end, look.seconds);
         rec.status(&Status {
-            phase: Some("Running".into()),
-            verdict: decided.then(|| a.verdict.as_str().to_string()),
-            reason: decided.then(|| a.reason.clone()),
-            window: decided.then(|| measured.clone()),
+            phase: Some(Phase::Running),
+            verdict,
+            reason: verdict.map(|_| a.reason.clone()),
+            window: verdict.map(|_| measured.clone()),
             message: Some(a.reason.clone()),
-            decided_at: decided.then(|| now.to_string()),
+            decided_at: verdict.map(|_| now.to_string()),
             iteration: Some(iteration),
             evidence: a.evidence.clone(),
             looks: looks.clone(),
             ..Status::default()
         })?;
-        if decided {
-            let promoted = a.verdict == Verdict::Promote;
+        if let Some(verdict) = verdict {
+            let promoted = verdict == Verdict::Promote;
             let word = if promoted { "Promoted" } else { "Rejected" };
             rec.event(
                 !promoted,
@@ -400,7 +407,7 @@ fn judge_loop(
                 ),
             );
             let recorded = Recorded {
-                verdict: a.verdict.as_str(),
+                verdict,
                 reason: &a.reason,
                 evidence: report::markdown(&j),
             };
@@ -422,38 +429,30 @@ fn judge_loop(
             .saturating_add(SignedDuration::from_secs(pause.as_secs() as i64))
             .unwrap_or(now)
             .min(window.deadline.max(now));
-        sleep_until(next, interval);
+        sleep_until(rec.runtime, next, interval);
     }
 }
 
 /// One measurement, abandoned on SIGTERM (`None`).
 fn measure(
-    rec: &Recorder,
+    rec: &StatusWriter,
     source: &Source,
     look: &judge::Look,
 ) -> Option<Result<judge::Measurements, JudgeError>> {
-    rec.runtime.block_on(async {
-        tokio::select! {
-            m = source.measure(rec.experiment, look) => Some(m),
-            () = stopped() => None,
-        }
-    })
+    rec.runtime
+        .unless_stopped(source.measure(rec.experiment, look))
 }
 
-/// Resolves once SIGTERM has been received.
-async fn stopped() {
-    while !STOP.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn stop_requested(rec: &Recorder, iteration: u32) -> Result<Option<PromoteError>, PromoteError> {
-    if !STOP.load(Ordering::SeqCst) {
+fn stop_requested(
+    rec: &StatusWriter,
+    iteration: u32,
+) -> Result<Option<PromoteError>, PromoteError> {
+    if !rec.runtime.is_stopped() {
         return Ok(None);
     }
     let message = format!("stopped by SIGTERM at look {iteration}; a re-run resumes");
     rec.status(&Status {
-        phase: Some("Terminated".into()),
+        phase: Some(Phase::Terminated),
         message: Some(message.clone()),
         ..Status::default()
     })?;
@@ -462,7 +461,7 @@ fn stop_requested(rec: &Recorder, iteration: u32) -> Result<Option<PromoteError>
 }
 
 fn superseded(
-    rec: &Recorder,
+    rec: &StatusWriter,
     found: Option<String>,
     log: &dyn Fn(&str),
 ) -> Result<Finished, PromoteError> {
@@ -472,8 +471,8 @@ fn superseded(
     };
     log(&message);
     rec.status(&Status {
-        phase: Some("Completed".into()),
-        verdict: Some("superseded".into()),
+        phase: Some(Phase::Completed),
+        verdict: Some(Verdict::Superseded),
         message: Some(message.clone()),
         ..Status::default()
     })?;
@@ -482,14 +481,14 @@ fn superseded(
 }
 
 fn already_delivered(
-    rec: &Recorder,
+    rec: &StatusWriter,
     commit: String,
     log: &dyn Fn(&str),
 ) -> Result<Finished, PromoteError> {
     let why = format!("the verdict is already in the env repo: {commit}");
     log(&why);
     rec.status(&Status {
-        phase: Some("Completed".into()),
+        phase: Some(Phase::Completed),
         commit: Some(commit),
         message: Some(why.clone()),
         ..Status::default()
@@ -498,20 +497,8 @@ fn already_delivered(
 }
 
 /// Sleeps until `at`, at most `cap` (so the env repo is polled meanwhile),
-/// or until SIGTERM. Returns false when stopped.
-fn sleep_until(at: Timestamp, cap: Duration) -> bool {
+/// or until SIGTERM (seen at the top of the loop).
+fn sleep_until(runtime: &Runtime, at: Timestamp, cap: Duration) {
     let wait = at.duration_since(Timestamp::now());
-    sleep_for(Duration::try_from(wait).unwrap_or(Duration::ZERO).min(cap))
-}
-
-/// Sleeps in slices so a stop is seen within 100 ms; false when stopped.
-fn sleep_for(d: Duration) -> bool {
-    let end = Instant::now() + d;
-    while Instant::now() < end {
-        if STOP.load(Ordering::SeqCst) {
-            return false;
-        }
-        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(100)));
-    }
-    true
+    runtime.sleep(Duration::try_from(wait).unwrap_or(Duration::ZERO).min(cap));
 }

@@ -6,13 +6,14 @@
 //! retries syncs) find the verdict in the status and only finish delivery.
 
 use super::deliver::{Recorded, deliver};
-use super::record::{Recorder, Status};
+use super::status::{Status, StatusWriter};
 use super::{Finished, Options, PromoteError};
+use crate::crd::{Phase, Verdict};
 use crate::gitops::repo::Remote;
 use crate::judge::report;
 
 pub(super) fn run(
-    rec: &Recorder,
+    rec: &StatusWriter,
     remote: &Remote,
     opts: &Options,
     log: &dyn Fn(&str),
@@ -41,8 +42,8 @@ pub(super) fn run(
     log(&format!("reject: {reason}"));
     let window = "none: the sync failed before measuring";
     rec.status(&Status {
-        phase: Some("Running".into()),
-        verdict: Some("reject".into()),
+        phase: Some(Phase::Running),
+        verdict: Some(Verdict::Reject),
         reason: Some(reason.clone()),
         window: Some(window.into()),
         message: Some(reason.clone()),
@@ -50,7 +51,7 @@ pub(super) fn run(
     })?;
     rec.event(true, "Judge", "Rejected", &reason);
     let recorded = Recorded {
-        verdict: "reject",
+        verdict: Verdict::Reject,
         reason: &reason,
         evidence: report::markdown_of("reject", &reason, window, &[]),
     };

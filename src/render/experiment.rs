@@ -4,9 +4,9 @@
 use std::path::{Component, Path, PathBuf};
 
 use super::{Ctx, RenderError};
-use crate::experiment::{
-    ApplicationRef, Author, CustomMetric, Experiment, ExperimentSpec, LoadgenRef, Objective,
-    Reward, VersionRef, Window, WriteBack,
+use crate::crd::{
+    ApplicationRef, Author, CustomMetric, Experiment, ExperimentSpec, LoadgenRef, VersionRef,
+    WindowSpec, WriteBack,
 };
 use crate::spec::names::is_branch_name;
 use crate::spec::{FILE_NAME, LoadgenMode, Version, seconds};
@@ -76,7 +76,7 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
         pattern: e.pattern,
         baseline: version_ref(&rel.baseline),
         candidate: version_ref(cand),
-        window: Window {
+        window: WindowSpec {
             warmup_seconds: seconds(e.warmup),
             duration_seconds: seconds(e.duration),
             interval_seconds: seconds(e.interval),
@@ -86,24 +86,8 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
         confidence: e.confidence,
         margin: e.margin,
         prometheus,
-        objectives: e
-            .objectives
-            .iter()
-            .map(|o| Objective {
-                metric: o.metric.clone(),
-                upper_limit: o.upper_limit,
-                lower_limit: o.lower_limit,
-                relative: o.relative,
-            })
-            .collect(),
-        rewards: e
-            .rewards
-            .iter()
-            .map(|r| Reward {
-                metric: r.metric.clone(),
-                prefer: r.prefer,
-            })
-            .collect(),
+        objectives: e.objectives.clone(),
+        rewards: e.rewards.clone(),
         metrics: e
             .metrics
             .iter()

@@ -16,7 +16,7 @@ use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{Ctx, Document, EXPERIMENT_LABEL, RenderError, object, security};
-use crate::experiment::Experiment;
+use crate::crd::Experiment;
 use crate::spec::{LoadgenMode, Version, seconds};
 
 /// Where the hook reads Git credentials (DESIGN §4, issue "gitops").
@@ -27,7 +27,7 @@ const ASSAY_UID: i64 = 999;
 
 /// When a hook Job runs, which decides its name and arguments.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
+pub(crate) enum HookKind {
     /// After a successful sync: `assay promote` judges and writes the verdict.
     PostSync,
     /// After a failed sync: `assay promote --sync-failed` rejects the candidate.
@@ -116,26 +116,26 @@ pub(crate) fn rbac(
 }
 
 /// The hook Job of `phase`, judging the Experiment named `experiment`.
-pub(crate) fn job(ctx: &Ctx, experiment: &str, phase: Phase) -> Job {
+pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
     let rel = ctx.rel;
     // The load generator runs inside the PostSync hook pod, from its start
     // to its verdict (see `loadgen`).
-    let load = match phase {
-        Phase::PostSync => rel
+    let load = match kind {
+        HookKind::PostSync => rel
             .loadgen
             .as_ref()
             .filter(|l| l.mode == LoadgenMode::Sidecar),
-        Phase::SyncFail => None,
+        HookKind::SyncFail => None,
     };
-    let (suffix, hook, args, deadline) = match phase {
+    let (suffix, hook, args, deadline) = match kind {
         // Long enough for warmup, the whole window and a slow write-back.
-        Phase::PostSync => (
+        HookKind::PostSync => (
             "promote",
             "PostSync",
             vec!["promote"],
             seconds(rel.experiment.run_time()) + 1800,
         ),
-        Phase::SyncFail => (
+        HookKind::SyncFail => (
             "syncfail",
             "SyncFail",
             vec!["promote", "--sync-failed"],

@@ -194,8 +194,8 @@ pub fn all(rel: &Release, env: &CmpEnv, files: &AppFiles) -> Result<Vec<Document
         if let Some(l) = rel.loadgen.as_ref().filter(|l| l.mode == LoadgenMode::Job) {
             docs.push(object(&loadgen::job(&ctx, l)));
         }
-        docs.push(object(&hook::job(&ctx, &name, hook::Phase::PostSync)));
-        docs.push(object(&hook::job(&ctx, &name, hook::Phase::SyncFail)));
+        docs.push(object(&hook::job(&ctx, &name, hook::HookKind::PostSync)));
+        docs.push(object(&hook::job(&ctx, &name, hook::HookKind::SyncFail)));
     }
     let generated: std::collections::HashSet<_> = docs
         .iter()

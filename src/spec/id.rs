@@ -10,7 +10,7 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::raw::{RawExperiment, RawLoadgen, RawRelease, RawTraffic, RawVersion, RawWorkload};
+use super::raw::{RawJudging, RawLoadgen, RawRelease, RawTraffic, RawVersion, RawWorkload};
 
 /// Hex characters kept: 40 bits, short enough for object names.
 pub const ID_LEN: usize = 10;
@@ -33,7 +33,7 @@ struct IdInput<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     traffic: Option<&'a RawTraffic>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    experiment: Option<&'a RawExperiment>,
+    experiment: Option<&'a RawJudging>,
     #[serde(skip_serializing_if = "Option::is_none")]
     loadgen: Option<&'a RawLoadgen>,
 }

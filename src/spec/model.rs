@@ -9,7 +9,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 pub use super::raw::{
-    Forge, LoadgenMode, MetricType, Mode, OnNewCandidate, Pattern, Prefer,
+    ForgeChoice, LoadgenMode, MetricType, Mode, OnNewCandidate, Pattern, Prefer,
     RawParentRef as ParentRef, Router,
 };
 pub use crate::yaml::Location;
@@ -30,7 +30,7 @@ pub struct Release {
     /// How requests are split between the versions.
     pub traffic: Traffic,
     /// How the candidate is judged; defaulted even in steady state.
-    pub experiment: Experiment,
+    pub experiment: Judging,
     /// The load generator; `None` means real traffic only.
     pub loadgen: Option<Loadgen>,
     /// Where and how the verdict is written back.
@@ -115,7 +115,7 @@ pub struct Traffic {
 
 /// How the candidate is judged, with every default applied.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Experiment {
+pub struct Judging {
     /// Which comparison decides the verdict.
     pub pattern: Pattern,
     /// Load before measuring starts (default 30s).
@@ -144,7 +144,7 @@ pub struct Experiment {
     pub metrics: IndexMap<String, Custom>,
 }
 
-impl Experiment {
+impl Judging {
     /// Warmup plus duration: how long load runs and the window lasts.
     pub fn run_time(&self) -> Duration {
         self.warmup + self.duration
@@ -197,25 +197,33 @@ impl MetricKind {
     }
 }
 
-/// A limit on one metric; at least one of the two limits is set.
-#[derive(Debug, Clone, PartialEq)]
+// Objective and Reward are also the Experiment's wire form (crate::crd), so
+// the hook judges exactly what validation accepted.
+
+/// A limit on one metric; at least one of `upperLimit` and `lowerLimit` is set.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Objective {
-    /// A built-in metric or a key of `Experiment::metrics`.
+    /// A built-in metric (`error-rate`, `mean-latency`, `p99-latency`, …) or a name in `metrics`.
     pub metric: String,
-    /// In the metric's unit (fraction, milliseconds, count), or a ratio when `relative`.
+    /// Highest acceptable value, in the metric's unit (a ratio to the baseline when `relative`); absent: no upper limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upper_limit: Option<f64>,
-    /// In the same unit; never above `upper_limit`.
+    /// Lowest acceptable value; never above `upperLimit`; absent: no lower limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lower_limit: Option<f64>,
     /// Limits are ratios to the baseline's value; never with pattern slo.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub relative: bool,
 }
 
-/// What an A/B test optimises to pick the winner.
-#[derive(Debug, Clone, PartialEq)]
+/// A metric an `ab` experiment optimises to pick the winner.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Reward {
-    /// A built-in metric or a key of `Experiment::metrics`.
+    /// A built-in metric or a name in `metrics`.
     pub metric: String,
-    /// Whether higher or lower values win.
+    /// `high` or `low`: which values win.
     pub prefer: Prefer,
 }
 
@@ -258,7 +266,7 @@ pub struct Promotion {
     /// `None`: the Application's source repository.
     pub repo: Option<String>,
     /// Where pull requests are opened (default auto: from the repository URL's host).
-    pub forge: Forge,
+    pub forge: ForgeChoice,
     /// Forge API base URL, for GitHub Enterprise and self-hosted forges.
     pub api_url: Option<String>,
     /// How a reject reaches Git in pull-request mode (default push: at once).

@@ -68,8 +68,8 @@ pub struct RawSpec {
     pub traffic: Option<S<RawTraffic>>,
     /// How the candidate is judged (default: canary on `error-rate` at most 1%).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<RawExperiment>")]
-    pub experiment: Option<S<RawExperiment>>,
+    #[schemars(with = "Option<RawJudging>")]
+    pub experiment: Option<S<RawJudging>>,
     /// Optional load generator (fortio); absent means real traffic only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<RawLoadgen>")]
@@ -222,7 +222,7 @@ pub enum Pattern {
 /// How the candidate is judged, and for how long.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RawExperiment {
+pub struct RawJudging {
     /// `canary`, `ab` or `slo` (default `canary`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<Pattern>,
@@ -396,8 +396,10 @@ pub enum LoadgenMode {
     Job,
 }
 
-/// How the verdict reaches Git.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+/// How the verdict reaches Git (also `--mode`).
+#[derive(
+    Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Open a pull request, merged by a person or by CI.
@@ -417,10 +419,12 @@ pub enum OnNewCandidate {
     Queue,
 }
 
-/// The Git forge pull requests are opened on.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Default)]
+/// The Git forge pull requests are opened on (also `--forge`).
+#[derive(
+    Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Default, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
-pub enum Forge {
+pub enum ForgeChoice {
     /// From the repository URL's host (github.com, gitlab.*, gitea.*).
     #[default]
     Auto,
@@ -460,7 +464,7 @@ pub struct RawPromotion {
     pub repo: Option<S<String>>,
     /// `auto`, `github`, `gitlab` or `gitea` (default `auto`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub forge: Option<Forge>,
+    pub forge: Option<ForgeChoice>,
     /// Forge API base URL, for GitHub Enterprise and self-hosted forges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]

@@ -183,7 +183,7 @@ pub(super) fn promotion(c: &Check, p: Option<&RawPromotion>, at: Location) -> R<
             next: vec![],
             branch: None,
             repo: None,
-            forge: Forge::Auto,
+            forge: ForgeChoice::Auto,
             api_url: None,
             reject: Mode::Push,
             argocd_server: None,

@@ -11,19 +11,19 @@ use serde_saphyr::Spanned as S;
 use super::check::{Check, R};
 use super::duration;
 use super::model::*;
-use super::raw::{RawExperiment, RawObjective};
+use super::raw::{RawJudging, RawObjective};
 use crate::yaml::{Location, SpecError, SpecErrorKind};
 
 /// Placeholders a custom query may use; the hook substitutes them per version.
 pub const PLACEHOLDERS: &[&str] = &["version", "workload", "namespace", "window"];
 
 /// `spec.experiment`, with every default; refuses experiments that could never fail or win.
-pub(super) fn experiment(file: &str, e: Option<&S<RawExperiment>>) -> R<Experiment> {
+pub(super) fn experiment(file: &str, e: Option<&S<RawJudging>>) -> R<Judging> {
     let c = Check { file };
     let at = |v: &S<String>, path: &str, msg: String| c.at(v, path, msg);
     let err = |l: Location, path: &str, msg: String| c.err(l, path, msg);
     let Some(es) = e else {
-        return Ok(Experiment {
+        return Ok(Judging {
             pattern: Pattern::Canary,
             warmup: Duration::from_secs(30),
             duration: Duration::from_secs(300),
@@ -235,7 +235,7 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawExperiment>>) -> R<Experime
         }
         _ => {}
     }
-    Ok(Experiment {
+    Ok(Judging {
         pattern,
         warmup,
         duration: total,

@@ -5,7 +5,7 @@
 
 mod http;
 
-use assay::experiment::Experiment;
+use assay::crd::Experiment;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::events::v1::Event;
@@ -96,7 +96,7 @@ fn gets_the_experiment_and_merge_patches_its_status() {
             .patch_status("exp", &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .unwrap();
-        assert_eq!(got.status.unwrap().phase.as_deref(), Some("Running"));
+        assert_eq!(got.status.unwrap().phase, Some(assay::crd::Phase::Running));
 
         // The status subresource ignores everything outside .status.
         let sneaky = json!({"spec": {"release": "evil"}, "status": {"phase": "Completed"}});

@@ -4,14 +4,15 @@
 //! body, and counts requests (`expect(n)`, verified when the fake stops), so
 //! a request that strays from the real API finds no mock and fails the test.
 //!
-//! `Forge` is blocking and drives its own tokio runtime, and tokio refuses to
-//! start a runtime inside another. So these are plain `#[test]`s: wiremock
-//! serves from its own thread, the fake's setup runs on a small runtime owned
-//! by [`Fake`], and `Forge` is called outside of both.
+//! `Forge` is blocking and drives the command's runtime (here [`runtime`]),
+//! and tokio refuses to start a runtime inside another. So these are plain
+//! `#[test]`s: wiremock serves from its own thread, the fake's setup runs on a
+//! small runtime owned by [`Fake`], and `Forge` is called outside of both.
 
 use assay::gitops::credentials::{Credentials, Secret};
 use assay::gitops::forge::{Forge, ForgeErrorKind, ForgeKind, ForgeRepo, PullRequest};
-use assay::spec::Forge as ForgeSetting;
+use assay::runtime::Runtime;
+use assay::spec::ForgeChoice;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, header_exists, method, path};
 use wiremock::{Match, Mock, MockBuilder, Request, ResponseTemplate};
@@ -65,7 +66,7 @@ fn token() -> Secret {
 
 /// One forge's API as the fakes see it.
 struct Case {
-    setting: ForgeSetting,
+    setting: ForgeChoice,
     repo_url: &'static str,
     /// The API base's path on the fake (`/api/v3` for GitHub Enterprise...).
     api_path: &'static str,
@@ -83,7 +84,7 @@ struct Case {
 
 fn github() -> Case {
     Case {
-        setting: ForgeSetting::Github,
+        setting: ForgeChoice::Github,
         repo_url: "https://ghe.example.com/acme/env.git",
         api_path: "/api/v3",
         pulls_path: "/api/v3/repos/acme/env/pulls",
@@ -117,7 +118,7 @@ fn github() -> Case {
 
 fn gitlab() -> Case {
     Case {
-        setting: ForgeSetting::Gitlab,
+        setting: ForgeChoice::Gitlab,
         repo_url: "git@gitlab.example.com:platform/team/env.git",
         api_path: "/api/v4",
         // The project id is the URL-encoded full path.
@@ -148,7 +149,7 @@ fn gitlab() -> Case {
 
 fn gitea() -> Case {
     Case {
-        setting: ForgeSetting::Gitea,
+        setting: ForgeChoice::Gitea,
         repo_url: "https://gitea.example.com/acme/env.git",
         api_path: "/api/v1",
         pulls_path: "/api/v1/repos/acme/env/pulls",
@@ -179,11 +180,17 @@ fn gitea() -> Case {
     }
 }
 
+/// The runtime a command would hand down, for the test's whole process.
+fn runtime() -> &'static Runtime {
+    static RUNTIME: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new().unwrap())
+}
+
 impl Case {
-    fn forge(&self, fake: &Fake) -> Forge {
+    fn forge(&self, fake: &Fake) -> Forge<'static> {
         let api = format!("{}{}", fake.server.uri(), self.api_path);
         let repo = ForgeRepo::from_url(self.repo_url, self.setting, Some(&api)).unwrap();
-        Forge::new(repo, &token()).unwrap()
+        Forge::new(repo, &token(), runtime()).unwrap()
     }
 
     fn list(&self) -> MockBuilder {
@@ -471,12 +478,12 @@ fn unreachable_forge_is_a_transport_error() {
     let api = format!("http://127.0.0.1:{port}/api/v4");
     let repo = ForgeRepo::from_url(
         "https://gitlab.com/acme/env.git",
-        ForgeSetting::Auto,
+        ForgeChoice::Auto,
         Some(&api),
     )
     .unwrap();
     assert_eq!(repo.kind, ForgeKind::Gitlab);
-    let e = Forge::new(repo, &token())
+    let e = Forge::new(repo, &token(), runtime())
         .unwrap()
         .find_open(HEAD, BASE)
         .unwrap_err();

@@ -8,9 +8,10 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use assay::gitops::credentials::Credentials;
-use assay::gitops::edit::Verdict;
+use assay::gitops::edit::VerdictEdit;
 use assay::gitops::repo::Remote;
 use assay::gitops::writeback::{self, Outcome, Request};
+use assay::runtime::Runtime;
 
 use crate::support::git_servers::{BareRepo, GitDaemon, HttpGit, Sshd};
 use crate::support::{assay_bin, bookinfo_with_candidate};
@@ -177,14 +178,14 @@ fn request(id: &str) -> Request {
         branch: "main".into(),
         path: PATH.into(),
         experiment: id.into(),
-        verdict: Verdict::Promote,
+        verdict: VerdictEdit::Promote,
         evidence: String::new(),
         author_name: "assay".into(),
         author_email: "assay@assay.dev".into(),
         deadline: Duration::from_secs(60),
         mode: assay::spec::Mode::Push,
         reject: assay::spec::Mode::Push,
-        forge: assay::spec::Forge::Auto,
+        forge: assay::spec::ForgeChoice::Auto,
         api_url: None,
     }
 }
@@ -199,6 +200,7 @@ fn a_concurrent_writer_loses_nothing() {
     let outcome = writeback::write_back_with(
         &remote,
         &request(&id),
+        &Runtime::new().unwrap(),
         |_| {},
         |attempt| {
             if attempt == 1 {
@@ -234,6 +236,7 @@ fn ci_replacing_the_candidate_mid_push_supersedes() {
     let outcome = writeback::write_back_with(
         &remote,
         &request(&id),
+        &Runtime::new().unwrap(),
         |_| {},
         |attempt| {
             if attempt == 1 {

@@ -13,7 +13,7 @@ use std::str::FromStr;
 use yaml_edit::{Mapping, MappingEntry, SyntaxKind, YamlFile, YamlNode};
 
 use super::error::EditError;
-use super::render::Style;
+use super::write::Style;
 
 /// The file's text, normalised for editing.
 #[derive(Debug, Clone)]

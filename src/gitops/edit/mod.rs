@@ -29,9 +29,9 @@
 
 mod error;
 mod layout;
-mod render;
 mod splice;
 mod verify;
+mod write;
 
 #[cfg(test)]
 mod tests;
@@ -107,7 +107,7 @@ pub enum Proposed {
 
 /// The hook's judgement of an experiment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum VerdictEdit {
     /// The candidate becomes the baseline.
     Promote,
     /// The candidate is dropped and recorded under `spec.rejected`.
@@ -311,10 +311,10 @@ pub fn clear_candidate(text: &str) -> Result<String, EditError> {
 /// the candidate (in the old candidate's place; `queue` goes when empty).
 /// Queued versions equal to the (new) baseline are dropped on the way, as
 /// they cannot be a candidate.
-pub fn apply_verdict(text: &str, id: &str, v: &Verdict) -> Result<Applied, EditError> {
+pub fn apply_verdict(text: &str, id: &str, v: &VerdictEdit) -> Result<Applied, EditError> {
     let action = match v {
-        Verdict::Promote => Action::Promote,
-        Verdict::Reject { .. } => Action::Reject,
+        VerdictEdit::Promote => Action::Promote,
+        VerdictEdit::Reject { .. } => Action::Reject,
     };
     let mut l = Loaded::new(text, action)?;
     let spec = &l.raw.spec.value;
@@ -327,12 +327,12 @@ pub fn apply_verdict(text: &str, id: &str, v: &Verdict) -> Result<Applied, EditE
     }
     let winner = l.get("candidate").cloned().unwrap_or_default();
     let baseline = match v {
-        Verdict::Promote => candidate.value.version.value.clone(),
-        Verdict::Reject { .. } => spec.baseline.value.version.value.clone(),
+        VerdictEdit::Promote => candidate.value.version.value.clone(),
+        VerdictEdit::Reject { .. } => spec.baseline.value.version.value.clone(),
     };
     let record = match v {
-        Verdict::Promote => None,
-        Verdict::Reject { reason, date } => {
+        VerdictEdit::Promote => None,
+        VerdictEdit::Reject { reason, date } => {
             Some(rejected_record(&candidate.value, id, reason, date))
         }
     };
@@ -346,13 +346,13 @@ pub fn apply_verdict(text: &str, id: &str, v: &Verdict) -> Result<Applied, EditE
     }
     let head = (!queue.is_empty()).then(|| queue.remove(0));
     let next: Vec<String> = match v {
-        Verdict::Promote => spec
+        VerdictEdit::Promote => spec
             .promotion
             .iter()
             .flat_map(|p| p.next.iter().flatten())
             .map(|n| n.value.clone())
             .collect(),
-        Verdict::Reject { .. } => Vec::new(),
+        VerdictEdit::Reject { .. } => Vec::new(),
     };
     let max_rejected = spec
         .promotion

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::error::EditError;
 use super::layout::{Form, Slot, Tree, check_anchors};
-use super::render::{self, Quote, Style};
+use super::write::{self, Quote, Style};
 
 /// Replace `range` of the text with `text`.
 struct Splice {
@@ -99,7 +99,7 @@ fn insertion(text: &str, tree: &Tree, key: &str, value: &Value, after: &[&str]) 
     let at = anchor.map_or(text.len(), |s| {
         past_trailing_comments(text, s.end, tree.indent)
     });
-    let mut entry = render::entry(key, value, tree.indent, tree.style);
+    let mut entry = write::entry(key, value, tree.indent, tree.style);
     // Keep the file's rhythm: an entry followed by a blank line gets its
     // new neighbour after a blank line too.
     if text[at..].starts_with('\n') {
@@ -132,7 +132,7 @@ fn past_trailing_comments(text: &str, mut at: usize, indent: usize) -> usize {
 /// quoted scalar keeps its quotes.
 fn replace_value(text: &str, slot: &Slot, value: &Value, style: Style) -> Splice {
     let colon = slot.colon;
-    let block = render::is_block(value);
+    let block = write::is_block(value);
     let key_line_end = line_end_of(text, colon);
     match (block, slot.form) {
         (false, Form::Inline | Form::Flow | Form::Null) => {
@@ -145,16 +145,16 @@ fn replace_value(text: &str, slot: &Slot, value: &Value, style: Style) -> Splice
             };
             Splice {
                 range: colon..end,
-                text: format!(" {}", render::inline(value, prefer)),
+                text: format!(" {}", write::inline(value, prefer)),
             }
         }
         (false, Form::MultiLine | Form::Block) => Splice {
             range: colon..slot.end,
-            text: format!(" {}\n", render::inline(value, Quote::Plain)),
+            text: format!(" {}\n", write::inline(value, Quote::Plain)),
         },
         (true, Form::Flow) => Splice {
             range: colon..slot.value.end,
-            text: format!(" {}", render::inline(value, Quote::Plain)),
+            text: format!(" {}", write::inline(value, Quote::Plain)),
         },
         (true, Form::Null | Form::Inline) => {
             // Drop the scalar or alias, keep the key line's comment, and
@@ -168,16 +168,16 @@ fn replace_value(text: &str, slot: &Slot, value: &Value, style: Style) -> Splice
             let rest = if rest.trim().is_empty() { "\n" } else { rest };
             Splice {
                 range: colon..key_line_end,
-                text: format!("{rest}{}", render::block_under(value, slot.indent, style)),
+                text: format!("{rest}{}", write::block_under(value, slot.indent, style)),
             }
         }
         (true, Form::Block) => Splice {
             range: key_line_end.min(slot.end)..slot.end,
-            text: render::block_under(value, slot.indent, style),
+            text: write::block_under(value, slot.indent, style),
         },
         (true, Form::MultiLine) => Splice {
             range: colon..slot.end,
-            text: format!("\n{}", render::block_under(value, slot.indent, style)),
+            text: format!("\n{}", write::block_under(value, slot.indent, style)),
         },
     }
 }
@@ -245,7 +245,7 @@ pub(super) fn put_list(
         };
         let dash = first.map_or(slot.indent + style.seq_offset, |i| i.dash);
         let mut lines = String::new();
-        render::seq_lines(added, dash, style, &mut lines);
+        write::seq_lines(added, dash, style, &mut lines);
         let at = past_trailing_comments(text, slot.end, dash);
         splices.push(Splice {
             range: at..at,
@@ -354,7 +354,7 @@ fn edit_mapping(
         if !fields.iter().any(|f| &f.key == k) {
             out.push(Splice {
                 range: last..last,
-                text: render::entry(k, v, indent, tree.style),
+                text: write::entry(k, v, indent, tree.style),
             });
         }
     }

@@ -33,6 +33,7 @@ mod github;
 mod gitlab;
 mod url;
 
+use crate::runtime::Runtime;
 use std::fmt;
 use std::time::Duration;
 
@@ -190,13 +191,13 @@ impl fmt::Display for ForgeRepo {
 }
 
 /// Pull requests on one repository, through its forge's REST API.
-pub struct Forge {
+pub struct Forge<'rt> {
     repo: ForgeRepo,
     api: Api,
-    runtime: tokio::runtime::Runtime,
+    runtime: &'rt Runtime,
 }
 
-impl fmt::Debug for Forge {
+impl fmt::Debug for Forge<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Forge")
             .field("repo", &self.repo)
@@ -204,11 +205,15 @@ impl fmt::Debug for Forge {
     }
 }
 
-impl Forge {
+impl<'rt> Forge<'rt> {
     /// A client for `repo` that authenticates with `token`: the HTTP client
-    /// (timeouts [`CONNECT_TIMEOUT`], [`REQUEST_TIMEOUT`]) and a
-    /// current-thread runtime to drive it. No request is sent yet.
-    pub fn new(repo: ForgeRepo, token: &Secret) -> Result<Forge, ForgeError> {
+    /// (timeouts [`CONNECT_TIMEOUT`], [`REQUEST_TIMEOUT`]), driven by the
+    /// command's `runtime`. No request is sent yet.
+    pub fn new(
+        repo: ForgeRepo,
+        token: &Secret,
+        runtime: &'rt Runtime,
+    ) -> Result<Forge<'rt>, ForgeError> {
         let setup = |message: String| ForgeError {
             context: format!("{} API at {}", repo.kind, shown_url(&repo.api)),
             kind: ForgeErrorKind::Setup(message),
@@ -225,10 +230,6 @@ impl Forge {
         }
         .map_err(setup)?;
         let api = Api::new(base, headers, token).map_err(setup)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| setup(format!("cannot start the async runtime: {e}")))?;
         Ok(Forge { repo, api, runtime })
     }
 
@@ -346,9 +347,10 @@ mod tests {
     fn forge_debug_and_setup_errors_hide_the_token() {
         crate::tls::init();
         let token = crate_secret();
-        let forge = Forge::new(at(ForgeKind::Gitlab, "http://127.0.0.1:9"), &token).unwrap();
+        let rt = Runtime::new().unwrap();
+        let forge = Forge::new(at(ForgeKind::Gitlab, "http://127.0.0.1:9"), &token, &rt).unwrap();
         assert!(!format!("{forge:?}").contains("s3cret"));
-        let e = Forge::new(at(ForgeKind::Github, "not a url"), &token).unwrap_err();
+        let e = Forge::new(at(ForgeKind::Github, "not a url"), &token, &rt).unwrap_err();
         assert!(matches!(e.kind, ForgeErrorKind::Setup(_)), "{e:?}");
     }
 }

@@ -6,7 +6,7 @@
 use reqwest::Url;
 
 use super::{ForgeError, ForgeErrorKind, ForgeKind, ForgeRepo};
-use crate::spec::Forge as ForgeSetting;
+use crate::spec::ForgeChoice;
 
 impl ForgeRepo {
     /// Where the repository at the Git `url` lives: `https://host/owner/repo(.git)`,
@@ -23,7 +23,7 @@ impl ForgeRepo {
     /// its scheme and port for the API; ssh and scp-like URLs mean https.
     pub fn from_url(
         url: &str,
-        forge: ForgeSetting,
+        forge: ForgeChoice,
         api_url: Option<&str>,
     ) -> Result<ForgeRepo, ForgeError> {
         let fail = |kind| ForgeError {
@@ -38,10 +38,10 @@ impl ForgeRepo {
             ))
         })?;
         let kind = match forge {
-            ForgeSetting::Github => ForgeKind::Github,
-            ForgeSetting::Gitlab => ForgeKind::Gitlab,
-            ForgeSetting::Gitea => ForgeKind::Gitea,
-            ForgeSetting::Auto => detect(&location.host)
+            ForgeChoice::Github => ForgeKind::Github,
+            ForgeChoice::Gitlab => ForgeKind::Gitlab,
+            ForgeChoice::Gitea => ForgeKind::Gitea,
+            ForgeChoice::Auto => detect(&location.host)
                 .ok_or_else(|| fail(ForgeErrorKind::UnknownForge(location.host.clone())))?,
         };
         let api = match api_url {
@@ -208,7 +208,7 @@ fn split_path(
 mod tests {
     use super::*;
 
-    fn repo(url: &str, forge: ForgeSetting, api: Option<&str>) -> ForgeRepo {
+    fn repo(url: &str, forge: ForgeChoice, api: Option<&str>) -> ForgeRepo {
         ForgeRepo::from_url(url, forge, api).unwrap_or_else(|e| panic!("{url}: {e}"))
     }
 
@@ -235,7 +235,7 @@ mod tests {
             "git@github.com:/acme/env",
             "HTTPS://GitHub.com/acme/env.git",
         ] {
-            assert_eq!(repo(url, ForgeSetting::Auto, None), want, "{url}");
+            assert_eq!(repo(url, ForgeChoice::Auto, None), want, "{url}");
         }
     }
 
@@ -244,7 +244,7 @@ mod tests {
         assert_eq!(
             repo(
                 "https://gitlab.com/group/sub/env.git",
-                ForgeSetting::Auto,
+                ForgeChoice::Auto,
                 None
             ),
             expect(
@@ -257,7 +257,7 @@ mod tests {
         assert_eq!(
             repo(
                 "git@gitlab.example.com:platform/team/deep/env.git",
-                ForgeSetting::Auto,
+                ForgeChoice::Auto,
                 None
             ),
             expect(
@@ -271,7 +271,7 @@ mod tests {
         assert_eq!(
             repo(
                 "http://git.internal:8080/ops/env.git",
-                ForgeSetting::Gitlab,
+                ForgeChoice::Gitlab,
                 None
             ),
             expect(
@@ -285,7 +285,7 @@ mod tests {
         assert_eq!(
             repo(
                 "ssh://git@git.internal:2222/ops/env.git",
-                ForgeSetting::Gitlab,
+                ForgeChoice::Gitlab,
                 None
             ),
             expect(
@@ -300,11 +300,7 @@ mod tests {
     #[test]
     fn gitea_and_codeberg() {
         assert_eq!(
-            repo(
-                "https://codeberg.org/acme/env.git",
-                ForgeSetting::Auto,
-                None
-            ),
+            repo("https://codeberg.org/acme/env.git", ForgeChoice::Auto, None),
             expect(
                 ForgeKind::Gitea,
                 "https://codeberg.org/api/v1",
@@ -315,7 +311,7 @@ mod tests {
         assert_eq!(
             repo(
                 "git@gitea.example.com:acme/env.git",
-                ForgeSetting::Auto,
+                ForgeChoice::Auto,
                 None
             ),
             expect(
@@ -329,7 +325,7 @@ mod tests {
         assert_eq!(
             repo(
                 "https://example.com/git/acme/env.git",
-                ForgeSetting::Gitea,
+                ForgeChoice::Gitea,
                 Some("https://example.com/git/api/v1/")
             ),
             expect(
@@ -346,7 +342,7 @@ mod tests {
         assert_eq!(
             repo(
                 "https://ghe.corp.example/acme/env.git",
-                ForgeSetting::Github,
+                ForgeChoice::Github,
                 None
             ),
             expect(
@@ -359,7 +355,7 @@ mod tests {
         assert_eq!(
             repo(
                 "git@ghe.corp.example:acme/env.git",
-                ForgeSetting::Github,
+                ForgeChoice::Github,
                 Some("https://ghe-api.corp.example/api/v3")
             ),
             expect(
@@ -373,7 +369,7 @@ mod tests {
         assert_eq!(
             repo(
                 "https://github.com/acme/env.git",
-                ForgeSetting::Auto,
+                ForgeChoice::Auto,
                 Some("http://127.0.0.1:4000")
             )
             .api,
@@ -385,7 +381,7 @@ mod tests {
     fn unknown_host_says_what_to_set() {
         let e = ForgeRepo::from_url(
             "https://git.example.com/acme/env.git",
-            ForgeSetting::Auto,
+            ForgeChoice::Auto,
             None,
         )
         .unwrap_err();
@@ -399,14 +395,14 @@ mod tests {
     #[test]
     fn bad_urls_are_refused_without_secrets() {
         for (url, forge) in [
-            ("https://github.com/acme", ForgeSetting::Auto),
-            ("https://github.com/acme/env/extra", ForgeSetting::Auto),
-            ("https://gitlab.com/env.git", ForgeSetting::Auto),
-            ("/srv/git/env.git", ForgeSetting::Github),
-            ("./a:b", ForgeSetting::Github),
-            ("file:///srv/git/env.git", ForgeSetting::Github),
-            ("https://bot:s3cret@github.com/acme", ForgeSetting::Auto),
-            ("https://s3cret@github.com/acme", ForgeSetting::Auto),
+            ("https://github.com/acme", ForgeChoice::Auto),
+            ("https://github.com/acme/env/extra", ForgeChoice::Auto),
+            ("https://gitlab.com/env.git", ForgeChoice::Auto),
+            ("/srv/git/env.git", ForgeChoice::Github),
+            ("./a:b", ForgeChoice::Github),
+            ("file:///srv/git/env.git", ForgeChoice::Github),
+            ("https://bot:s3cret@github.com/acme", ForgeChoice::Auto),
+            ("https://s3cret@github.com/acme", ForgeChoice::Auto),
         ] {
             let e = ForgeRepo::from_url(url, forge, None).unwrap_err();
             assert!(matches!(e.kind, ForgeErrorKind::Url(_)), "{url}: {e:?}");
@@ -414,7 +410,7 @@ mod tests {
         }
         let e = ForgeRepo::from_url(
             "https://github.com/a/b",
-            ForgeSetting::Auto,
+            ForgeChoice::Auto,
             Some("https://u:s3cret@ghe/api/v3"),
         )
         .unwrap_err();
@@ -424,7 +420,7 @@ mod tests {
         );
         let e = ForgeRepo::from_url(
             "https://github.com/a/b",
-            ForgeSetting::Auto,
+            ForgeChoice::Auto,
             Some("ftp://ghe/api"),
         )
         .unwrap_err();

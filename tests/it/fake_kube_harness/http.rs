@@ -6,7 +6,7 @@ use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 
-use assay::experiment::Experiment;
+use assay::crd::Experiment;
 use kube::Api;
 use serde_json::{Value, json};
 

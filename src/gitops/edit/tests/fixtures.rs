@@ -49,7 +49,7 @@ fn every_edit(name: &str) {
     }
 
     let Some(candidate) = before.candidate.clone() else {
-        for v in [Verdict::Promote, reject()] {
+        for v in [VerdictEdit::Promote, reject()] {
             let a = apply_verdict(&text, &before.id, &v).unwrap();
             assert_eq!(a, Applied::Superseded { found: None });
         }
@@ -57,7 +57,7 @@ fn every_edit(name: &str) {
     };
 
     // promote
-    let (out, next) = changed(apply_verdict(&text, &before.id, &Verdict::Promote));
+    let (out, next) = changed(apply_verdict(&text, &before.id, &VerdictEdit::Promote));
     same_form(&text, &out);
     let after = release(&out);
     assert_eq!(after.baseline, candidate);

@@ -96,8 +96,8 @@ fn changed(a: Result<Applied, EditError>) -> (String, Vec<String>) {
 const REASON: &str = "error-rate 0.05 > 0.01";
 const DATE: &str = "2026-05-01T10:00:00Z";
 
-fn reject() -> Verdict {
-    Verdict::Reject {
+fn reject() -> VerdictEdit {
+    VerdictEdit::Reject {
         reason: REASON.into(),
         date: DATE.into(),
     }

@@ -259,18 +259,18 @@ proptest! {
             // Queue mode with a candidate under test: promote it first.
             prop_assert_eq!(position, 1);
             let id = release(&out).id;
-            out = changed(apply_verdict(&out, &id, &Verdict::Promote)).0;
+            out = changed(apply_verdict(&out, &id, &VerdictEdit::Promote)).0;
             prop_assert_eq!(Some(release(&out).baseline), before.candidate);
         }
         let proposed = release(&out);
         prop_assert_eq!(proposed.candidate.as_ref(), Some(&version(&prop)));
-        let (promoted, _) = changed(apply_verdict(&out, &proposed.id, &Verdict::Promote));
+        let (promoted, _) = changed(apply_verdict(&out, &proposed.id, &VerdictEdit::Promote));
         same_form(&text, &promoted);
         let after = release(&promoted);
         prop_assert_eq!(&after.baseline, &version(&prop));
         prop_assert_eq!(after.candidate, None);
         prop_assert_eq!(after.rejected, before.rejected);
-        let again = apply_verdict(&promoted, &proposed.id, &Verdict::Promote).unwrap();
+        let again = apply_verdict(&promoted, &proposed.id, &VerdictEdit::Promote).unwrap();
         prop_assert_eq!(again, Applied::Superseded { found: None });
     }
 
@@ -309,10 +309,10 @@ proptest! {
             let _ = set_candidate(text, &prop, false);
             let _ = receive_winner(text, &prop);
             let _ = clear_candidate(text);
-            let _ = apply_verdict(text, "0000000000", &Verdict::Promote);
+            let _ = apply_verdict(text, "0000000000", &VerdictEdit::Promote);
             if let Ok(r) = spec::parse_raw("x", text.as_bytes()) {
                 let id = spec::experiment_id(&r);
-                let _ = apply_verdict(text, &id, &Verdict::Promote);
+                let _ = apply_verdict(text, &id, &VerdictEdit::Promote);
                 let _ = apply_verdict(text, &id, &reject());
             }
         }

@@ -5,7 +5,12 @@ use super::*;
 
 /// `text` with its candidate promoted; panics unless that changes it.
 fn promoted(text: &str) -> String {
-    changed(apply_verdict(text, &release(text).id, &Verdict::Promote)).0
+    changed(apply_verdict(
+        text,
+        &release(text).id,
+        &VerdictEdit::Promote,
+    ))
+    .0
 }
 
 #[test]
@@ -89,12 +94,12 @@ fn reject_creates_the_list_at_the_end_of_spec() {
     let (out, _) = changed(apply_verdict(
         &text,
         &id,
-        &Verdict::Reject {
+        &VerdictEdit::Reject {
             reason: "p95-latency 812ms > 500ms\nsecond line".into(),
             date: "2026-05-01".into(),
         },
     ));
-    let experiment = render::scalar(&id, render::Quote::Plain);
+    let experiment = write::scalar(&id, write::Quote::Plain);
     assert_eq!(
         out,
         with(&format!(
@@ -110,7 +115,7 @@ fn an_untouched_queue_stays_as_written() {
     let (out, _) = changed(apply_verdict(&text, &id, &reject()));
     let record = format!(
         "{{version: v2, image: web:2, experiment: {}, reason: {}, date: '{DATE}'}}",
-        render::scalar(&id, render::Quote::Plain),
+        write::scalar(&id, write::Quote::Plain),
         REASON
     );
     assert_eq!(out, with(&format!("  queue: []\n  rejected: [{record}]\n")));
@@ -120,7 +125,7 @@ fn an_untouched_queue_stays_as_written() {
 fn a_verdict_for_another_experiment_is_superseded() {
     let text = fixture("comments");
     let id = release(&text).id;
-    for v in [Verdict::Promote, reject()] {
+    for v in [VerdictEdit::Promote, reject()] {
         let a = apply_verdict(&text, "0000000000", &v).unwrap();
         assert_eq!(
             a,
@@ -129,7 +134,7 @@ fn a_verdict_for_another_experiment_is_superseded() {
             }
         );
     }
-    let a = apply_verdict(&fixture("markers"), &id, &Verdict::Promote).unwrap();
+    let a = apply_verdict(&fixture("markers"), &id, &VerdictEdit::Promote).unwrap();
     assert_eq!(a, Applied::Superseded { found: None });
 }
 
@@ -138,7 +143,7 @@ fn the_same_verdict_twice_is_superseded_the_second_time() {
     for name in ["crlf", "comments"] {
         let text = fixture(name);
         let id = release(&text).id;
-        for v in [Verdict::Promote, reject()] {
+        for v in [VerdictEdit::Promote, reject()] {
             let (once, _) = changed(apply_verdict(&text, &id, &v));
             let again = apply_verdict(&once, &id, &v).unwrap();
             let found = release(&once).candidate.map(|_| release(&once).id);

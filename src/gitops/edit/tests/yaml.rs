@@ -15,7 +15,7 @@ fn anchors_in_what_changes_are_refused_when_used_elsewhere() {
     };
     assert_eq!(clear_candidate(&text), Err(want.clone()));
     assert_eq!(
-        apply_verdict(&text, &id, &Verdict::Promote),
+        apply_verdict(&text, &id, &VerdictEdit::Promote),
         Err(want.clone())
     );
     assert_eq!(
@@ -30,7 +30,7 @@ fn anchors_in_what_changes_are_refused_when_used_elsewhere() {
     let text = "apiVersion: assay.dev/v1alpha1\nkind: Release\nmetadata:\n  name: web\nspec:\n  baseline:\n    version: v1\n    image: web:1\n    env: &e {A: b}\n  candidate: {version: v2, image: web:2}\n  loadgen:\n    headers: *e\n";
     let id = release(text).id;
     assert_eq!(
-        apply_verdict(text, &id, &Verdict::Promote),
+        apply_verdict(text, &id, &VerdictEdit::Promote),
         Err(EditError::AnchorInUse {
             anchor: "e".into(),
             section: "spec.baseline.env".into()
@@ -44,7 +44,7 @@ fn anchors_in_what_changes_are_refused_when_used_elsewhere() {
 fn aliases_and_merge_keys_in_the_candidate_are_expanded() {
     let text = "apiVersion: assay.dev/v1alpha1\nkind: Release\nmetadata:\n  name: web\nspec:\n  baseline: &base\n    version: v1\n    image: web:1\n    env: &env {A: b}\n  candidate:\n    <<: *base\n    version: v2\n  queue:\n    - {version: v3, image: web:3, env: *env}\n  promotion: {onNewCandidate: queue}\n";
     let before = release(text);
-    let (out, _) = changed(apply_verdict(text, &before.id, &Verdict::Promote));
+    let (out, _) = changed(apply_verdict(text, &before.id, &VerdictEdit::Promote));
     snap("merge_promote", &out);
     let after = release(&out);
     assert_eq!(Some(after.baseline), before.candidate);

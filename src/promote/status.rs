@@ -3,11 +3,11 @@
 //! `--experiment FILE`. Status is written as JSON merge patches of the
 //! fields that changed; nothing here ever carries credentials.
 
+use crate::runtime::Runtime;
 use serde_json::{Value, json};
-use tokio::runtime::Runtime;
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::experiment::{Experiment, ExperimentStatus};
+use crate::crd::{Experiment, ExperimentStatus};
 
 /// The status fields the hook writes: the CRD's status type itself, whose
 /// unset fields are left out of the merge patch (so they stay as they are).
@@ -24,13 +24,13 @@ fn patch(s: &Status) -> Value {
 }
 
 /// The cluster side of one hook run, or nothing (local runs).
-pub struct Recorder<'a> {
+pub struct StatusWriter<'a> {
     pub cluster: Option<&'a Cluster>,
     pub runtime: &'a Runtime,
     pub experiment: &'a Experiment,
 }
 
-impl Recorder<'_> {
+impl StatusWriter<'_> {
     /// Writes the status; a failure here stops the hook (the verdict must
     /// be recorded before Git is touched).
     pub fn status(&self, s: &Status) -> Result<(), ClusterError> {

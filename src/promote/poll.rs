@@ -9,7 +9,7 @@ use crate::gitops::writeback;
 use crate::spec;
 
 /// The env repo as the hook watches it.
-pub struct Watch<'a> {
+pub struct RepoPoll<'a> {
     pub remote: &'a Remote,
     pub branch: &'a str,
     pub path: &'a str,
@@ -29,9 +29,9 @@ pub enum Held {
     Delivered(String),
 }
 
-impl<'a> Watch<'a> {
-    pub fn new(remote: &'a Remote, branch: &'a str, path: &'a str, id: &'a str) -> Watch<'a> {
-        Watch {
+impl<'a> RepoPoll<'a> {
+    pub fn new(remote: &'a Remote, branch: &'a str, path: &'a str, id: &'a str) -> RepoPoll<'a> {
+        RepoPoll {
             remote,
             branch,
             path,

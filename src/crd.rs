@@ -10,7 +10,8 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Forge, MetricType, Mode, Pattern, Prefer};
+use crate::spec::{ForgeChoice, MetricType, Mode, Pattern};
+pub use crate::spec::{Objective, Reward};
 
 /// What the hook judges and where it writes the verdict.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -42,7 +43,7 @@ pub struct ExperimentSpec {
     /// The version under test.
     pub candidate: VersionRef,
     /// When measuring starts and how long it lasts, counted from the start of the load.
-    pub window: Window,
+    pub window: WindowSpec,
     /// Requests per version before a metric judged on its estimate (mean
     /// latency, custom values) counts; rate objectives need no minimum.
     pub min_requests: u64,
@@ -97,7 +98,7 @@ pub struct VersionRef {
 /// The measurement window, in whole seconds.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Window {
+pub struct WindowSpec {
     /// Load before measuring starts.
     #[schemars(range(max = 2_592_000))]
     pub warmup_seconds: u64,
@@ -116,33 +117,6 @@ pub struct Window {
 /// The margin a spec without one gets.
 pub fn default_margin() -> f64 {
     0.5
-}
-
-/// A limit on one metric; at least one of `upperLimit` and `lowerLimit` is set.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Objective {
-    /// A built-in metric (`error-rate`, `mean-latency`, `p99-latency`, …) or a name in `metrics`.
-    pub metric: String,
-    /// Highest acceptable value; absent: no upper limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upper_limit: Option<f64>,
-    /// Lowest acceptable value; absent: no lower limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lower_limit: Option<f64>,
-    /// Limits are ratios to the baseline's value.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub relative: bool,
-}
-
-/// A metric an `ab` experiment optimises to pick the winner.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Reward {
-    /// A built-in metric or a name in `metrics`.
-    pub metric: String,
-    /// `high` or `low`: which values win.
-    pub prefer: Prefer,
 }
 
 /// A custom metric: a PromQL query run once per version.
@@ -186,7 +160,7 @@ pub struct WriteBack {
     /// Secret in the Experiment's namespace, mounted into the hook.
     pub credentials_secret: String,
     /// `auto`, `github`, `gitlab` or `gitea`: where pull requests are opened.
-    pub forge: Forge,
+    pub forge: ForgeChoice,
     /// Forge API base URL, for GitHub Enterprise and self-hosted forges.
     #[serde(default, rename = "apiURL", skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
@@ -349,13 +323,12 @@ fn kubernetes_int_formats(schema: &mut JSONSchemaProps) {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExperimentStatus {
-    /// Running, Completed, Failed (the hook gave up; a re-run resumes) or
-    /// Terminated (stopped by SIGTERM; a re-run resumes).
+    /// Where the hook is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
-    /// promote, reject or superseded, once decided.
+    pub phase: Option<Phase>,
+    /// Set once decided, and never changed after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verdict: Option<String>,
+    pub verdict: Option<Verdict>,
     /// Human-readable detail of the phase or verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -431,9 +404,92 @@ pub struct Evidence {
     /// Rate objectives: at this look, this many hits or fewer promote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promote_at: Option<u64>,
-    /// Objectives: pass, fail, pending, inconclusive, or reference (the
-    /// baseline of a relative limit); rewards: better, worse, tie or pending.
-    pub result: String,
+    /// What this row says about the candidate.
+    pub result: Finding,
+}
+
+/// Where the promote hook is, as `kubectl get` and the health check show it.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    /// Judging, or delivering a verdict already recorded.
+    Running,
+    /// The verdict (or supersession) is delivered.
+    Completed,
+    /// The hook gave up (e.g. the write-back was refused); a re-run resumes.
+    Failed,
+    /// Stopped by SIGTERM; a re-run resumes.
+    Terminated,
+}
+
+/// The experiment's outcome. Recorded before Git is touched and never
+/// changed after, so a restarted hook delivers exactly what was judged.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The candidate becomes the baseline.
+    Promote,
+    /// The candidate is dropped and recorded under `rejected`.
+    Reject,
+    /// Git moved on to another candidate before a verdict: nothing is written.
+    #[value(skip)]
+    Superseded,
+}
+
+impl Verdict {
+    /// The word used in the status, commit trailers and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Promote => "promote",
+            Verdict::Reject => "reject",
+            Verdict::Superseded => "superseded",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one evidence row says about the candidate.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Finding {
+    /// Objective: within its limit (proven, for rate objectives).
+    Pass,
+    /// Objective: over its limit, or not proven by the deadline.
+    Fail,
+    /// Not decided at this look; rewards: no winner yet.
+    Pending,
+    /// Objective: cannot be decided from the data (too few requests).
+    Inconclusive,
+    /// The baseline's row of a relative limit: what the candidate is held to.
+    Reference,
+    /// Reward: this version wins.
+    Better,
+    /// Reward: this version loses.
+    Worse,
+    /// Reward: no difference at the deadline.
+    Tie,
+}
+
+impl Finding {
+    /// The word used in the status and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Finding::Pass => "pass",
+            Finding::Fail => "fail",
+            Finding::Pending => "pending",
+            Finding::Inconclusive => "inconclusive",
+            Finding::Reference => "reference",
+            Finding::Better => "better",
+            Finding::Worse => "worse",
+            Finding::Tie => "tie",
+        }
+    }
 }
 
 /// One look of the hook, as the sequential test needs it again.
