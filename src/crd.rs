@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 use crate::spec::{ForgeChoice, MetricType, Mode, Pattern};
 pub use crate::spec::{Objective, Reward};
 
+mod action;
+mod conditions;
+pub use action::{Action, ManualAction};
+pub use conditions::{Condition, ConditionStatus, ConditionType, derive as derive_conditions};
+
 /// What the hook judges and where it writes the verdict.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
@@ -25,7 +30,11 @@ pub use crate::spec::{Objective, Reward};
     category = "assay",
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
     printcolumn = r#"{"name":"Verdict","type":"string","jsonPath":".status.verdict"}"#,
+    printcolumn = r#"{"name":"Judged","type":"string","jsonPath":".status.conditions[?(@.type==\"Judged\")].reason"}"#,
+    printcolumn = r#"{"name":"Delivered","type":"string","jsonPath":".status.conditions[?(@.type==\"Delivered\")].reason"}"#,
+    printcolumn = r#"{"name":"Look","type":"integer","jsonPath":".status.iteration"}"#,
     printcolumn = r#"{"name":"Candidate","type":"string","jsonPath":".spec.candidate.version"}"#,
+    printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.message"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -372,6 +381,18 @@ pub struct ExperimentStatus {
     /// The pull request carrying the verdict, in `pull-request` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<String>,
+    /// Set when the verdict (or the abort) came from an Argo CD action, not
+    /// from the judgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual: Option<ManualAction>,
+    /// Progressing, Judged and Delivered, derived from the fields above at
+    /// every write (`crd::conditions`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// The `metadata.generation` the hook acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
 }
 
 /// One metric of one version, as judged.
@@ -419,6 +440,10 @@ pub enum Phase {
     Failed,
     /// Stopped by SIGTERM; a re-run resumes.
     Terminated,
+    /// Stopped by the `abort` action: no verdict, nothing written, the
+    /// candidate stays proposed. A re-run aborts again while the
+    /// annotation is there.
+    Aborted,
 }
 
 /// The experiment's outcome. Recorded before Git is touched and never

@@ -6,6 +6,7 @@
 //! start. Every step is idempotent: a killed hook re-run resumes.
 
 mod deliver;
+mod manual;
 mod poll;
 mod status;
 mod syncfail;
@@ -140,19 +141,11 @@ pub fn run(
         log(&format!(
             "the env repo proposes this experiment again after verdict commit {commit}: judging it anew"
         ));
-        let rec = StatusWriter {
-            cluster: cluster.as_ref(),
-            runtime,
-            experiment: &exp,
-        };
+        let rec = StatusWriter::new(cluster.as_ref(), runtime, &exp);
         rec.reset()?;
         exp.status = Some(ExperimentStatus::default());
     }
-    let rec = StatusWriter {
-        cluster: cluster.as_ref(),
-        runtime,
-        experiment: &exp,
-    };
+    let rec = StatusWriter::new(cluster.as_ref(), runtime, &exp);
     let status = exp.status.clone().unwrap_or_default();
     if let Some(pr) = &status.pull_request {
         return Ok(Finished::Nothing(format!(
@@ -164,6 +157,7 @@ pub fn run(
             log(&format!(
                 "resuming: the status already holds the verdict {v}"
             ));
+            manual::ignored(&rec, v, log);
             let reason = status
                 .reason
                 .clone()
@@ -303,6 +297,9 @@ fn judge_loop(
     loop {
         if let Some(stopped) = stop_requested(rec, iteration)? {
             return Err(stopped);
+        }
+        if let Some(asked) = manual::requested(rec, log) {
+            return manual::act(rec, remote, opts, asked, iteration, log);
         }
         let now = judge::now();
         let look = window.look(now);

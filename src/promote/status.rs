@@ -1,26 +1,46 @@
 //! Where the hook records what it does: the Experiment's status and Events
 //! in a cluster, or only the progress lines when run locally with
 //! `--experiment FILE`. Status is written as JSON merge patches of the
-//! fields that changed; nothing here ever carries credentials.
+//! fields that changed, each with the conditions and observedGeneration the
+//! whole status then implies (`crd::derive_conditions`): the writer keeps
+//! the status as last written, being its only writer. Nothing here ever
+//! carries credentials.
+
+use std::cell::RefCell;
 
 use crate::runtime::Runtime;
 use serde_json::{Value, json};
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::crd::{Experiment, ExperimentStatus};
+use crate::crd::{Experiment, ExperimentStatus, Phase, derive_conditions};
 
 /// The status fields the hook writes: the CRD's status type itself, whose
 /// unset fields are left out of the merge patch (so they stay as they are).
 pub type Status = ExperimentStatus;
 
 /// `s` as a merge patch, stamped with the time of writing.
-fn patch(s: &Status) -> Value {
+fn patch(s: &Status, now: &str) -> Value {
     let stamped = Status {
-        updated_at: Some(crate::judge::now().to_string()),
+        updated_at: Some(now.to_string()),
         ..s.clone()
     };
     // Plain data with string keys: serialising it cannot fail.
     serde_json::to_value(stamped).unwrap_or_else(|_| json!({}))
+}
+
+/// `patch` applied to `base` as the API server applies a merge patch.
+fn merged(base: &Status, patch: &Value) -> Status {
+    let mut v = serde_json::to_value(base).unwrap_or_else(|_| json!({}));
+    if let (Some(into), Some(from)) = (v.as_object_mut(), patch.as_object()) {
+        for (k, x) in from {
+            if x.is_null() {
+                into.remove(k);
+            } else {
+                into.insert(k.clone(), x.clone());
+            }
+        }
+    }
+    serde_json::from_value(v).unwrap_or_else(|_| base.clone())
 }
 
 /// The cluster side of one hook run, or nothing (local runs).
@@ -28,19 +48,56 @@ pub struct StatusWriter<'a> {
     pub cluster: Option<&'a Cluster>,
     pub runtime: &'a Runtime,
     pub experiment: &'a Experiment,
+    /// The status as last written (or read, before the first write).
+    current: RefCell<Status>,
 }
 
-impl StatusWriter<'_> {
+impl<'a> StatusWriter<'a> {
+    pub fn new(
+        cluster: Option<&'a Cluster>,
+        runtime: &'a Runtime,
+        experiment: &'a Experiment,
+    ) -> StatusWriter<'a> {
+        StatusWriter {
+            cluster,
+            runtime,
+            experiment,
+            current: RefCell::new(experiment.status.clone().unwrap_or_default()),
+        }
+    }
+
+    /// The status as last written.
+    pub fn current(&self) -> Status {
+        self.current.borrow().clone()
+    }
+
+    /// `s` as a patch with the conditions it implies, and the status after it.
+    fn with_conditions(&self, s: &Value, now: &str) -> (Value, Status) {
+        let before = self.current.borrow().clone();
+        let mut after = merged(&before, s);
+        let generation = self.experiment.metadata.generation;
+        after.conditions = derive_conditions(&after, &before.conditions, generation, now);
+        after.observed_generation = generation;
+        let mut body = s.clone();
+        body["conditions"] = serde_json::to_value(&after.conditions).unwrap_or(Value::Null);
+        if let Some(g) = generation {
+            body["observedGeneration"] = json!(g);
+        }
+        (body, after)
+    }
+
     /// Writes the status; a failure here stops the hook (the verdict must
     /// be recorded before Git is touched).
     pub fn status(&self, s: &Status) -> Result<(), ClusterError> {
+        let now = crate::judge::now().to_string();
+        let (body, after) = self.with_conditions(&patch(s, &now), &now);
         let Some(c) = self.cluster else {
+            *self.current.borrow_mut() = after;
             return Ok(());
         };
         let name = self.experiment.metadata.name.as_deref().unwrap_or_default();
-        let body = patch(s);
         // One retry for a server error or no answer (kube itself retries 429/503/504).
-        match self.runtime.block_on(c.patch_status(name, &body)) {
+        let written = match self.runtime.block_on(c.patch_status(name, &body)) {
             Ok(()) => Ok(()),
             Err(first) if first.is_transient() => {
                 std::thread::sleep(std::time::Duration::from_millis(500));
@@ -49,7 +106,11 @@ impl StatusWriter<'_> {
                     .map_err(|_| first)
             }
             Err(e) => Err(e),
+        };
+        if written.is_ok() {
+            *self.current.borrow_mut() = after;
         }
+        written
     }
 
     /// Clears a delivered verdict, for an experiment proposed again.
@@ -58,14 +119,18 @@ impl StatusWriter<'_> {
             return Ok(());
         };
         let name = self.experiment.metadata.name.as_deref().unwrap_or_default();
+        let now = crate::judge::now().to_string();
         let cleared = json!({
-            "phase": "Running", "verdict": null, "reason": null, "window": null,
+            "phase": Phase::Running, "verdict": null, "reason": null, "window": null,
             "commit": null, "pullRequest": null, "evidence": null, "iteration": null, "looks": null,
-            "decidedAt": null, "deliveredAt": null, "refreshedAt": null,
+            "decidedAt": null, "deliveredAt": null, "refreshedAt": null, "manual": null,
             "startedAt": null, "message": "proposed again: judging anew",
-            "updatedAt": crate::judge::now().to_string(),
+            "updatedAt": now,
         });
-        self.runtime.block_on(c.patch_status(name, &cleared))
+        let (body, after) = self.with_conditions(&cleared, &now);
+        self.runtime.block_on(c.patch_status(name, &body))?;
+        *self.current.borrow_mut() = after;
+        Ok(())
     }
 
     /// Records an Event; failures are reported on stderr but never stop the hook.

@@ -16,23 +16,23 @@ const SECRET_TOKEN: &str = "tok-s3cret-do-not-log";
 /// Everything a hook run needs: the env repo with a candidate, its rendered
 /// manifests, the fake API server loaded with the Experiment, and a
 /// mounted credentials Secret.
-struct Cluster {
-    env: Env,
-    fake: FakeKube,
-    manifests: Vec<Value>,
-    id: String,
-    name: String,
-    creds: tempfile::TempDir,
+pub(super) struct Cluster {
+    pub(super) env: Env,
+    pub(super) fake: FakeKube,
+    pub(super) manifests: Vec<Value>,
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) creds: tempfile::TempDir,
 }
 
 impl Cluster {
     /// The hook with its load generator as a sync-phase Job, whose times
     /// the tests set (`loadgen.mode: job`).
-    fn new(repo: &str) -> Cluster {
+    pub(super) fn new(repo: &str) -> Cluster {
         Cluster::with_load(repo, true)
     }
 
-    fn with_load(repo: &str, job: bool) -> Cluster {
+    pub(super) fn with_load(repo: &str, job: bool) -> Cluster {
         let env = Env::with_load(repo, job);
         env.propose("v2", "iter8/productpage:v2");
         let id = id_of(&env.spec());
@@ -56,12 +56,12 @@ impl Cluster {
     }
 
     /// The loadgen Job as the cluster reports it, started `seconds` ago.
-    fn loadgen_started(&self, seconds: u64, failed: bool) {
+    pub(super) fn loadgen_started(&self, seconds: u64, failed: bool) {
         self.loadgen(seconds, None, failed);
     }
 
     /// Started `started` seconds ago and, if given, completed `completed` ago.
-    fn loadgen(&self, started: u64, completed: Option<u64>, failed: bool) {
+    pub(super) fn loadgen(&self, started: u64, completed: Option<u64>, failed: bool) {
         let mut job = find(&self.manifests, "Job").clone();
         assert!(
             job["metadata"]["name"]
@@ -82,7 +82,7 @@ impl Cluster {
         self.fake.put(job);
     }
 
-    fn candidate_deployment(&self, stuck: bool) {
+    pub(super) fn candidate_deployment(&self, stuck: bool) {
         let d = self
             .manifests
             .iter()
@@ -99,7 +99,7 @@ impl Cluster {
         self.fake.put(d);
     }
 
-    fn hook(&self, args: &[&str]) -> Command {
+    pub(super) fn hook(&self, args: &[&str]) -> Command {
         let kubeconfig = self.fake.kubeconfig();
         let mut all = vec!["--credentials", self.creds.path().to_str().unwrap()];
         all.extend_from_slice(args);
@@ -115,7 +115,7 @@ impl Cluster {
     }
 
     /// Runs the hook against a Prometheus where both versions are healthy.
-    fn judge_healthy(&self) -> std::process::Output {
+    pub(super) fn judge_healthy(&self) -> std::process::Output {
         let prom = prometheus(Some);
         finish(
             self.hook(&["--prometheus", &prom.url()]),
@@ -123,14 +123,14 @@ impl Cluster {
         )
     }
 
-    fn status(&self) -> Value {
+    pub(super) fn status(&self) -> Value {
         self.fake
             .get("assay.dev/v1alpha1", "experiments", NS, &self.name)
             .unwrap()["status"]
             .clone()
     }
 
-    fn event_reasons(&self) -> Vec<String> {
+    pub(super) fn event_reasons(&self) -> Vec<String> {
         self.fake
             .list("events.k8s.io/v1", "events", NS)
             .iter()
@@ -138,7 +138,7 @@ impl Cluster {
             .collect()
     }
 
-    fn assert_no_secret(&self, stderr: &str) {
+    pub(super) fn assert_no_secret(&self, stderr: &str) {
         assert!(!stderr.contains(SECRET_TOKEN));
         for r in self.fake.requests() {
             let body = r.body.map(|b| b.to_string()).unwrap_or_default();

@@ -219,6 +219,28 @@ impl FakeKube {
         self.state().objects.get(&key).cloned()
     }
 
+    /// Sets (`Some`) or removes (`None`) one annotation of a stored object
+    /// as a metadata patch would, leaving the rest of it as it is now; for
+    /// what a person or Argo CD does while a client runs. Panics when the
+    /// object is not stored.
+    pub fn annotate(
+        &self,
+        (api_version, plural, namespace, name): (&str, &str, &str, &str),
+        annotation: &str,
+        value: Option<&str>,
+    ) {
+        let key = (
+            api_version.into(),
+            plural.into(),
+            namespace.into(),
+            name.into(),
+        );
+        assert!(
+            self.state().annotate(&key, annotation, value),
+            "no {api_version} {plural} {namespace}/{name} to annotate"
+        );
+    }
+
     /// Every stored object of one resource in one namespace, by name.
     pub fn list(&self, api_version: &str, plural: &str, namespace: &str) -> Vec<Value> {
         self.state()
