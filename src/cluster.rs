@@ -1,7 +1,7 @@
 //! The Kubernetes side of the hook, and nothing more than the Role that
 //! `generate` renders allows (`render::hook::rules`; a test compares the
 //! two): get its Experiment, patch the Experiment's status (JSON merge
-//! patch), get the load generator's Job and the candidate's Deployment, and
+//! patch) and its progress annotation, get the load generator's Job and the candidate's Deployment, and
 //! create Events (events.k8s.io/v1). Async, driven by the hook's
 //! current-thread runtime.
 
@@ -126,6 +126,16 @@ impl Cluster {
             .await
             .map(|_| ())
             .map_err(|e| error(format!("patch status of experiment {name}"), e))
+    }
+
+    /// Sets one annotation of the Experiment (a merge patch of its metadata).
+    pub async fn annotate(&self, name: &str, key: &str, value: &str) -> Result<(), ClusterError> {
+        let body = serde_json::json!({ "metadata": { "annotations": { key: value } } });
+        self.experiments()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&body))
+            .await
+            .map(|_| ())
+            .map_err(|e| error(format!("annotate experiment {name}"), e))
     }
 
     /// When the load generator Job started and, if it has, completed.

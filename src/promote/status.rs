@@ -50,6 +50,22 @@ pub struct StatusWriter<'a> {
     pub experiment: &'a Experiment,
     /// The status as last written (or read, before the first write).
     current: RefCell<Status>,
+    /// The progress annotation as last written.
+    progress: RefCell<Option<String>>,
+}
+
+/// Argo CD 3 ignores updates of `/status` alone (the default
+/// `resource.customizations.ignoreResourceUpdates.all`) unless the health
+/// status changes, and the Experiment is always Healthy: without a change
+/// elsewhere, the health message it shows lags behind the hook. The hook
+/// therefore also writes this annotation, which changes with every look and
+/// condition.
+pub const PROGRESS_ANNOTATION: &str = "assay.dev/progress";
+
+/// The annotation's value: the conditions' reasons and the look.
+fn progress(s: &Status) -> String {
+    let reasons: Vec<&str> = s.conditions.iter().map(|c| c.reason.as_str()).collect();
+    format!("{} look {}", reasons.join("/"), s.iteration.unwrap_or(0))
 }
 
 impl<'a> StatusWriter<'a> {
@@ -63,6 +79,7 @@ impl<'a> StatusWriter<'a> {
             runtime,
             experiment,
             current: RefCell::new(experiment.status.clone().unwrap_or_default()),
+            progress: RefCell::new(None),
         }
     }
 
@@ -108,9 +125,26 @@ impl<'a> StatusWriter<'a> {
             Err(e) => Err(e),
         };
         if written.is_ok() {
+            self.nudge(c, name, &after);
             *self.current.borrow_mut() = after;
         }
         written
+    }
+
+    /// Writes [`PROGRESS_ANNOTATION`] when it changed. Best effort: a
+    /// failure only delays what Argo CD shows, and is one warning.
+    fn nudge(&self, c: &Cluster, name: &str, status: &Status) {
+        let value = progress(status);
+        if self.progress.borrow().as_deref() == Some(value.as_str()) {
+            return;
+        }
+        match self
+            .runtime
+            .block_on(c.annotate(name, PROGRESS_ANNOTATION, &value))
+        {
+            Ok(()) => *self.progress.borrow_mut() = Some(value),
+            Err(e) => eprintln!("assay: warning: {e}"),
+        }
     }
 
     /// Clears a delivered verdict, for an experiment proposed again.
@@ -129,6 +163,7 @@ impl<'a> StatusWriter<'a> {
         });
         let (body, after) = self.with_conditions(&cleared, &now);
         self.runtime.block_on(c.patch_status(name, &body))?;
+        self.nudge(c, name, &after);
         *self.current.borrow_mut() = after;
         Ok(())
     }

@@ -144,14 +144,7 @@ fn conditions_of_a_promotion() {
 #[test]
 fn conditions_of_a_rejection_and_a_failed_write_back() {
     let c = Cluster::new("env-cond-reject");
-    c.loadgen_started(150, false);
-    let prom = prometheus(|w| Some(w.error_fraction(0.2)));
-    c.env.daemon.kill();
-    let out = finish(
-        c.hook(&["--prometheus", &prom.url(), "--git-deadline", "1s"]),
-        Duration::from_secs(60),
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    c.reject_with_git_down();
     assert_eq!(
         transitions(&c),
         [
@@ -161,12 +154,7 @@ fn conditions_of_a_rejection_and_a_failed_write_back() {
         ]
     );
     conditions_are_well_formed(&c);
-    c.env.daemon.restart();
-    let out = finish(
-        c.hook(&["--prometheus", "http://127.0.0.1:1"]),
-        Duration::from_secs(60),
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    c.retry_with_git_back();
     assert_eq!(
         shape(&c.status()),
         s("False/Completed", "True/Rejected", "True/Committed")
