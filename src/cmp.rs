@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::spec::Mode;
+use crate::spec::{Mode, Release};
 
 /// The image of the hook Jobs when the sidecar does not say (`ASSAY_IMAGE`).
 pub const DEFAULT_IMAGE: &str = concat!("ghcr.io/assay-dev/assay:v", env!("CARGO_PKG_VERSION"));
@@ -95,7 +95,8 @@ pub enum CmpError {
     Parameters(String),
     /// A parameter assay does not know: refused, since a typo must not be ignored.
     #[error(
-        "parameter {name:?} is not one assay knows; known: candidate-weight, prometheus-url, promotion-mode, argocd-server"
+        "parameter {name:?} is not one assay knows; known: {}",
+        known_parameters()
     )]
     UnknownParameter {
         /// The parameter name as given.
@@ -113,7 +114,19 @@ pub enum CmpError {
     },
 }
 
-/// Settings resolved from parameters and plugin env (not yet from the spec).
+/// The names `ARGOCD_APP_PARAMETERS` may carry, for the error that refuses others.
+fn known_parameters() -> String {
+    Setting::ALL.map(Setting::param).join(", ")
+}
+
+/// The candidate's share of requests when nothing sets one.
+pub const DEFAULT_CANDIDATE_WEIGHT: u8 = 10;
+
+/// How the verdict reaches Git when nothing says: a person or CI merges it.
+pub const DEFAULT_PROMOTION_MODE: Mode = Mode::PullRequest;
+
+/// The plugin settings from one place (the spec, parameters, or plugin env),
+/// or all of them resolved with [`Settings::over`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     /// Percentage of requests for the candidate, 0–100.
@@ -246,6 +259,28 @@ impl CmpEnv {
 }
 
 impl Settings {
+    /// The settings `assay.yaml` itself sets.
+    pub fn of_spec(rel: &Release) -> Settings {
+        Settings {
+            candidate_weight: rel.traffic.candidate_weight,
+            prometheus_url: rel.experiment.prometheus.clone(),
+            promotion_mode: rel.promotion.mode,
+            argocd_server: rel.promotion.argocd_server.clone(),
+        }
+    }
+
+    /// `self`'s values where set, else `lower`'s: the one place the order
+    /// spec > parameter > plugin env is applied (parameters already sit over
+    /// plugin env in [`CmpEnv::settings`]; defaults come last, where used).
+    pub fn over(&self, lower: &Settings) -> Settings {
+        Settings {
+            candidate_weight: self.candidate_weight.or(lower.candidate_weight),
+            prometheus_url: self.prometheus_url.clone().or(lower.prometheus_url.clone()),
+            promotion_mode: self.promotion_mode.or(lower.promotion_mode),
+            argocd_server: self.argocd_server.clone().or(lower.argocd_server.clone()),
+        }
+    }
+
     fn set(
         &mut self,
         setting: Setting,
@@ -302,10 +337,10 @@ impl Settings {
             Setting::CandidateWeight => self.candidate_weight.map(|w| w.to_string()),
             Setting::PrometheusUrl => self.prometheus_url.clone(),
             Setting::ArgocdServer => self.argocd_server.clone(),
-            Setting::PromotionMode => self.promotion_mode.map(|m| match m {
-                Mode::PullRequest => "pull-request".to_string(),
-                Mode::Push => "push".to_string(),
-            }),
+            Setting::PromotionMode => self
+                .promotion_mode
+                .and_then(|m| clap::ValueEnum::to_possible_value(&m))
+                .map(|v| v.get_name().to_string()),
         }
     }
 }

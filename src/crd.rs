@@ -10,7 +10,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{ForgeChoice, MetricType, Mode, Pattern};
+use crate::spec::{ForgeChoice, MetricType, Mode, Pattern, rules};
 pub use crate::spec::{Objective, Reward};
 
 mod action;
@@ -206,21 +206,20 @@ pub struct Author {
     pub email: String,
 }
 
-/// Longest warmup or duration the hook accepts: 30 days.
-pub const MAX_WINDOW_SECONDS: u64 = 30 * 24 * 3600;
+pub use crate::spec::rules::MAX_WINDOW_SECONDS;
 
 impl ExperimentSpec {
-    /// What the hook relies on, checked: `generate` only writes valid specs,
-    /// but an Experiment read from the API or a file may have been edited.
-    /// The error names the field.
+    /// What the hook relies on, checked with the rules `assay.yaml`
+    /// validation applies ([`crate::spec::rules`]): `generate` only writes
+    /// valid specs, but an Experiment read from the API or a file may have
+    /// been edited. The error names the field.
     pub fn check(&self) -> Result<(), String> {
         let w = &self.window;
-        if !(self.confidence > 0.5 && self.confidence < 1.0) {
-            return Err(format!(
-                "spec.confidence: must be strictly between 0.5 and 1, got {}",
-                self.confidence
-            ));
+        fn at(field: &str) -> impl Fn(String) -> String + '_ {
+            move |m| format!("spec.{field}: {m}")
         }
+        rules::confidence(self.confidence).map_err(at("confidence"))?;
+        rules::margin(self.margin).map_err(at("margin"))?;
         for (field, v, min) in [
             ("warmupSeconds", w.warmup_seconds, 0),
             ("durationSeconds", w.duration_seconds, 1),
@@ -232,30 +231,19 @@ impl ExperimentSpec {
                 ));
             }
         }
-        if w.min_duration_seconds > w.duration_seconds {
-            return Err(format!(
-                "spec.window.minDurationSeconds: must not be more than durationSeconds ({}), got {}",
-                w.duration_seconds, w.min_duration_seconds
-            ));
-        }
-        if !(self.margin > 0.0 && self.margin < 1.0) {
-            return Err(format!(
-                "spec.margin: must be strictly between 0 and 1, got {}",
-                self.margin
-            ));
-        }
+        rules::within_duration(w.interval_seconds, w.duration_seconds)
+            .map_err(at("window.intervalSeconds"))?;
+        rules::within_duration(w.min_duration_seconds, w.duration_seconds)
+            .map_err(at("window.minDurationSeconds"))?;
         for (i, o) in self.objectives.iter().enumerate() {
-            let limits = [o.lower_limit, o.upper_limit];
-            if limits.iter().flatten().any(|l| !l.is_finite()) || limits.iter().all(Option::is_none)
-            {
-                return Err(format!(
-                    "spec.objectives[{i}]: needs upperLimit or lowerLimit, as finite numbers"
-                ));
-            }
+            rules::limits(o.lower_limit, o.upper_limit).map_err(at(&format!("objectives[{i}]")))?;
         }
-        if self.pattern == Pattern::Ab && self.rewards.is_empty() {
-            return Err("spec.rewards: pattern ab needs at least one reward".into());
-        }
+        let field = match self.pattern {
+            Pattern::Ab => "rewards",
+            Pattern::Canary | Pattern::Slo => "objectives",
+        };
+        rules::judged_by(self.pattern, self.objectives.len(), self.rewards.len())
+            .map_err(at(field))?;
         Ok(())
     }
 }
@@ -273,8 +261,7 @@ pub fn crd_yaml() -> String {
             kubernetes_int_formats(schema);
         }
     }
-    // A CRD is plain data; serialising it cannot fail.
-    serde_saphyr::to_string(&crd).expect("serialisable CRD")
+    crate::yaml::to_string(&crd)
 }
 
 /// schemars names Rust's unsigned and narrow integers (`uint64`, `uint32`,

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cmp::{CmpEnv, CmpError};
+use crate::cmp::{CmpEnv, CmpError, Settings};
 use crate::render::{self, AppFiles, RenderError, SourceFile};
 use crate::spec::{self, Release};
 use crate::yaml::{self, Location, SpecError, SpecErrorKind};
@@ -66,21 +66,12 @@ pub fn generate(dir: &Path, env: &CmpEnv) -> Result<String, GenerateError> {
 /// parameters and plugin env. A broken spec or environment still announces
 /// the parameters, so the UI stays usable while the user fixes them.
 pub fn parameters(dir: &Path, env: Result<CmpEnv, CmpError>) -> String {
-    let mut effective = env.map(|e| e.settings).unwrap_or_default();
-    let mut from_spec = crate::cmp::Settings::default();
-    if let Ok(rel) = spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME) {
-        from_spec.candidate_weight = rel.traffic.candidate_weight;
-        from_spec.prometheus_url = rel.experiment.prometheus;
-        from_spec.promotion_mode = rel.promotion.mode;
-        effective.candidate_weight = from_spec.candidate_weight.or(effective.candidate_weight);
-        effective.prometheus_url = from_spec
-            .prometheus_url
-            .clone()
-            .or(effective.prometheus_url);
-        effective.promotion_mode = from_spec.promotion_mode.or(effective.promotion_mode);
-        from_spec.argocd_server = rel.promotion.argocd_server;
-        effective.argocd_server = from_spec.argocd_server.clone().or(effective.argocd_server);
-    }
+    let lower = env.map(|e| e.settings).unwrap_or_default();
+    let from_spec = match spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME) {
+        Ok(rel) => Settings::of_spec(&rel),
+        Err(_) => Settings::default(),
+    };
+    let effective = from_spec.over(&lower);
     crate::cmp::announcement(&effective, &from_spec).to_string() + "\n"
 }
 

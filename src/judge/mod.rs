@@ -40,6 +40,9 @@ pub enum JudgeError {
     /// A file given on the command line is unreadable or malformed.
     #[error("{path}: {message}")]
     Input { path: String, message: String },
+    /// A file given on the command line is not YAML (with its place).
+    #[error(transparent)]
+    Yaml(#[from] crate::yaml::SpecError),
     /// The Experiment asks for something the hook cannot do.
     #[error("experiment {name}: {message}")]
     Experiment { name: String, message: String },
@@ -134,10 +137,10 @@ pub fn parse_experiment(shown: &str, text: &str) -> Result<Experiment, JudgeErro
         path: shown.to_string(),
         message,
     };
-    let docs: Vec<serde_json::Value> =
-        serde_saphyr::from_multiple(text).map_err(|e| input(format!("not YAML: {e}")))?;
+    let docs = crate::yaml::documents(shown, text)?;
     let doc = docs
         .into_iter()
+        .map(|d| d.value)
         .find(|d| {
             d.get("kind").and_then(|k| k.as_str()) == Some("Experiment")
                 && d.get("apiVersion").and_then(|k| k.as_str()) == Some("assay.dev/v1alpha1")

@@ -27,7 +27,7 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
     let rel = ctx.rel;
     let e = &rel.experiment;
     let p = &rel.promotion;
-    let prometheus = e.prometheus.clone().or_else(|| ctx.env.settings.prometheus_url.clone()).ok_or_else(|| {
+    let prometheus = ctx.settings.prometheus_url.clone().ok_or_else(|| {
         ctx.spec_error(rel.places.experiment, "spec.experiment.prometheus",
             "not set: the promote hook needs a Prometheus URL; set it here, or the prometheus-url parameter, or the PROMETHEUS_URL plugin env")
     })?;
@@ -114,10 +114,7 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
             forge: p.forge,
             api_url: p.api_url.clone(),
             reject: p.reject,
-            argocd_server: p
-                .argocd_server
-                .clone()
-                .or_else(|| ctx.env.settings.argocd_server.clone()),
+            argocd_server: ctx.settings.argocd_server.clone(),
             author: Author {
                 name: p.author.name.clone(),
                 email: p.author.email.clone(),

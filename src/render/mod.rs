@@ -17,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cmp::CmpEnv;
+use crate::cmp::{self, CmpEnv, Settings};
 use crate::spec::{LoadgenMode, Mode, Release, Version};
 use crate::yaml::{Location, SpecError, SpecErrorKind};
 
@@ -86,9 +86,11 @@ pub(crate) struct Ctx<'a> {
     pub namespace: Option<String>,
     /// The port the workload serves on.
     pub port: u16,
+    /// The spec's settings over parameters over plugin env.
+    pub settings: Settings,
     /// Percentage of traffic to the candidate.
     pub weight: u8,
-    /// How the verdict reaches Git: the spec's, a parameter, plugin env, else pull-request.
+    /// How the verdict reaches Git.
     pub mode: Mode,
 }
 
@@ -154,21 +156,19 @@ pub fn all(rel: &Release, env: &CmpEnv, files: &AppFiles) -> Result<Vec<Document
         .map(workload::parse_template)
         .transpose()?;
     let port = workload::port(rel, template.as_ref());
+    let settings = Settings::of_spec(rel).over(&env.settings);
     let ctx = Ctx {
         rel,
         env,
         namespace: rel.namespace.clone().or_else(|| env.namespace.clone()),
         port,
-        weight: rel
-            .traffic
+        weight: settings
             .candidate_weight
-            .or(env.settings.candidate_weight)
-            .unwrap_or(10),
-        mode: rel
-            .promotion
-            .mode
-            .or(env.settings.promotion_mode)
-            .unwrap_or(Mode::PullRequest),
+            .unwrap_or(cmp::DEFAULT_CANDIDATE_WEIGHT),
+        mode: settings
+            .promotion_mode
+            .unwrap_or(cmp::DEFAULT_PROMOTION_MODE),
+        settings,
     };
     let mut docs = Vec::new();
     let experiment = match &rel.candidate {

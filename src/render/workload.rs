@@ -9,7 +9,7 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use serde_saphyr::Spanned as S;
+use crate::yaml::Spanned as S;
 
 use super::{Ctx, EXPERIMENT_LABEL, RenderError, SourceFile, order, security};
 use crate::spec::{Release, Router, Version, seconds};

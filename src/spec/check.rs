@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use crate::yaml::Spanned as S;
 use indexmap::IndexMap;
-use serde_saphyr::Spanned as S;
 
 use super::duration;
 use super::names::*;

@@ -4,10 +4,10 @@
 //! defaulted [`super::Release`]. The JSON Schema (`assay schema`) is derived
 //! from these types, so editors see the same shape the parser accepts.
 
+use crate::yaml::Spanned as S;
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_saphyr::Spanned as S;
 
 /// A map of strings that keeps the user's order (env order matters to
 /// Kubernetes `$(VAR)` references).

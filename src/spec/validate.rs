@@ -4,7 +4,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use serde_saphyr::Spanned as S;
+use crate::yaml::Spanned as S;
 
 use super::check::{Check, R};
 use super::model::*;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use serde_saphyr::Spanned as S;
+use crate::yaml::Spanned as S;
 
 use super::check::{Check, R};
 use super::model::*;

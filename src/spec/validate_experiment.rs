@@ -5,13 +5,14 @@
 
 use std::time::Duration;
 
+use crate::yaml::Spanned as S;
 use indexmap::IndexMap;
-use serde_saphyr::Spanned as S;
 
 use super::check::{Check, R};
 use super::duration;
 use super::model::*;
 use super::raw::{RawJudging, RawObjective};
+use super::rules;
 use crate::yaml::{Location, SpecError, SpecErrorKind};
 
 /// Placeholders a custom query may use; the hook substitutes them per version.
@@ -45,11 +46,7 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawJudging>>) -> R<Judging> {
     let warmup = c.duration(&e.warmup, "spec.experiment.warmup", secs(30))?;
     let total = c.duration_min(&e.duration, "spec.experiment.duration", secs(300), secs(1))?;
     let interval = c.duration_min(&e.interval, "spec.experiment.interval", secs(10), secs(1))?;
-    if interval > total {
-        let msg = format!(
-            "must not be longer than the duration ({}s)",
-            duration::seconds(total)
-        );
+    if let Err(msg) = rules::within_duration(interval.as_secs(), total.as_secs()) {
         return Err(match &e.interval {
             Some(v) => at(v, "spec.experiment.interval", msg),
             None => err(
@@ -64,32 +61,18 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawJudging>>) -> R<Judging> {
         Some(v) => {
             let d =
                 duration::parse(&v.value).map_err(|m| at(v, "spec.experiment.minDuration", m))?;
-            if d > total {
-                return Err(at(
-                    v,
-                    "spec.experiment.minDuration",
-                    format!(
-                        "must not be longer than the duration ({}s)",
-                        duration::seconds(total)
-                    ),
-                ));
-            }
+            rules::within_duration(d.as_secs(), total.as_secs())
+                .map_err(|m| at(v, "spec.experiment.minDuration", m))?;
             d
         }
     };
     let margin = match &e.margin {
         None => 0.5,
-        Some(v) if !(v.value > 0.0 && v.value < 1.0) => {
-            return Err(err(
-                Location::of(v),
-                "spec.experiment.margin",
-                format!(
-                    "must be more than 0 and less than 1 (e.g. 0.5: likely to promote at half a limit), got {}",
-                    v.value
-                ),
-            ));
+        Some(v) => {
+            rules::margin(v.value)
+                .map_err(|m| err(Location::of(v), "spec.experiment.margin", m))?;
+            v.value
         }
-        Some(v) => v.value,
     };
     let expected_request_rate = match &e.expected_request_rate {
         None => None,
@@ -111,17 +94,11 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawJudging>>) -> R<Judging> {
     };
     let confidence = match &e.confidence {
         None => 0.95,
-        Some(v) if !(v.value > 0.5 && v.value < 1.0) => {
-            return Err(err(
-                Location::of(v),
-                "spec.experiment.confidence",
-                format!(
-                    "must be more than 0.5 and less than 1 (e.g. 0.95), got {}",
-                    v.value
-                ),
-            ));
+        Some(v) => {
+            rules::confidence(v.value)
+                .map_err(|m| err(Location::of(v), "spec.experiment.confidence", m))?;
+            v.value
         }
-        Some(v) => v.value,
     };
     let prometheus = e
         .prometheus
@@ -218,23 +195,13 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawJudging>>) -> R<Judging> {
             prefer: r.value.prefer,
         });
     }
-    match pattern {
-        Pattern::Ab if rewards.is_empty() => {
-            return Err(err(
-                section,
-                "spec.experiment.rewards",
-                "pattern ab needs at least one reward to pick a winner".into(),
-            ));
-        }
-        Pattern::Canary | Pattern::Slo if objectives.is_empty() => {
-            return Err(err(
-                section,
-                "spec.experiment.objectives",
-                "needs at least one objective: with none, nothing could fail".into(),
-            ));
-        }
-        _ => {}
-    }
+    rules::judged_by(pattern, objectives.len(), rewards.len()).map_err(|m| {
+        let field = match pattern {
+            Pattern::Ab => "spec.experiment.rewards",
+            Pattern::Canary | Pattern::Slo => "spec.experiment.objectives",
+        };
+        err(section, field, m)
+    })?;
     Ok(Judging {
         pattern,
         warmup,
@@ -307,27 +274,17 @@ fn objective(
     };
     let upper_limit = limit(&o.upper_limit, "upperLimit")?;
     let lower_limit = limit(&o.lower_limit, "lowerLimit")?;
-    match (lower_limit, upper_limit) {
-        (None, None) => Err(err(
-            &o.metric,
-            path,
-            "needs upperLimit, lowerLimit or both".into(),
-        )),
-        (Some(lo), Some(hi)) if lo > hi => {
-            let v = o.lower_limit.as_ref().expect("lower limit parsed");
-            Err(err(
-                v,
-                &format!("{path}.lowerLimit"),
-                format!("{lo} is above the upperLimit {hi}"),
-            ))
-        }
-        _ => Ok(Objective {
-            metric: metric.clone(),
-            upper_limit,
-            lower_limit,
-            relative,
-        }),
-    }
+    rules::limits(lower_limit, upper_limit).map_err(|m| match &o.lower_limit {
+        // Both are set: the lower one is out of place.
+        Some(v) if upper_limit.is_some() => err(v, &format!("{path}.lowerLimit"), m),
+        _ => err(&o.metric, path, m),
+    })?;
+    Ok(Objective {
+        metric: metric.clone(),
+        upper_limit,
+        lower_limit,
+        relative,
+    })
 }
 
 /// A limit in the metric's own unit: fractions for rates (`0.01` or `1%`),

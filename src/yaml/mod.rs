@@ -29,3 +29,7 @@ pub use locate::{field_location, location_at};
 pub use portable::{escape_json, json_text, yaml_text};
 pub use read::{MAX_FILE_BYTES, Placed, check_text, documents, from_str, read_file, utf8};
 pub use write::to_string;
+
+/// A value with the place it was read from: how the spec's raw types carry
+/// positions into validation errors.
+pub use serde_saphyr::Spanned;
