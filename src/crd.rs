@@ -191,6 +191,39 @@ pub struct WriteBack {
     /// Repository paths of other assay.yaml files that receive the winner.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<String>,
+    /// Environments in other repositories or branches that receive the
+    /// winner once the verdict is in Git.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next_environments: Vec<NextEnvironment>,
+}
+
+/// A next environment, resolved: where the winner is proposed and how.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NextEnvironment {
+    /// Its repository.
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// `HEAD` means the remote's default branch.
+    pub branch: String,
+    /// Path of its assay.yaml inside the repository.
+    pub path: String,
+    /// `pull-request` or `push`.
+    pub mode: Mode,
+    /// Secret with its credentials, mounted into the hook.
+    pub credentials_secret: String,
+    /// `auto`, `github`, `gitlab` or `gitea`.
+    pub forge: ForgeChoice,
+    /// Forge API base URL.
+    #[serde(default, rename = "apiURL", skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+    /// The soak: the pull request says it may be merged this long after the verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 31_536_000))]
+    pub after_seconds: Option<u64>,
+    /// Propose even a candidate that environment has rejected.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 fn push() -> Mode {
@@ -368,18 +401,51 @@ pub struct ExperimentStatus {
     /// The pull request carrying the verdict, in `pull-request` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<String>,
-    /// Set when the verdict (or the abort) came from an Argo CD action, not
-    /// from the judgement.
+    /// What each next environment in another repository or branch received.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next: Vec<NextStatus>,
+    /// Set when the verdict (or the abort) came from an Argo CD action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<ManualAction>,
-    /// Progressing, Judged and Delivered, derived from the fields above at
-    /// every write (`crd::conditions`).
+    /// Progressing, Judged and Delivered, derived from the fields above.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// The `metadata.generation` the hook acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+}
+
+/// One next environment's proposal, as the hook last saw it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NextStatus {
+    /// `<repository> <branch> <path>`, credentials removed from the URL.
+    pub environment: String,
+    /// What happened there.
+    pub outcome: NextOutcome,
+    /// The proposal commit, when pushed to the branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The pull request carrying the proposal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<String>,
+    /// Detail: why it failed, was refused or left unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// What became of one next environment's proposal.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum NextOutcome {
+    /// The winner is proposed there (commit or pull request), by this run or an earlier one.
+    Proposed,
+    /// Nothing to write: the winner already is its candidate, queued, or its baseline.
+    Unchanged,
+    /// That environment rejected this candidate before (set `force` to propose it again).
+    Refused,
+    /// Not proposed yet: a re-run of the hook retries it.
+    Failed,
 }
 
 /// One metric of one version, as judged.

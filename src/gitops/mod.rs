@@ -7,6 +7,7 @@ pub mod edit;
 pub mod forge;
 mod hostkey;
 pub mod local;
+pub mod propose;
 pub mod repo;
 mod snapshot;
 pub mod transport;

@@ -40,6 +40,32 @@ impl Snapshot {
         Ok(std::str::from_utf8(blob.content()).ok().map(str::to_string))
     }
 
+    /// The text of `path` in the fetched `commit` (not necessarily the
+    /// head), that commit's message and its commit time (Unix seconds):
+    /// what an earlier commit wrote, and when.
+    pub fn read_at(
+        &self,
+        commit: Oid,
+        path: &str,
+    ) -> Result<(Option<String>, String, i64), git2::Error> {
+        let repo = self.lock();
+        let c = repo.find_commit(commit)?;
+        let message = c.message().unwrap_or_default().to_string();
+        let time = c.time().seconds();
+        let Some(path) = resolve_in(&repo, commit, path)? else {
+            return Ok((None, message, time));
+        };
+        let text = match c.tree()?.get_path(std::path::Path::new(&path)) {
+            Ok(entry) => {
+                let blob = repo.find_blob(entry.id())?;
+                std::str::from_utf8(blob.content()).ok().map(str::to_string)
+            }
+            Err(e) if e.code() == ErrorCode::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        Ok((text, message, time))
+    }
+
     /// `path` with every symbolic link in it followed: the file a checkout
     /// of the head would open there, as a path in the repository. `Ok(None)`
     /// when it does not exist; an error for a link that leads outside the
@@ -74,6 +100,12 @@ impl Snapshot {
     /// The newest fetched commit whose message has the trailer `line`
     /// (e.g. `Assay-Experiment: 1a2b3c4d5e`), with its subject.
     pub fn find_trailer(&self, line: &str) -> Option<(Oid, String)> {
+        self.find_trailers(&[line])
+    }
+
+    /// The newest fetched commit whose message has every one of `lines`,
+    /// with its subject.
+    pub fn find_trailers(&self, lines: &[&str]) -> Option<(Oid, String)> {
         let repo = self.lock();
         let mut walk = repo.revwalk().ok()?;
         walk.push(self.head).ok()?;
@@ -83,7 +115,10 @@ impl Snapshot {
                 break;
             };
             let message = commit.message().unwrap_or_default();
-            if message.lines().any(|l| l.trim() == line) {
+            if lines
+                .iter()
+                .all(|line| message.lines().any(|l| l.trim() == *line))
+            {
                 return Some((
                     oid,
                     String::from_utf8_lossy(commit.summary_bytes().unwrap_or_default())

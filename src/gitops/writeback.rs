@@ -184,14 +184,7 @@ pub fn write_back_with(
     mut sleep: impl FnMut(Duration),
     mut before_push: impl FnMut(u32),
 ) -> Result<Outcome, WriteBackError> {
-    let forge_setup = || -> Result<Forge<'_>, WriteBackError> {
-        let repo = ForgeRepo::from_url(remote.url(), req.forge, req.api_url.as_deref())?;
-        let token = remote
-            .credentials()
-            .api_token()
-            .ok_or(WriteBackError::NoToken)?;
-        Ok(Forge::new(repo, token, runtime)?)
-    };
+    let forge_setup = || forge_for(remote, req.forge, req.api_url.as_deref(), runtime);
     // A direct reject needs the forge only to find an earlier pull request
     // and to fall back to one: without it, the push alone is tried.
     let (forge, forge_error) = match req.mode {
@@ -208,31 +201,42 @@ pub fn write_back_with(
     if let Some(f) = &forge {
         f.until(start + req.deadline);
     }
-    let mut attempt = 0;
     // The fetched repository, kept across attempts: a retry fetches only
     // what the other writer added.
     let mut cache: Option<Snapshot> = None;
-    loop {
-        attempt += 1;
+    let once = |attempt: u32| {
         let forge = ForgeSide {
             forge: forge.as_ref(),
             error: forge_error.as_deref(),
         };
-        match try_once(remote, req, forge, &mut cache, &mut || before_push(attempt)) {
-            Ok(Outcome::Written { commit, .. }) => {
-                return Ok(Outcome::Written {
-                    commit,
-                    attempts: attempt,
-                });
-            }
-            Ok(other) => return Ok(other),
+        try_once(remote, req, forge, &mut cache, &mut || before_push(attempt))
+    };
+    match retrying(start, req.deadline, &mut sleep, once)? {
+        (Outcome::Written { commit, .. }, attempts) => Ok(Outcome::Written { commit, attempts }),
+        (other, _) => Ok(other),
+    }
+}
+
+/// Calls `attempt(n)` (n = 1, 2, ...) until it succeeds or fails for good:
+/// a retryable failure is tried again after a backoff wait, while the
+/// deadline (counted from `start`) allows. Returns the value and the attempts.
+pub(crate) fn retrying<T>(
+    start: Instant,
+    deadline: Duration,
+    sleep: &mut dyn FnMut(Duration),
+    mut attempt: impl FnMut(u32) -> Result<T, WriteBackError>,
+) -> Result<(T, u32), WriteBackError> {
+    let mut n = 0;
+    loop {
+        n += 1;
+        match attempt(n) {
+            Ok(v) => return Ok((v, n)),
             Err(e) if e.retryable() => {
-                let wait = backoff(attempt);
-                if start.elapsed() + wait > req.deadline {
-                    let (attempts, seconds) = (attempt, start.elapsed().as_secs());
+                let wait = backoff(n);
+                if start.elapsed() + wait > deadline {
                     return Err(WriteBackError::Deadline {
-                        attempts,
-                        seconds,
+                        attempts: n,
+                        seconds: start.elapsed().as_secs(),
                         last: e.to_string(),
                     });
                 }
@@ -241,6 +245,21 @@ pub fn write_back_with(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The forge client for `remote`, authenticated with its credentials' token.
+pub(crate) fn forge_for<'rt>(
+    remote: &Remote,
+    forge: ForgeChoice,
+    api_url: Option<&str>,
+    runtime: &'rt Runtime,
+) -> Result<Forge<'rt>, WriteBackError> {
+    let repo = ForgeRepo::from_url(remote.url(), forge, api_url)?;
+    let token = remote
+        .credentials()
+        .api_token()
+        .ok_or(WriteBackError::NoToken)?;
+    Ok(Forge::new(repo, token, runtime)?)
 }
 
 /// 200 ms doubling to 5 s, each wait drawn from its upper half so that
@@ -341,9 +360,11 @@ fn try_once(
                     snap.branch
                 )));
             };
-            match edit::receive_winner(&other, winner).map_err(|error| WriteBackError::Edit {
-                path: path.clone(),
-                error,
+            match edit::receive_winner(&other, winner, false).map_err(|error| {
+                WriteBackError::Edit {
+                    path: path.clone(),
+                    error,
+                }
             })? {
                 (_, Proposed::Unchanged) => {}
                 (text, _) => files.push((path, text)),
@@ -389,7 +410,7 @@ fn try_once(
 }
 
 /// The server refused the update itself (not a race, not a fault).
-fn refused(e: &GitError) -> bool {
+pub(crate) fn refused(e: &GitError) -> bool {
     matches!(e.kind, GitErrorKind::Rejected(_))
 }
 

@@ -208,6 +208,7 @@ pub fn spec(s: &Scenario) -> ExperimentSpec {
                 email: "assay@assay.dev".into(),
             },
             next: vec![],
+            next_environments: vec![],
         },
     }
 }

@@ -122,6 +122,19 @@ pub(super) fn deliver(
         return Ok(Finished::Superseded { found });
     }
     refresh_argocd(rec, opts, log);
+    match (&outcome, verdict) {
+        (Outcome::Written { .. } | Outcome::AlreadyPresent { .. }, Verdict::Promote) => {
+            super::next::propose_next(rec, remote, opts, log)?;
+        }
+        (Outcome::PullRequest { .. }, Verdict::Promote)
+            if !spec.write_back.next_environments.is_empty() =>
+        {
+            log(
+                "next environments are proposed once the verdict is in Git: a pull request is not (docs/soak.md)",
+            );
+        }
+        _ => {}
+    }
     Ok(Finished::Delivered {
         verdict,
         reason: reason.to_string(),

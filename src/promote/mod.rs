@@ -7,6 +7,7 @@
 
 mod deliver;
 mod manual;
+mod next;
 mod poll;
 mod status;
 mod syncfail;
@@ -100,6 +101,11 @@ pub enum PromoteError {
         "--sync-failed reads the candidate's Deployment and Job from the cluster; it cannot run with --experiment FILE"
     )]
     SyncFailedNeedsCluster,
+    /// The verdict is delivered; some next environments are not proposed yet.
+    #[error(
+        "the verdict is delivered, but {count} next environment(s) are not proposed yet: {detail}; a re-run completes them"
+    )]
+    NextMissing { count: usize, detail: String },
     /// SIGTERM: the status says so; a re-run resumes.
     #[error("stopped by SIGTERM at look {iteration}; the status says so and a re-run resumes")]
     Stopped { iteration: u32 },
@@ -129,6 +135,12 @@ pub fn run(
     let remote = Remote::new(&exp.spec.write_back.repo_url, creds);
     let status = exp.status.clone().unwrap_or_default();
     if let Some(commit) = &status.commit {
+        if status.verdict == Some(Verdict::Promote) {
+            // Killed or failed after the verdict commit: complete what the
+            // next environments are missing (each proposal happens once).
+            let rec = StatusWriter::new(cluster.as_ref(), runtime, &exp);
+            next::propose_next(&rec, &remote, opts, log)?;
+        }
         // Delivered, unless the same candidate was proposed again since
         // (the same content, so the same experiment id and name).
         let wb = &exp.spec.write_back;
@@ -315,7 +327,11 @@ fn judge_loop(
         match poll {
             Ok(Held::Ours) => {}
             Ok(Held::Other(found)) => return superseded(rec, found, log),
-            Ok(Held::Delivered(commit)) => return already_delivered(rec, commit, log),
+            Ok(Held::Delivered(commit)) => {
+                let done = already_delivered(rec, commit, log)?;
+                next::propose_next(rec, remote, opts, log)?;
+                return Ok(done);
+            }
             Err(e) => log(&format!("warning: cannot poll the env repo: {e}")),
         }
         if looks.len() as u64 >= MAX_LOOKS && !look.is_final {

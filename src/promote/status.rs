@@ -158,7 +158,7 @@ impl<'a> StatusWriter<'a> {
             "phase": Phase::Running, "verdict": null, "reason": null, "window": null,
             "commit": null, "pullRequest": null, "evidence": null, "iteration": null, "looks": null,
             "decidedAt": null, "deliveredAt": null, "refreshedAt": null, "manual": null,
-            "startedAt": null, "message": "proposed again: judging anew",
+            "startedAt": null, "next": null, "message": "proposed again: judging anew",
             "updatedAt": now,
         });
         let (body, after) = self.with_conditions(&cleared, &now);

@@ -5,8 +5,8 @@ use std::path::{Component, Path, PathBuf};
 
 use super::{Ctx, RenderError};
 use crate::crd::{
-    ApplicationRef, Author, CustomMetric, Experiment, ExperimentSpec, LoadgenRef, VersionRef,
-    WindowSpec, WriteBack,
+    ApplicationRef, Author, CustomMetric, Experiment, ExperimentSpec, LoadgenRef, NextEnvironment,
+    VersionRef, WindowSpec, WriteBack,
 };
 use crate::spec::names::is_branch_name;
 use crate::spec::{FILE_NAME, LoadgenMode, Version, seconds};
@@ -61,6 +61,33 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
         })?;
         next.push(slash(&joined));
     }
+    let next_environments = p
+        .next_environments
+        .iter()
+        .map(|n| {
+            let same_repo = n.repo.is_none() || n.repo.as_ref() == Some(&repo_url);
+            NextEnvironment {
+                repo_url: n.repo.clone().unwrap_or_else(|| repo_url.clone()),
+                branch: n.branch.clone().unwrap_or_else(|| {
+                    if same_repo {
+                        branch.clone()
+                    } else {
+                        "HEAD".into()
+                    }
+                }),
+                path: n.path.clone(),
+                mode: n.mode.unwrap_or(ctx.mode),
+                credentials_secret: n
+                    .credentials_secret
+                    .clone()
+                    .unwrap_or_else(|| p.credentials_secret.clone()),
+                forge: n.forge,
+                api_url: n.api_url.clone(),
+                after_seconds: n.after.map(seconds),
+                force: n.force,
+            }
+        })
+        .collect();
     let version_ref = |v: &Version| VersionRef {
         version: v.version.clone(),
         image: v.image.clone(),
@@ -120,6 +147,7 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
                 email: p.author.email.clone(),
             },
             next,
+            next_environments,
         },
     };
     let mut exp = Experiment::new(&name(ctx), spec);

@@ -22,6 +22,10 @@ use crate::spec::{LoadgenMode, Version, seconds};
 /// Where the hook reads Git credentials (DESIGN §4, issue "gitops").
 pub const CREDENTIALS_DIR: &str = "/var/run/secrets/assay/git";
 
+/// Where the hook reads the credentials of a next environment whose Secret
+/// is not this environment's: `<dir>/<secret>` (see `promote::next`).
+pub const NEXT_CREDENTIALS_DIR: &str = "/var/run/secrets/assay/next";
+
 /// The uid of the assay image (Dockerfile `USER 999`).
 const ASSAY_UID: i64 = 999;
 
@@ -206,7 +210,39 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
             ..Default::default()
         },
     ];
-    let volumes = vec![
+    let mut mounts = mounts;
+    let mut volumes = Vec::new();
+    // Each next environment with a Secret of its own: mounted read-only,
+    // optional like this environment's (git:// needs none).
+    let mut secrets: Vec<&str> = rel
+        .promotion
+        .next_environments
+        .iter()
+        .filter_map(|n| n.credentials_secret.as_deref())
+        .filter(|s| *s != rel.promotion.credentials_secret)
+        .collect();
+    secrets.sort_unstable();
+    secrets.dedup();
+    for (i, secret) in secrets.into_iter().enumerate() {
+        let name = format!("next-credentials-{i}");
+        mounts.push(VolumeMount {
+            name: name.clone(),
+            mount_path: format!("{NEXT_CREDENTIALS_DIR}/{secret}"),
+            read_only: Some(true),
+            ..Default::default()
+        });
+        volumes.push(Volume {
+            name,
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.to_string()),
+                optional: Some(true),
+                default_mode: Some(0o440),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    let volumes = [
         Volume {
             name: "git-credentials".into(),
             secret: Some(SecretVolumeSource {
@@ -223,7 +259,10 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
             empty_dir: Some(EmptyDirVolumeSource::default()),
             ..Default::default()
         },
-    ];
+    ]
+    .into_iter()
+    .chain(volumes)
+    .collect::<Vec<_>>();
     Job {
         metadata: meta,
         spec: Some(JobSpec {

@@ -259,8 +259,12 @@ pub struct Promotion {
     pub credentials_secret: String,
     /// What a new candidate does to a running experiment (default preempt).
     pub on_new_candidate: OnNewCandidate,
-    /// Paths, relative to this file, of other `assay.yaml` files that receive the winner.
+    /// Paths, relative to this file, of other `assay.yaml` files that receive
+    /// the winner in the verdict commit.
     pub next: Vec<String>,
+    /// Environments in other repositories or branches that receive the
+    /// winner after the verdict is in Git, in the order written.
+    pub next_environments: Vec<NextEnv>,
     /// `None`: the Application's target revision, which must then be a branch.
     pub branch: Option<String>,
     /// `None`: the Application's source repository.
@@ -302,4 +306,29 @@ pub struct Rejected {
     pub reason: Option<String>,
     /// When it was rejected.
     pub date: Option<String>,
+}
+
+/// A `promotion.next` environment in another repository or branch, with
+/// what can be defaulted from the spec alone applied; the rest (this
+/// environment's repository, branch and mode) is filled in at render time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NextEnv {
+    /// `None`: this environment's repository.
+    pub repo: Option<String>,
+    /// `None`: this branch in this repository, else the remote's default branch.
+    pub branch: Option<String>,
+    /// Path of its assay.yaml from the repository root (default `assay.yaml`).
+    pub path: String,
+    /// `None`: this environment's mode.
+    pub mode: Option<Mode>,
+    /// `None`: this environment's Secret.
+    pub credentials_secret: Option<String>,
+    /// Where pull requests are opened (default auto).
+    pub forge: ForgeChoice,
+    /// Forge API base URL.
+    pub api_url: Option<String>,
+    /// The soak: how long the winner should serve here first.
+    pub after: Option<std::time::Duration>,
+    /// Propose even a candidate that environment has rejected.
+    pub force: bool,
 }

@@ -9,6 +9,10 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod next;
+use next::NextSchema;
+pub use next::{RawNext, RawNextEnv};
+
 /// A map of strings that keeps the user's order (env order matters to
 /// Kubernetes `$(VAR)` references).
 pub type StringMap = IndexMap<String, String>;
@@ -450,10 +454,13 @@ pub struct RawPromotion {
     /// `preempt` or `queue` (default `preempt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_new_candidate: Option<OnNewCandidate>,
-    /// Paths (relative to this file) of other assay.yaml files that receive the winner.
+    /// Environments that receive the winner as their candidate: a path
+    /// (relative to this file) of another assay.yaml in this repository,
+    /// written in the verdict commit; or `{repo, branch, path, ...}`, proposed
+    /// after the verdict is in Git, as a commit or a pull request there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<Vec<String>>")]
-    pub next: Option<Vec<S<String>>>,
+    #[schemars(with = "Option<Vec<NextSchema>>")]
+    pub next: Option<Vec<S<RawNext>>>,
     /// Branch to write to (default: the Application's target revision).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]

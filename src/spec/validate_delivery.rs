@@ -181,6 +181,7 @@ pub(super) fn promotion(c: &Check, p: Option<&RawPromotion>, at: Location) -> R<
             credentials_secret: "assay-git".into(),
             on_new_candidate: OnNewCandidate::Preempt,
             next: vec![],
+            next_environments: vec![],
             branch: None,
             repo: None,
             forge: ForgeChoice::Auto,
@@ -206,21 +207,22 @@ pub(super) fn promotion(c: &Check, p: Option<&RawPromotion>, at: Location) -> R<
         None => "assay-git".into(),
     };
     let mut next = Vec::new();
+    let mut next_environments = Vec::new();
     for (i, n) in p.next.iter().flatten().enumerate() {
-        let ok = !n.value.is_empty()
-            && !Path::new(&n.value).is_absolute()
-            && (n.value.ends_with(".yaml") || n.value.ends_with(".yml"));
-        if !ok {
-            return Err(c.at(
-                n,
-                &format!("spec.promotion.next[{i}]"),
-                format!(
-                    "expected a relative path to another assay.yaml in this repository, got {:?}",
-                    n.value
-                ),
-            ));
+        let field = format!("spec.promotion.next[{i}]");
+        match &n.value {
+            RawNext::Path(path) if spec_path(path) => next.push(path.clone()),
+            RawNext::Path(path) => {
+                return Err(c.at(
+                    n,
+                    &field,
+                    format!(
+                        "expected a relative path to another assay.yaml in this repository, got {path:?}"
+                    ),
+                ));
+            }
+            RawNext::Env(e) => next_environments.push(next_env(c, n, &field, e)?),
         }
-        next.push(n.value.clone());
     }
     let branch = match &p.branch {
         Some(b) if !is_branch_name(&b.value) => {
@@ -282,6 +284,7 @@ pub(super) fn promotion(c: &Check, p: Option<&RawPromotion>, at: Location) -> R<
         credentials_secret,
         on_new_candidate: p.on_new_candidate.unwrap_or_default(),
         next,
+        next_environments,
         branch,
         repo,
         forge: p.forge.unwrap_or_default(),
@@ -298,4 +301,75 @@ fn default_author() -> Author {
         name: "assay".into(),
         email: "assay@assay.dev".into(),
     }
+}
+
+/// A relative path to a YAML file.
+fn spec_path(p: &str) -> bool {
+    !p.is_empty() && !Path::new(p).is_absolute() && (p.ends_with(".yaml") || p.ends_with(".yml"))
+}
+
+/// One `{repo, branch, path, ...}` entry of `spec.promotion.next`. Its fields
+/// carry no positions of their own: errors point at the entry.
+fn next_env(c: &Check, at: &S<RawNext>, field: &str, e: &RawNextEnv) -> R<NextEnv> {
+    let bad = |name: &str, msg: String| c.at(at, &format!("{field}.{name}"), msg);
+    if e.repo.is_none() && e.branch.is_none() {
+        return Err(bad(
+            "repo",
+            "set repo or branch (or write a path for another assay.yaml in this repository)".into(),
+        ));
+    }
+    if let Some(r) = &e.repo
+        && (r.trim().is_empty() || r.chars().any(char::is_whitespace))
+    {
+        return Err(bad("repo", format!("expected a repository URL, got {r:?}")));
+    }
+    if let Some(b) = &e.branch
+        && !is_branch_name(b)
+    {
+        return Err(bad("branch", format!("expected a branch name, got {b:?}")));
+    }
+    let path = e.path.clone().unwrap_or_else(|| super::FILE_NAME.into());
+    if !spec_path(&path) || path.split('/').any(|p| p == "..") {
+        return Err(bad(
+            "path",
+            format!("expected the path of an assay.yaml from the repository root, got {path:?}"),
+        ));
+    }
+    if let Some(s) = &e.credentials_secret
+        && !is_dns1123_subdomain(s)
+    {
+        return Err(bad(
+            "credentialsSecret",
+            format!("must be a Secret name (DNS-1123 subdomain), got {s:?}"),
+        ));
+    }
+    if let Some(u) = &e.api_url
+        && !is_http_url(u)
+    {
+        return Err(bad(
+            "apiUrl",
+            format!("expected an http:// or https:// URL, got {u:?}"),
+        ));
+    }
+    let after = match &e.after {
+        None => None,
+        Some(a) => Some(super::duration::parse(a).map_err(|m| bad("after", m))?),
+    };
+    if after.is_some() && e.mode != Some(Mode::PullRequest) {
+        return Err(bad(
+            "after",
+            "a soak needs mode: pull-request: the hook cannot wait without holding up Argo CD's sync of the verdict, so the pull request says when it may be merged (docs/soak.md)".into(),
+        ));
+    }
+    Ok(NextEnv {
+        repo: e.repo.clone(),
+        branch: e.branch.clone(),
+        path,
+        mode: e.mode,
+        credentials_secret: e.credentials_secret.clone(),
+        forge: e.forge.unwrap_or_default(),
+        api_url: e.api_url.clone(),
+        after,
+        force: e.force.unwrap_or(false),
+    })
 }

@@ -14,6 +14,7 @@ mod git_servers;
 mod install;
 mod invalid;
 mod judge;
+mod next;
 mod prometheus_harness;
 mod promote;
 mod props;

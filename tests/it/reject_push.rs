@@ -171,7 +171,7 @@ fn expect_one_new_pull(fake: &Fake, head: &str) {
 }
 
 /// Refuses every update of `refs/heads/main`, as a protected branch does.
-fn protect_main(env: &Env) {
+pub(crate) fn protect_main(env: &Env) {
     let hook = env.repo.path().join("hooks/pre-receive");
     std::fs::write(
         &hook,

@@ -350,7 +350,7 @@ pub fn apply_verdict(text: &str, id: &str, v: &VerdictEdit) -> Result<Applied, E
             .promotion
             .iter()
             .flat_map(|p| p.next.iter().flatten())
-            .map(|n| n.value.clone())
+            .filter_map(|n| n.value.path().map(str::to_string))
             .collect(),
         VerdictEdit::Reject { .. } => Vec::new(),
     };
@@ -413,12 +413,16 @@ fn rejected_record(c: &RawVersion, id: &str, reason: &str, date: &str) -> Value 
 }
 
 /// A `promotion.next` environment receives the winner as its candidate: the
-/// rules of [`set_candidate`] without `force`, and [`Proposed::Unchanged`]
-/// when the winner already runs there as the baseline.
-pub fn receive_winner(text: &str, winner: &Proposal) -> Result<(String, Proposed), EditError> {
+/// rules of [`set_candidate`] (`force` as the entry says), and
+/// [`Proposed::Unchanged`] when the winner already runs there as the baseline.
+pub fn receive_winner(
+    text: &str,
+    winner: &Proposal,
+    force: bool,
+) -> Result<(String, Proposed), EditError> {
     let raw = spec::parse_raw(spec::FILE_NAME, text.as_bytes())?;
     if raw.spec.value.baseline.value.version.value == winner.version {
         return Ok((text.to_string(), Proposed::Unchanged));
     }
-    set_candidate(text, winner, false)
+    set_candidate(text, winner, force)
 }

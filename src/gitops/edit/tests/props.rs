@@ -307,7 +307,7 @@ proptest! {
         for text in &texts {
             let prop = p("v9", "x:9", &[("on", "y")]);
             let _ = set_candidate(text, &prop, false);
-            let _ = receive_winner(text, &prop);
+            let _ = receive_winner(text, &prop, false);
             let _ = clear_candidate(text);
             let _ = apply_verdict(text, "0000000000", &VerdictEdit::Promote);
             if let Ok(r) = spec::parse_raw("x", text.as_bytes()) {

@@ -168,21 +168,21 @@ fn the_queue_skips_versions_equal_to_the_new_baseline() {
 fn receive_winner_follows_set_candidate() {
     let winner = p("v2", "cart:2", &[("MODE", "on")]);
     let text = fixture("markers");
-    let (out, o) = receive_winner(&text, &winner).unwrap();
+    let (out, o) = receive_winner(&text, &winner, false).unwrap();
     assert_eq!(o, Proposed::Candidate);
     snap("receive_winner", &out);
     assert_eq!(release(&out).candidate, Some(version(&winner)));
     // Already the candidate there, or already its baseline: unchanged.
     assert_eq!(
-        receive_winner(&out, &winner).unwrap(),
+        receive_winner(&out, &winner, false).unwrap(),
         (out.clone(), Proposed::Unchanged)
     );
     let promoted = promoted(&out);
     assert_eq!(
-        receive_winner(&promoted, &winner).unwrap(),
+        receive_winner(&promoted, &winner, false).unwrap(),
         (promoted.clone(), Proposed::Unchanged)
     );
     // Rejected there: refused (no force for a promoter).
-    let e = receive_winner(&fixture("comments"), &p("v0", "x:0", &[])).unwrap_err();
+    let e = receive_winner(&fixture("comments"), &p("v0", "x:0", &[]), false).unwrap_err();
     assert!(matches!(e, EditError::Rejected(_)), "{e:?}");
 }
