@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use assay::crd::Verdict;
 use assay::demo::Scenario;
+use assay::log::LogFormat;
 use assay::spec::{ForgeChoice, Mode};
 use clap::{Parser, Subcommand};
 use k8s_openapi::jiff::Timestamp;
@@ -16,6 +17,35 @@ use k8s_openapi::jiff::Timestamp;
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Args {
+    /// How the command writes its stderr lines. `generate` and friends
+    /// always write text: Argo CD shows their errors to people.
+    pub fn log_format(&self) -> LogFormat {
+        match &self.command {
+            Command::Promote(a) => a.log.log_format,
+            Command::Judge(a) => a.log.log_format,
+            Command::Writeback(a) => a.log.log_format,
+            Command::Candidate { log, .. } => log.log_format,
+            _ => LogFormat::Text,
+        }
+    }
+}
+
+/// `--log-format`, on the commands that log.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct LogArgs {
+    /// Progress and error lines on stderr: text for people, or one JSON
+    /// object per line (level, message, experiment, look, verdict).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "ASSAY_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,6 +78,8 @@ pub enum Command {
     Candidate {
         #[command(subcommand)]
         action: CandidateAction,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Write a verdict to the env repository, exactly as the promote hook does.
     Writeback(WritebackArgs),
@@ -104,6 +136,8 @@ pub enum CandidateAction {
 
 #[derive(Debug, clap::Args)]
 pub struct WritebackArgs {
+    #[command(flatten)]
+    pub log: LogArgs,
     /// The env repository (git://, ssh://, https://, file://).
     #[arg(long)]
     pub repo: String,
@@ -148,6 +182,8 @@ pub struct WritebackArgs {
 /// `assay judge`.
 #[derive(Debug, clap::Args)]
 pub struct JudgeArgs {
+    #[command(flatten)]
+    pub log: LogArgs,
     /// The Experiment (alone, or in `assay generate` output).
     #[arg(long)]
     pub experiment: PathBuf,
@@ -173,6 +209,8 @@ pub enum OutputArg {
 /// `assay promote`.
 #[derive(Debug, clap::Args)]
 pub struct PromoteArgs {
+    #[command(flatten)]
+    pub log: LogArgs,
     /// Run locally on this Experiment, with no cluster.
     #[arg(long)]
     pub experiment: Option<PathBuf>,
@@ -190,6 +228,11 @@ pub struct PromoteArgs {
     /// The mounted credentials Secret (a missing directory means anonymous).
     #[arg(long, default_value = assay::gitops::credentials::DEFAULT_DIR)]
     pub credentials: PathBuf,
+    /// Show the verdict as a commit status on the commit that proposed the
+    /// candidate (needs a forge API token; the hook Job sets false for
+    /// `promotion.commitStatus: false`).
+    #[arg(long, env = "ASSAY_COMMIT_STATUS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub commit_status: bool,
     /// The SyncFail hook: reject the candidate if it is why the sync failed.
     #[arg(long)]
     pub sync_failed: bool,
@@ -232,6 +275,29 @@ pub struct SourceArgs {
     /// Per-version aggregates in JSON instead of Prometheus (offline replay, demo).
     #[arg(long)]
     pub metrics: Option<PathBuf>,
+    /// Prometheus credentials as files, as the hook mounts its Secret:
+    /// token, username + password, headers, ca.crt (a missing directory
+    /// means none). Secret values also come from ASSAY_PROMETHEUS_TOKEN and
+    /// ASSAY_PROMETHEUS_PASSWORD, never from flags.
+    #[arg(long, env = "ASSAY_PROMETHEUS_AUTH", default_value = assay::judge::PROMETHEUS_AUTH_DIR)]
+    pub prometheus_auth: PathBuf,
+    /// Basic-auth user for Prometheus (the password: ASSAY_PROMETHEUS_PASSWORD).
+    #[arg(long, env = "ASSAY_PROMETHEUS_USERNAME")]
+    pub prometheus_username: Option<String>,
+    /// A header for every Prometheus query, `Name: value` (e.g.
+    /// `X-Scope-OrgID: team-a`); repeatable. Argv is visible: put secret
+    /// headers in the credentials directory.
+    #[arg(
+        long = "prometheus-header",
+        value_name = "NAME: VALUE",
+        env = "ASSAY_PROMETHEUS_HEADERS",
+        value_delimiter = '\n',
+        hide_env_values = true
+    )]
+    pub prometheus_headers: Vec<String>,
+    /// PEM roots to trust for Prometheus instead of the system's.
+    #[arg(long, env = "ASSAY_PROMETHEUS_CA")]
+    pub prometheus_ca: Option<PathBuf>,
 }
 
 /// A duration flag, written as in assay.yaml (`90s`, `5m`, `1h30m`).

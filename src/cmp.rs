@@ -158,6 +158,11 @@ pub struct CmpEnv {
     pub settings: Settings,
     /// The image for the hook Jobs: the sidecar's own `ASSAY_IMAGE`.
     pub image: String,
+    /// The hooks' log format: the sidecar's own `ASSAY_HOOK_LOG_FORMAT`, so
+    /// a cluster's log pipeline gets JSON from every hook (`None`: text).
+    /// Not `ASSAY_LOG_FORMAT`, which would turn the plugin's own errors,
+    /// shown in the Argo CD UI, into JSON too.
+    pub log_format: Option<crate::log::LogFormat>,
 }
 
 /// One entry of `ARGOCD_APP_PARAMETERS`; Argo CD sends only the set fields.
@@ -254,6 +259,17 @@ impl CmpEnv {
             target_revision: get("ARGOCD_APP_SOURCE_TARGET_REVISION"),
             settings,
             image: get("ASSAY_IMAGE").unwrap_or_else(|| DEFAULT_IMAGE.to_string()),
+            log_format: get("ASSAY_HOOK_LOG_FORMAT")
+                .map(|v| {
+                    <crate::log::LogFormat as clap::ValueEnum>::from_str(&v, true).map_err(|_| {
+                        CmpError::Value {
+                            source_name: "sidecar env",
+                            name: "ASSAY_HOOK_LOG_FORMAT".into(),
+                            message: format!("expected text or json, got {v:?}"),
+                        }
+                    })
+                })
+                .transpose()?,
         })
     }
 }

@@ -223,10 +223,12 @@ fn step(
         name: None,
         namespace: None,
         prometheus: None,
+        prometheus_auth: crate::judge::PrometheusAuth::none(),
         metrics: Some(metrics),
         started_at: Some(judge::now() - SignedDuration::from_secs(run_time as i64)),
         credentials: root.join("no-credentials"),
         sync_failed: false,
+        commit_status: false,
         git_deadline: std::time::Duration::from_secs(60),
         settle: std::time::Duration::ZERO,
     };
@@ -234,6 +236,7 @@ fn step(
     let log = |l: &str| {
         let _ = writeln!(lines.borrow_mut(), "  {l}");
     };
+    let log = crate::log::Log::new(crate::log::LogFormat::Text, log);
     let finished = promote::run(&opts, runtime, &log).map_err(|e| fail("promote")(&e))?;
     out(&lines.borrow());
     if let Finished::Delivered {

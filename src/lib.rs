@@ -10,6 +10,7 @@ pub mod demo;
 pub mod generate;
 pub mod gitops;
 pub mod judge;
+pub mod log;
 pub mod promote;
 pub mod render;
 pub mod runtime;

@@ -20,10 +20,11 @@ fn main() -> ExitCode {
     if let cli::Command::Generate { .. } | cli::Command::Parameters { .. } = args.command {
         on_sigterm();
     }
+    let format = args.log_format();
     match run::run(args) {
         Ok(out) => print(&out),
         Err(e) => {
-            eprintln!("assay: {e:#}");
+            eprintln!("{}", assay::log::error_line(format, &format!("{e:#}")));
             match e.downcast_ref::<assay::promote::PromoteError>() {
                 Some(assay::promote::PromoteError::Stopped { .. }) => ExitCode::from(143),
                 _ => ExitCode::FAILURE,

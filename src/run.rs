@@ -9,15 +9,18 @@ use assay::gitops::edit::{Proposal, Proposed};
 use assay::gitops::local;
 use assay::{generate, spec};
 
+use assay::log::Log;
 use assay::runtime::Runtime;
 
 use crate::cli::{
-    Args, CandidateAction, Command, JudgeArgs, OutputArg, PromoteArgs, StatusArgs, WritebackArgs,
+    Args, CandidateAction, Command, JudgeArgs, OutputArg, PromoteArgs, SourceArgs, StatusArgs,
+    WritebackArgs,
 };
 
 /// Runs the subcommand; its stdout text on success.
 pub fn run(args: Args) -> anyhow::Result<String> {
     let cwd = || PathBuf::from(".");
+    let log = Log::stderr(args.log_format());
     Ok(match args.command {
         Command::Generate { dir } => {
             generate::generate(&dir.unwrap_or_else(cwd), &CmpEnv::from_process()?)?
@@ -38,10 +41,10 @@ pub fn run(args: Args) -> anyhow::Result<String> {
                 OutputArg::Json => serde_json::to_string_pretty(&plan)? + "\n",
             }
         }
-        Command::Candidate { action } => candidate(action)?,
-        Command::Writeback(args) => writeback(args)?,
+        Command::Candidate { action, .. } => candidate(action, &log)?,
+        Command::Writeback(args) => writeback(args, &log)?,
         Command::Judge(a) => judge(a)?,
-        Command::Promote(a) => promote(a)?,
+        Command::Promote(a) => promote(a, &log)?,
         Command::Demo { scenario, dir } => {
             let runtime = Runtime::new()?;
             let mut out = std::io::stdout().lock();
@@ -57,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<String> {
 }
 
 /// `assay candidate`: edit the spec; say what happened on stderr.
-fn candidate(action: CandidateAction) -> anyhow::Result<String> {
+fn candidate(action: CandidateAction, log: &Log) -> anyhow::Result<String> {
     let message = match action {
         CandidateAction::Set {
             file,
@@ -88,14 +91,14 @@ fn candidate(action: CandidateAction) -> anyhow::Result<String> {
             false => format!("{}: no candidate; nothing changed", file.display()),
         },
     };
-    eprintln!("assay: {message}");
+    log(&message);
     Ok(String::new())
 }
 
 /// `assay writeback`: what the hook runs, for operators and tests. Every
 /// verdict that is in Git afterwards (written, already there, superseded) is
 /// success; the outcome is said on stderr.
-fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
+fn writeback(a: WritebackArgs, log: &Log) -> anyhow::Result<String> {
     use assay::gitops::{credentials::Credentials, repo::Remote, writeback};
     let evidence = match &a.evidence {
         Some(f) => std::fs::read_to_string(f)
@@ -122,7 +125,7 @@ fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
     };
     let runtime = Runtime::new()?;
     let outcome = writeback::write_back(&remote, &req, &runtime, std::thread::sleep)?;
-    eprintln!("assay: {}", outcome.summary(&req.path));
+    log(&outcome.summary(&req.path));
     Ok(String::new())
 }
 
@@ -130,10 +133,12 @@ fn writeback(a: WritebackArgs) -> anyhow::Result<String> {
 fn judge(a: JudgeArgs) -> anyhow::Result<String> {
     use assay::judge::{self, Prometheus, Source, report};
     let exp = judge::load_experiment(&a.experiment)?;
+    let auth = prometheus_auth(&a.source)?;
     let source = match (a.source.metrics, a.source.prometheus) {
         (Some(f), _) => Source::File(f),
-        (None, url) => Source::Prometheus(Prometheus::new(
+        (None, url) => Source::Prometheus(Prometheus::with_auth(
             url.as_deref().unwrap_or(&exp.spec.prometheus),
+            &auth,
         )?),
     };
     let j = judge::once(&exp, &source, a.started_at, a.at, &Runtime::new()?)?;
@@ -144,26 +149,51 @@ fn judge(a: JudgeArgs) -> anyhow::Result<String> {
 }
 
 /// `assay promote`: the hook. Progress on stderr; stdout stays empty.
-fn promote(a: PromoteArgs) -> anyhow::Result<String> {
+fn promote(a: PromoteArgs, log: &Log) -> anyhow::Result<String> {
     use assay::promote::{self, Options};
     // First: from here on SIGTERM ends the hook's next wait, not the process.
     let runtime = Runtime::watching_sigterm()?;
+    let prometheus_auth = prometheus_auth(&a.source)?;
     let opts = Options {
         experiment: a.experiment,
         name: a.name,
         namespace: a.namespace,
         prometheus: a.source.prometheus,
+        prometheus_auth,
         metrics: a.source.metrics,
         started_at: a.started_at,
         credentials: a.credentials,
         sync_failed: a.sync_failed,
+        commit_status: a.commit_status,
         git_deadline: a.git_deadline,
         settle: a.settle,
     };
-    let log = |line: &str| eprintln!("assay: {line}");
-    let finished = promote::run(&opts, &runtime, &log)?;
+    let finished = promote::run(&opts, &runtime, log)?;
     log(&format!("done: {finished}"));
     Ok(String::new())
+}
+
+/// Prometheus credentials: the directory, then flags, then the secret
+/// values' environment variables (never flags: argv is visible).
+fn prometheus_auth(a: &SourceArgs) -> anyhow::Result<assay::judge::PrometheusAuth> {
+    use assay::gitops::credentials::Secret;
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Secret::new)
+    };
+    let over = assay::judge::Overrides {
+        token: env("ASSAY_PROMETHEUS_TOKEN"),
+        username: a.prometheus_username.clone(),
+        password: env("ASSAY_PROMETHEUS_PASSWORD"),
+        headers: a.prometheus_headers.clone(),
+        ca: a.prometheus_ca.clone(),
+    };
+    Ok(assay::judge::PrometheusAuth::load(
+        &a.prometheus_auth,
+        &over,
+    )?)
 }
 
 /// `assay status`: one print, or with `--watch` one print per change as it comes.

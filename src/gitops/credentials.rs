@@ -19,6 +19,11 @@ pub const ARGOCD_TOKEN: &str = "argocdToken";
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a value read from a mounted Secret or the environment.
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
     /// The value, for the one place that must hand it to git.
     pub fn expose(&self) -> &str {
         &self.0

@@ -10,6 +10,7 @@ pub mod file;
 pub mod metrics;
 pub mod plan;
 pub mod prometheus;
+pub mod prometheus_auth;
 mod rate_row;
 pub mod rates;
 pub mod report;
@@ -27,6 +28,7 @@ use k8s_openapi::jiff::Timestamp;
 pub use criteria::{Assessment, Decision, assess};
 pub use data::{Measurements, VersionData};
 pub use prometheus::Prometheus;
+pub use prometheus_auth::{Overrides, PROMETHEUS_AUTH_DIR, PrometheusAuth};
 pub use window::{Look, Window};
 
 use crate::crd::{Experiment, LookRecord};

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::JudgeError;
 use super::data::{Latency, Measurements};
 use super::metrics::percentile;
+use super::prometheus_auth::PrometheusAuth;
 use crate::crd::ExperimentSpec;
 use crate::gitops::credentials::redact_url;
 use crate::spec::MetricKind;
@@ -53,8 +54,14 @@ struct Needs {
 }
 
 impl Prometheus {
-    /// A client for the server at `url` (http or https, no trailing path needed).
+    /// A client for the server at `url` (http or https, no trailing path
+    /// needed), without credentials.
     pub fn new(url: &str) -> Result<Prometheus, JudgeError> {
+        Prometheus::with_auth(url, &PrometheusAuth::none())
+    }
+
+    /// A client for the server at `url` that authenticates with `auth`.
+    pub fn with_auth(url: &str, auth: &PrometheusAuth) -> Result<Prometheus, JudgeError> {
         let shown = redact_url(url);
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(JudgeError::Prometheus {
@@ -63,10 +70,19 @@ impl Prometheus {
             });
         }
         crate::tls::init();
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .user_agent(concat!("assay/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(30))
+            // Redirects only within the server's origin: elsewhere an
+            // extra header (an API key) would travel along.
+            .redirect(same_origin(url));
+        let client = auth
+            .apply(builder)
+            .map_err(|message| JudgeError::Prometheus {
+                url: shown.clone(),
+                message,
+            })?
             .build()
             .map_err(|e| JudgeError::Prometheus {
                 url: shown.clone(),
@@ -249,6 +265,17 @@ impl Prometheus {
             ))),
         }
     }
+}
+
+fn same_origin(url: &str) -> reqwest::redirect::Policy {
+    let origin = reqwest::Url::parse(url).ok().map(|u| u.origin());
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= 10 || Some(attempt.url().origin()) != origin {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// A sample's value; NaN (0/0) and infinities (x/0) are no data.

@@ -57,6 +57,8 @@ pub(super) fn deliver(
     let sleep = |d| {
         rec.runtime.sleep(d);
     };
+    // While the branch head still names the proposing commit.
+    rec.commit_statuses.prepare(log);
     let outcome = match writeback::write_back(remote, &req, rec.runtime, sleep) {
         Ok(o) => o,
         Err(e) => {
@@ -114,6 +116,19 @@ pub(super) fn deliver(
             )
         }
     };
+    let (commit, pull_request) = (status.commit.clone(), status.pull_request.clone());
+    let judged = status.verdict.unwrap_or(verdict);
+    let summary = match judged {
+        Verdict::Superseded => note.as_str(),
+        _ => reason,
+    };
+    rec.commit_statuses.verdict(
+        judged,
+        summary,
+        commit.as_deref(),
+        pull_request.as_deref(),
+        log,
+    );
     status.message = Some(format!("{note} ({reason})"));
     rec.status(&status)?;
     rec.event(false, "WriteBack", reason_word, &note);

@@ -5,6 +5,7 @@
 //! SyncFail variant (`--sync-failed`) rejects a candidate that could not even
 //! start. Every step is idempotent: a killed hook re-run resumes.
 
+mod commit_status;
 mod deliver;
 mod manual;
 mod next;
@@ -23,6 +24,7 @@ use crate::gitops::credentials::{Credentials, CredentialsError};
 use crate::gitops::repo::Remote;
 use crate::gitops::writeback::{Outcome, WriteBackError};
 use crate::judge::{self, JudgeError, Judgement, Prometheus, Source, Window, report};
+use crate::log::Log;
 use crate::runtime::Runtime;
 
 use deliver::{Recorded, deliver};
@@ -40,6 +42,8 @@ pub struct Options {
     pub namespace: Option<String>,
     /// Overrides the Experiment's Prometheus URL.
     pub prometheus: Option<String>,
+    /// How to authenticate to Prometheus (the mounted Secret, flags, env).
+    pub prometheus_auth: judge::PrometheusAuth,
     /// Judge from a metrics file instead of Prometheus (offline replay, demo).
     pub metrics: Option<PathBuf>,
     /// Start of the load, when neither the loadgen Job nor an earlier run says.
@@ -48,6 +52,8 @@ pub struct Options {
     pub credentials: PathBuf,
     /// SyncFail hook: reject only if the candidate is why the sync failed.
     pub sync_failed: bool,
+    /// Set commit statuses on the forge (when there is a token).
+    pub commit_status: bool,
     /// How long the write-back may retry.
     pub git_deadline: Duration,
     /// How long after the deadline the final look waits, so the last
@@ -125,12 +131,10 @@ const MEASURE_GRACE: Duration = Duration::from_secs(300);
 /// Runs the hook on `runtime` (which should watch SIGTERM: the hook then
 /// stops at its next wait and says so). `log` receives the progress lines
 /// (stderr in the binary).
-pub fn run(
-    opts: &Options,
-    runtime: &Runtime,
-    log: &dyn Fn(&str),
-) -> Result<Finished, PromoteError> {
+pub fn run(opts: &Options, runtime: &Runtime, logger: &Log) -> Result<Finished, PromoteError> {
+    let log: &dyn Fn(&str) = &**logger;
     let (mut exp, cluster) = load(opts, runtime)?;
+    logger.experiment(exp.metadata.name.as_deref().unwrap_or(&exp.spec.id));
     let creds = Credentials::from_dir(&opts.credentials)?;
     let remote = Remote::new(&exp.spec.write_back.repo_url, creds);
     let status = exp.status.clone().unwrap_or_default();
@@ -138,7 +142,14 @@ pub fn run(
         if status.verdict == Some(Verdict::Promote) {
             // Killed or failed after the verdict commit: complete what the
             // next environments are missing (each proposal happens once).
-            let rec = StatusWriter::new(cluster.as_ref(), runtime, &exp);
+            let rec = StatusWriter::new(
+                cluster.as_ref(),
+                runtime,
+                &exp,
+                &remote,
+                opts.commit_status,
+                log,
+            );
             next::propose_next(&rec, &remote, opts, log)?;
         }
         // Delivered, unless the same candidate was proposed again since
@@ -153,11 +164,25 @@ pub fn run(
         log(&format!(
             "the env repo proposes this experiment again after verdict commit {commit}: judging it anew"
         ));
-        let rec = StatusWriter::new(cluster.as_ref(), runtime, &exp);
+        let rec = StatusWriter::new(
+            cluster.as_ref(),
+            runtime,
+            &exp,
+            &remote,
+            opts.commit_status,
+            log,
+        );
         rec.reset()?;
         exp.status = Some(ExperimentStatus::default());
     }
-    let rec = StatusWriter::new(cluster.as_ref(), runtime, &exp);
+    let rec = StatusWriter::new(
+        cluster.as_ref(),
+        runtime,
+        &exp,
+        &remote,
+        opts.commit_status,
+        log,
+    );
     let status = exp.status.clone().unwrap_or_default();
     if let Some(pr) = &status.pull_request {
         return Ok(Finished::Nothing(format!(
@@ -166,6 +191,7 @@ pub fn run(
     }
     match status.verdict {
         Some(v @ (Verdict::Promote | Verdict::Reject)) => {
+            logger.verdict(v.as_str());
             log(&format!(
                 "resuming: the status already holds the verdict {v}"
             ));
@@ -191,7 +217,7 @@ pub fn run(
     if opts.sync_failed {
         return syncfail::run(&rec, &remote, opts, log);
     }
-    judge_loop(&rec, &remote, opts, log)
+    judge_loop(&rec, &remote, opts, logger)
 }
 
 /// The Experiment, from the file or the API (with the cluster connection),
@@ -233,8 +259,10 @@ fn load_times(
 fn source(rec: &StatusWriter, opts: &Options) -> Result<Source, PromoteError> {
     Ok(match (&opts.metrics, &opts.prometheus) {
         (Some(f), _) => Source::File(f.clone()),
-        (None, Some(url)) => Source::Prometheus(Prometheus::new(url)?),
-        (None, None) => Source::Prometheus(Prometheus::new(&rec.experiment.spec.prometheus)?),
+        (None, url) => Source::Prometheus(Prometheus::with_auth(
+            url.as_deref().unwrap_or(&rec.experiment.spec.prometheus),
+            &opts.prometheus_auth,
+        )?),
     })
 }
 
@@ -253,8 +281,9 @@ fn judge_loop(
     rec: &StatusWriter,
     remote: &Remote,
     opts: &Options,
-    log: &dyn Fn(&str),
+    logger: &Log,
 ) -> Result<Finished, PromoteError> {
+    let log: &dyn Fn(&str) = &**logger;
     let exp = rec.experiment;
     let spec = &exp.spec;
     let source = source(rec, opts)?;
@@ -286,15 +315,12 @@ fn judge_loop(
         started_at: Some(window.started_at.to_string()),
         ..Status::default()
     })?;
-    rec.event(
-        false,
-        "Judge",
-        "Started",
-        &format!(
-            "judging {} against {} until {}",
-            spec.candidate.version, spec.baseline.version, window.deadline
-        ),
+    let started = format!(
+        "judging {} against {} until {}",
+        spec.candidate.version, spec.baseline.version, window.deadline
     );
+    rec.event(false, "Judge", "Started", &started);
+    rec.commit_statuses.judging(&started, log);
     log(&format!(
         "experiment {}: {} vs {}, window {} to {}, a look every {}s",
         spec.id,
@@ -326,7 +352,10 @@ fn judge_loop(
         };
         match poll {
             Ok(Held::Ours) => {}
-            Ok(Held::Other(found)) => return superseded(rec, found, log),
+            Ok(Held::Other(found)) => {
+                logger.verdict(Verdict::Superseded.as_str());
+                return superseded(rec, found, log);
+            }
             Ok(Held::Delivered(commit)) => {
                 let done = already_delivered(rec, commit, log)?;
                 next::propose_next(rec, remote, opts, log)?;
@@ -379,8 +408,12 @@ fn judge_loop(
         };
         failing_since = None;
         iteration += 1;
+        logger.look(iteration);
         let j = Judgement::new(exp, window, look, &looks, &m);
         let a = &j.assessment;
+        if let Some(v) = a.decision.verdict() {
+            logger.verdict(v.as_str());
+        }
         looks.push(LookRecord {
             at: Some(now.to_string()),
             ..a.record.clone()
@@ -483,6 +516,8 @@ fn superseded(
         None => "superseded: the env repo no longer holds a candidate".to_string(),
     };
     log(&message);
+    rec.commit_statuses
+        .verdict(Verdict::Superseded, &message, None, None, log);
     rec.status(&Status {
         phase: Some(Phase::Completed),
         verdict: Some(Verdict::Superseded),

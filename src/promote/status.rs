@@ -11,8 +11,10 @@ use std::cell::RefCell;
 use crate::runtime::Runtime;
 use serde_json::{Value, json};
 
+use super::commit_status::CommitStatuses;
 use crate::cluster::{Cluster, ClusterError};
 use crate::crd::{Experiment, ExperimentStatus, Phase, derive_conditions};
+use crate::gitops::repo::Remote;
 
 /// The status fields the hook writes: the CRD's status type itself, whose
 /// unset fields are left out of the merge patch (so they stay as they are).
@@ -48,6 +50,10 @@ pub struct StatusWriter<'a> {
     pub cluster: Option<&'a Cluster>,
     pub runtime: &'a Runtime,
     pub experiment: &'a Experiment,
+    /// The verdict on the forge, beside the status.
+    pub commit_statuses: CommitStatuses<'a>,
+    /// The hook's progress lines, for what fails here without stopping it.
+    pub log: &'a dyn Fn(&str),
     /// The status as last written (or read, before the first write).
     current: RefCell<Status>,
     /// The progress annotation as last written.
@@ -69,15 +75,22 @@ fn progress(s: &Status) -> String {
 }
 
 impl<'a> StatusWriter<'a> {
+    /// The writer of one hook run; `commit_status`: whether to set commit
+    /// statuses on the forge too (they still need a token).
     pub fn new(
         cluster: Option<&'a Cluster>,
         runtime: &'a Runtime,
         experiment: &'a Experiment,
+        remote: &'a Remote,
+        commit_status: bool,
+        log: &'a dyn Fn(&str),
     ) -> StatusWriter<'a> {
         StatusWriter {
             cluster,
             runtime,
             experiment,
+            commit_statuses: CommitStatuses::new(remote, runtime, experiment, commit_status),
+            log,
             current: RefCell::new(experiment.status.clone().unwrap_or_default()),
             progress: RefCell::new(None),
         }
@@ -143,7 +156,7 @@ impl<'a> StatusWriter<'a> {
             .block_on(c.annotate(name, PROGRESS_ANNOTATION, &value))
         {
             Ok(()) => *self.progress.borrow_mut() = Some(value),
-            Err(e) => eprintln!("assay: warning: {e}"),
+            Err(e) => (self.log)(&format!("warning: {e}")),
         }
     }
 
@@ -168,7 +181,7 @@ impl<'a> StatusWriter<'a> {
         Ok(())
     }
 
-    /// Records an Event; failures are reported on stderr but never stop the hook.
+    /// Records an Event; failures are logged as warnings but never stop the hook.
     pub fn event(&self, warning: bool, action: &str, reason: &str, note: &str) {
         let Some(c) = self.cluster else {
             return;
@@ -177,7 +190,7 @@ impl<'a> StatusWriter<'a> {
             self.runtime
                 .block_on(c.event(self.experiment, warning, action, reason, note))
         {
-            eprintln!("assay: warning: {e}");
+            (self.log)(&format!("warning: {e}"));
         }
     }
 }

@@ -22,6 +22,9 @@ use crate::spec::{LoadgenMode, Version, seconds};
 /// Where the hook reads Git credentials (DESIGN §4, issue "gitops").
 pub const CREDENTIALS_DIR: &str = "/var/run/secrets/assay/git";
 
+/// Where the hook reads the Prometheus credentials, when
+/// `experiment.prometheus.secret` names a Secret (`judge::PrometheusAuth`).
+pub const PROMETHEUS_CREDENTIALS_DIR: &str = crate::judge::PROMETHEUS_AUTH_DIR;
 /// Where the hook reads the credentials of a next environment whose Secret
 /// is not this environment's: `<dir>/<secret>` (see `promote::next`).
 pub const NEXT_CREDENTIALS_DIR: &str = "/var/run/secrets/assay/next";
@@ -173,7 +176,7 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
             load.is_some_and(|l| l.sidecar).to_string(),
         ),
     ]);
-    let env = vec![
+    let mut env = vec![
         EnvVar {
             name: "ASSAY_EXPERIMENT".into(),
             value: Some(experiment.to_string()),
@@ -197,7 +200,25 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
             value_from: None,
         },
     ];
-    let mounts = vec![
+    if !rel.promotion.commit_status {
+        env.push(EnvVar {
+            name: "ASSAY_COMMIT_STATUS".into(),
+            value: Some("false".into()),
+            value_from: None,
+        });
+    }
+    if let Some(format) = ctx.env.log_format {
+        let name = match format {
+            crate::log::LogFormat::Text => "text",
+            crate::log::LogFormat::Json => "json",
+        };
+        env.push(EnvVar {
+            name: "ASSAY_LOG_FORMAT".into(),
+            value: Some(name.into()),
+            value_from: None,
+        });
+    }
+    let mut mounts = vec![
         VolumeMount {
             name: "git-credentials".into(),
             mount_path: CREDENTIALS_DIR.into(),
@@ -210,7 +231,6 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
             ..Default::default()
         },
     ];
-    let mut mounts = mounts;
     let mut volumes = Vec::new();
     // Each next environment with a Secret of its own: mounted read-only,
     // optional like this environment's (git:// needs none).
@@ -242,7 +262,7 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
             ..Default::default()
         });
     }
-    let volumes = [
+    let mut volumes = [
         Volume {
             name: "git-credentials".into(),
             secret: Some(SecretVolumeSource {
@@ -263,6 +283,27 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
     .into_iter()
     .chain(volumes)
     .collect::<Vec<_>>();
+    if let Some(secret) = &rel.experiment.prometheus_secret {
+        // Like the Git credentials: files the hook reads, never env or
+        // args. Optional, so that a missing Secret is the hook's one-line
+        // error (an empty directory) instead of a pod stuck mounting.
+        mounts.push(VolumeMount {
+            name: "prometheus-credentials".into(),
+            mount_path: PROMETHEUS_CREDENTIALS_DIR.into(),
+            read_only: Some(true),
+            ..Default::default()
+        });
+        volumes.push(Volume {
+            name: "prometheus-credentials".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.clone()),
+                optional: Some(true),
+                default_mode: Some(0o440),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
     Job {
         metadata: meta,
         spec: Some(JobSpec {

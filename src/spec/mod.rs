@@ -9,6 +9,7 @@ mod id;
 mod model;
 pub mod names;
 pub mod raw;
+mod raw_prometheus;
 pub mod rules;
 mod validate;
 mod validate_delivery;

@@ -136,6 +136,8 @@ pub struct Judging {
     pub confidence: f64,
     /// `None`: the parameter or plugin env at render time; a candidate needs one.
     pub prometheus: Option<String>,
+    /// Secret with Prometheus credentials, mounted into the hook (none: no auth).
+    pub prometheus_secret: Option<String>,
     /// Never empty for canary and slo; default: `error-rate` at most 0.01.
     pub objectives: Vec<Objective>,
     /// Non-empty exactly when the pattern is ab.
@@ -282,6 +284,8 @@ pub struct Promotion {
     pub author: Author,
     /// Longest `rejected` list kept, 1–1000 (default 20).
     pub max_rejected: u32,
+    /// Commit statuses on the forge (default true; they need an API token).
+    pub commit_status: bool,
 }
 
 /// A Git commit author.

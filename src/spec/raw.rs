@@ -10,6 +10,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 mod next;
+use super::raw_prometheus::PrometheusSchema;
+pub use super::raw_prometheus::RawPrometheus;
 use next::NextSchema;
 pub use next::{RawNext, RawNextEnv};
 
@@ -262,10 +264,10 @@ pub struct RawJudging {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<f64>")]
     pub confidence: Option<S<f64>>,
-    /// Prometheus URL for the hook; needed with a candidate (default: parameter, then plugin env).
+    /// Prometheus for the hook: its URL, or `{url, secret}` naming a Secret with its credentials (`token`, `username` + `password`, `headers`, `ca.crt`); needed with a candidate (default URL: parameter, then plugin env).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<String>")]
-    pub prometheus: Option<S<String>>,
+    #[schemars(with = "Option<PrometheusSchema>")]
+    pub prometheus: Option<S<RawPrometheus>>,
     /// One limit entry per metric; canary and slo need one (default: `error-rate` at most 0.01).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<Vec<RawObjective>>")]
@@ -492,6 +494,9 @@ pub struct RawPromotion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<u32>")]
     pub max_rejected: Option<S<i64>>,
+    /// Show the verdict as a commit status (`assay/<name>`) on the commit that proposed the candidate, when the credentials Secret holds a forge API token (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_status: Option<bool>,
 }
 
 /// Where the Argo CD API is, so the hook can ask for a refresh.

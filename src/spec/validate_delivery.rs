@@ -190,6 +190,7 @@ pub(super) fn promotion(c: &Check, p: Option<&RawPromotion>, at: Location) -> R<
             argocd_server: None,
             author: default_author(),
             max_rejected: 20,
+            commit_status: true,
         });
     };
     let credentials_secret = match &p.credentials_secret {
@@ -293,6 +294,7 @@ pub(super) fn promotion(c: &Check, p: Option<&RawPromotion>, at: Location) -> R<
         argocd_server,
         author,
         max_rejected,
+        commit_status: p.commit_status.unwrap_or(true),
     })
 }
 

@@ -35,6 +35,7 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawJudging>>) -> R<Judging> {
             expected_request_rate: None,
             confidence: 0.95,
             prometheus: None,
+            prometheus_secret: None,
             objectives: default_objectives(),
             rewards: vec![],
             metrics: IndexMap::new(),
@@ -100,11 +101,38 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawJudging>>) -> R<Judging> {
             v.value
         }
     };
-    let prometheus = e
-        .prometheus
-        .as_ref()
-        .map(|v| c.url(v, "spec.experiment.prometheus"))
-        .transpose()?;
+    let (prometheus, prometheus_secret) = match &e.prometheus {
+        None => (None, None),
+        Some(p) => {
+            let (path, secret_path) = match p.value.secret {
+                None => ("spec.experiment.prometheus", ""),
+                Some(_) => (
+                    "spec.experiment.prometheus.url",
+                    "spec.experiment.prometheus.secret",
+                ),
+            };
+            if !super::names::is_http_url(&p.value.url) {
+                return Err(c.at(
+                    p,
+                    path,
+                    format!("expected an http:// or https:// URL, got {:?}", p.value.url),
+                ));
+            }
+            if let Some(name) = p
+                .value
+                .secret
+                .as_ref()
+                .filter(|n| !super::names::is_dns1123_subdomain(n))
+            {
+                return Err(c.at(
+                    p,
+                    secret_path,
+                    format!("must be a Secret name (DNS-1123 subdomain), got {name:?}"),
+                ));
+            }
+            (Some(p.value.url.clone()), p.value.secret.clone())
+        }
+    };
 
     let mut metrics = IndexMap::new();
     for (name, m) in e.metrics.iter().flatten() {
@@ -213,6 +241,7 @@ pub(super) fn experiment(file: &str, e: Option<&S<RawJudging>>) -> R<Judging> {
         expected_request_rate,
         confidence,
         prometheus,
+        prometheus_secret,
         objectives,
         rewards,
         metrics,

@@ -193,7 +193,8 @@ fn pull_request_mode_pushes_a_reject_directly() {
     );
     let head = format!("assay/productpage-{}", r.id);
     // Looked up once (an earlier run's pull request would be the verdict);
-    // nothing is opened.
+    // nothing is opened. The reject is a commit status on the commit that
+    // proposed v2.
     fake.mount(
         list_pulls(&head)
             .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
@@ -201,8 +202,26 @@ fn pull_request_mode_pushes_a_reject_directly() {
     );
     fake.mount(
         Mock::given(method("POST"))
+            .and(path("/repos/acme/env/pulls"))
             .respond_with(ResponseTemplate::new(500))
             .expect(0),
+    );
+    let proposing = r
+        .env
+        .repo
+        .log("main")
+        .into_iter()
+        .find(|(_, subject, _)| subject == "CI: propose v2")
+        .unwrap()
+        .0;
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path(format!("/repos/acme/env/statuses/{proposing}")))
+            .and(body_partial_json(
+                json!({"state": "failure", "context": "assay/productpage"}),
+            ))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+            .expect(1),
     );
     let out = r.run(&[]);
     let err = stderr(&out);

@@ -11,6 +11,11 @@
 //!   (`repoCreatePullRequest`), 201 on success; an unmerged PR with the same
 //!   head and base is refused with 409 Conflict, `{"message": "pull request
 //!   already exists for these targets [...]"}`.
+//! - Commit status: `POST /repos/{owner}/{repo}/statuses/{sha}` with
+//!   `{state, target_url, description, context}` (`CreateStatusOption`,
+//!   `repoCreateStatus` in `routers/api/v1/repo/status.go`), 201 on success;
+//!   states `pending`, `success`, `error`, `failure`, `warning`: GitHub's
+//!   shape, so `github::set_status` serves both.
 //! - Header: `Authorization: token <token>`
 //!   (<https://docs.gitea.com/development/api-usage#authentication>).
 //! - Fields used: `number`, `html_url`, `head.ref`, `base.ref`, `head.repo_id`, `base.repo_id`.

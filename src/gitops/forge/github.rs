@@ -17,6 +17,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue}
 use serde::{Deserialize, Serialize};
 
 use super::client::{Api, secret_header};
+use super::statuses::{CommitState, CommitStatus, NewStatus};
 use super::{ForgeError, ForgeErrorKind, ForgeRepo, PullRequest};
 use crate::gitops::credentials::Secret;
 
@@ -114,4 +115,25 @@ pub(super) async fn create(
 /// missing branch...); only this message means "reuse the open one".
 pub(super) fn already_exists(e: &ForgeError) -> bool {
     matches!(&e.kind, ForgeErrorKind::Status { status: 422, message } if message.contains("pull request already exists"))
+}
+
+/// `POST /repos/{owner}/{repo}/statuses/{sha}` with `{state, target_url,
+/// description, context}`, 201 on success
+/// (<https://docs.github.com/en/rest/commits/statuses#create-a-commit-status>):
+/// states `pending`, `success`, `failure`, `error`. Gitea takes the same.
+pub(super) async fn set_status(
+    api: &Api,
+    repo: &ForgeRepo,
+    status: &CommitStatus<'_>,
+) -> Result<(), ForgeError> {
+    let url = api.endpoint(&["repos", &repo.owner, &repo.name, "statuses", status.sha]);
+    let state = match status.state {
+        CommitState::Pending => "pending",
+        CommitState::Success => "success",
+        CommitState::Failure => "failure",
+        CommitState::Superseded => "error",
+    };
+    let body = NewStatus::new(state, status);
+    let _: serde::de::IgnoredAny = api.post(url, &body).await?;
+    Ok(())
 }

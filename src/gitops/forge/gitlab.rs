@@ -22,7 +22,8 @@ use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use super::client::{Api, secret_header};
-use super::{ForgeError, ForgeRepo, PullRequest};
+use super::statuses::{CommitState, CommitStatus};
+use super::{ForgeError, ForgeErrorKind, ForgeRepo, PullRequest};
 use crate::gitops::credentials::Secret;
 
 pub(super) fn headers(token: &Secret) -> Result<HeaderMap, String> {
@@ -104,4 +105,47 @@ pub(super) async fn create(
 
 pub(super) fn already_exists(e: &ForgeError) -> bool {
     e.status() == Some(409)
+}
+
+/// `POST /projects/:id/statuses/:sha` with `{state, name, target_url,
+/// description}` (<https://docs.gitlab.com/api/commits/#set-the-pipeline-status-of-a-commit>),
+/// 201 on success. States are a pipeline's: `running` while judging (GitLab
+/// refuses `pending` → `success` on some versions), `success`, `failed`,
+/// `canceled` for a superseded candidate. `name` is the status's label
+/// (`context` is its older alias).
+pub(super) async fn set_status(
+    api: &Api,
+    repo: &ForgeRepo,
+    status: &CommitStatus<'_>,
+) -> Result<(), ForgeError> {
+    let url = api.endpoint(&["projects", &project(repo), "statuses", status.sha]);
+    let state = match status.state {
+        CommitState::Pending => "running",
+        CommitState::Success => "success",
+        CommitState::Failure => "failed",
+        CommitState::Superseded => "canceled",
+    };
+    let body = GitlabStatus {
+        state,
+        name: status.context,
+        target_url: status.target_url,
+        description: status.description,
+    };
+    let _: serde::de::IgnoredAny = api.post(url, &body).await?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct GitlabStatus<'a> {
+    state: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_url: Option<&'a str>,
+    description: &'a str,
+}
+
+/// 400 "Cannot transition status via :run from :running": the status
+/// already has this state (a re-run of the hook), which is what was wanted.
+pub(super) fn same_state(e: &ForgeError) -> bool {
+    matches!(&e.kind, ForgeErrorKind::Status { status: 400, message } if message.contains("Cannot transition status"))
 }

@@ -1,4 +1,4 @@
-//! Pull requests on the env repository's forge: GitHub (and GitHub Enterprise
+//! Pull requests and commit statuses ([`statuses`]) on the env repository's forge: GitHub (and GitHub Enterprise
 //! Server), GitLab and Gitea. [`ForgeRepo`] says where the repository lives,
 //! from its Git URL or from `spec.promotion.forge` / `spec.promotion.apiUrl`;
 //! [`Forge`] finds the open PR/MR from a branch and opens one, reusing the one
@@ -31,6 +31,7 @@ mod client;
 mod gitea;
 mod github;
 mod gitlab;
+pub mod statuses;
 mod url;
 
 use crate::runtime::Runtime;

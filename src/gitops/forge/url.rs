@@ -76,6 +76,18 @@ pub(super) fn shown_url(url: &str) -> String {
     }
 }
 
+/// `https://host/owner/name` for a person's browser: the web origin of the
+/// Git URL (`github.com` for GitHub's ssh host names too) and the
+/// repository's path; `None` for a URL that names no forge repository.
+pub(super) fn web_base(url: &str, repo: &ForgeRepo) -> Option<String> {
+    let location = Location::parse(url)?;
+    let origin = match location.host.as_str() {
+        "ssh.github.com" | "www.github.com" => "https://github.com".to_string(),
+        _ => location.origin(),
+    };
+    Some(format!("{origin}/{}/{}", repo.owner, repo.name))
+}
+
 /// The parts of a Git URL that locate the repository.
 struct Location {
     /// `http`, `https`, `ssh`, `git`, ...

@@ -642,3 +642,58 @@ fn the_rendered_role_is_exactly_what_the_hooks_call() {
     // A rule without resourceNames grants the collection call (name None).
     assert_eq!(calls, granted, "calls made vs the Role's grants");
 }
+
+/// Prometheus behind its own basic auth and TLS (issue 14 item 5): the hook
+/// reads the credentials from the mounted Secret's files, judges and
+/// commits, and the password reaches no output, status, Event, API request
+/// or commit.
+#[test]
+fn the_hook_reads_prometheus_credentials_from_its_secret_and_keeps_them_out_of_the_status() {
+    use crate::prometheus_auth::{PASSWORD, PASSWORD_HASH, USER};
+    use crate::support::git_servers::make_certificates;
+    use crate::support::prometheus::{OpenMetrics, Prometheus, Span, WebConfig, Workload};
+
+    let c = Cluster::new("env-prom-auth");
+    c.loadgen_started(150, false);
+    let certs = tempfile::tempdir().unwrap();
+    make_certificates(certs.path());
+    let span = Span::around_now(3600, 600);
+    let data = OpenMetrics::new()
+        .workload(&Workload::new(NS, "productpage-v1", span))
+        .workload(&Workload::new(NS, "productpage-v2", span));
+    let prom = Prometheus::start_with(
+        &data,
+        Some(WebConfig {
+            users: vec![(USER.into(), PASSWORD_HASH.into())],
+            tls: Some((
+                certs.path().join("server.pem"),
+                certs.path().join("server.key"),
+            )),
+        }),
+    );
+    let secret = tempfile::tempdir().unwrap();
+    std::fs::write(secret.path().join("username"), USER).unwrap();
+    std::fs::write(secret.path().join("password"), PASSWORD).unwrap();
+    std::fs::copy(certs.path().join("ca.pem"), secret.path().join("ca.crt")).unwrap();
+    let mut hook = c.hook(&["--prometheus", &prom.url()]);
+    hook.env("ASSAY_PROMETHEUS_AUTH", secret.path());
+    let out = finish(hook, Duration::from_secs(60));
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(c.env.verdict_commits(&c.id).len(), 1, "{err}");
+    assert_eq!(c.status()["verdict"], "promote");
+    c.assert_no_secret(&err);
+    assert!(!err.contains(PASSWORD), "{err}");
+    assert!(!c.status().to_string().contains(PASSWORD));
+    for e in c.fake.list("events.k8s.io/v1", "events", NS) {
+        assert!(!e.to_string().contains(PASSWORD), "{e}");
+    }
+    for r in c.fake.requests() {
+        let body = r.body.map(|b| b.to_string()).unwrap_or_default();
+        assert!(
+            !body.contains(PASSWORD) && !r.path.contains(PASSWORD),
+            "{body}"
+        );
+    }
+    assert!(!prom.query_log().contains(PASSWORD));
+}

@@ -188,6 +188,23 @@ pub fn promote(args: &[&str], env: &[(&str, &str)]) -> Command {
     cmd
 }
 
+/// `assay promote --experiment FILE` against `prom`, the load started
+/// 150 s ago (past the sample's bake time), run to completion (60 s at most).
+pub fn promote_local(exp: &Path, prom: &str, credentials: &str, env: &[(&str, &str)]) -> Output {
+    let started = ago(150);
+    let args = [
+        "--experiment",
+        exp.to_str().unwrap(),
+        "--prometheus",
+        prom,
+        "--started-at",
+        &started,
+        "--credentials",
+        credentials,
+    ];
+    finish(promote(&args, env), Duration::from_secs(60))
+}
+
 /// Runs to completion; panics after `timeout`.
 pub fn finish(mut cmd: Command, timeout: Duration) -> Output {
     let child = cmd

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod auth_proxy;
 pub mod cmp_server;
 pub mod fake_argocd;
 pub mod fake_forge;

@@ -72,6 +72,37 @@ pub struct Prometheus {
     /// First, so the process dies before its data dir goes.
     server: Server,
     dir: TempDir,
+    /// Served over TLS (`--web.config.file` with `tls_server_config`).
+    tls: bool,
+}
+
+/// Prometheus' own `--web.config.file`: basic auth and TLS.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// `basic_auth_users`: user name and bcrypt hash of the password.
+    pub users: Vec<(String, String)>,
+    /// `tls_server_config`: certificate and key files (PEM).
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl WebConfig {
+    fn yaml(&self) -> String {
+        let mut out = String::new();
+        if let Some((cert, key)) = &self.tls {
+            out += &format!(
+                "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+                cert.display(),
+                key.display()
+            );
+        }
+        if !self.users.is_empty() {
+            out += "basic_auth_users:\n";
+            for (user, hash) in &self.users {
+                out += &format!("  {user}: '{hash}'\n");
+            }
+        }
+        out
+    }
 }
 
 /// One element of an instant vector.
@@ -85,15 +116,39 @@ impl Prometheus {
     /// Backfills `data` and starts Prometheus on a free port; panics with
     /// promtool's or Prometheus' output if either fails.
     pub fn start(data: &OpenMetrics) -> Prometheus {
+        Prometheus::start_with(data, None)
+    }
+
+    /// [`Prometheus::start`] with its own `--web.config.file` (basic auth,
+    /// TLS), and a query log (`query.log` in its dir, see [`Prometheus::query_log`]).
+    /// Readiness is then the log line and an open port: `/-/ready` needs the auth too.
+    pub fn start_with(data: &OpenMetrics, web: Option<WebConfig>) -> Prometheus {
         let dir = tempfile::tempdir().expect("temp dir");
         let input = dir.path().join("data.om");
         let tsdb = dir.path().join("tsdb");
         let config = dir.path().join("prometheus.yml");
         std::fs::write(&input, data.text()).expect("write OpenMetrics");
         backfill(&input, &tsdb);
-        std::fs::write(&config, "scrape_configs: []\n").expect("write config");
+        let query_log = dir.path().join("query.log");
+        let config_text = match &web {
+            None => "scrape_configs: []\n".to_string(),
+            Some(_) => format!(
+                "global:\n  query_log_file: {}\nscrape_configs: []\n",
+                query_log.display()
+            ),
+        };
+        std::fs::write(&config, config_text).expect("write config");
+        let web_file = dir.path().join("web.yml");
+        let tls = web.as_ref().is_some_and(|w| w.tls.is_some());
+        if let Some(w) = &web {
+            std::fs::write(&web_file, w.yaml()).expect("write web config");
+        }
+        let secured = web.is_some();
         let launch = move |port: u16| {
             let mut cmd = Command::new("prometheus");
+            if secured {
+                cmd.arg(format!("--web.config.file={}", web_file.display()));
+            }
             cmd.arg(format!("--config.file={}", config.display()))
                 .arg(format!("--storage.tsdb.path={}", tsdb.display()))
                 .arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -102,19 +157,37 @@ impl Prometheus {
                 .arg("--storage.tsdb.retention.time=10y");
             cmd
         };
-        let probe = |port: u16, log: &str| log.contains(READY_LINE) && ready(port);
+        let probe = move |port: u16, log: &str| {
+            log.contains(READY_LINE)
+                && if secured {
+                    connect(port).is_some()
+                } else {
+                    ready(port)
+                }
+        };
         let server = Server::start(
             "prometheus",
             dir.path().join("prometheus.log"),
             Box::new(launch),
             Box::new(probe),
         );
-        Prometheus { server, dir }
+        Prometheus { server, dir, tls }
     }
 
-    /// `http://127.0.0.1:PORT`, what the judge is pointed at.
+    /// `http://127.0.0.1:PORT` (https with TLS), what the judge is pointed at.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.server.port())
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.server.port())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// The queries it answered (JSON lines with their parameters), when
+    /// started with a [`WebConfig`].
+    pub fn query_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("query.log")).unwrap_or_default()
     }
 
     /// Prometheus' log so far, for failure messages.

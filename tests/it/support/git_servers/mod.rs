@@ -27,7 +27,7 @@ mod sshd;
 pub use bare_repo::{BareRepo, OTHER_AUTHOR, SEED_AUTHOR};
 pub use daemon::GitDaemon;
 pub use http::HttpGit;
-pub(crate) use http::tls_server_config;
+pub(crate) use http::{make_certificates, tls_server_config};
 pub use sshd::Sshd;
 
 use std::collections::hash_map::RandomState;
