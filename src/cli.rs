@@ -107,6 +107,9 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Show Experiments from the cluster: phase, look, verdict, counts per
+    /// objective, commit or pull request, and how long the candidate has served.
+    Status(StatusArgs),
     /// Print the Experiment CustomResourceDefinition (YAML).
     Crd,
     /// Print the JSON Schema of assay.yaml, for editors.
@@ -253,6 +256,27 @@ pub struct PromoteArgs {
     pub settle: Duration,
 }
 
+/// `assay status`. The cluster comes from `KUBECONFIG` (else
+/// `~/.kube/config`), or the pod's ServiceAccount inside a cluster.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// One Experiment (default: every Experiment in the namespace).
+    pub name: Option<String>,
+    /// The namespace (default: the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Text for people, or data for scripts.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: assay::status::Format,
+    /// Keep polling and print again whenever something shown changes
+    /// (JSON: one line per change; YAML: one document per change).
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// How often --watch polls.
+    #[arg(long, default_value = "2s", requires = "watch", value_parser = interval)]
+    pub interval: Duration,
+}
+
 /// Where `judge` and `promote` get measurements.
 #[derive(Debug, clap::Args)]
 pub struct SourceArgs {
@@ -290,6 +314,14 @@ pub struct SourceArgs {
 /// A duration flag, written as in assay.yaml (`90s`, `5m`, `1h30m`).
 fn duration(s: &str) -> Result<Duration, String> {
     assay::spec::parse_duration(s)
+}
+
+/// A polling interval: a duration of more than zero.
+fn interval(s: &str) -> Result<Duration, String> {
+    match duration(s)? {
+        d if d.is_zero() => Err("must be more than 0s".into()),
+        d => Ok(d),
+    }
 }
 
 /// A time flag: RFC 3339.

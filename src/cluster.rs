@@ -1,7 +1,7 @@
 //! The Kubernetes side of the hook, and nothing more than the Role that
 //! `generate` renders allows (`render::hook::rules`; a test compares the
 //! two): get its Experiment, patch the Experiment's status (JSON merge
-//! patch), get the load generator's Job and the candidate's Deployment, and
+//! patch) and its progress annotation, get the load generator's Job and the candidate's Deployment, and
 //! create Events (events.k8s.io/v1). Async, driven by the hook's
 //! current-thread runtime.
 
@@ -37,7 +37,7 @@ impl ClusterError {
     }
 }
 
-fn error(action: impl Into<String>, e: kube::Error) -> ClusterError {
+pub(crate) fn error(action: impl Into<String>, e: kube::Error) -> ClusterError {
     let not_found = matches!(&e, kube::Error::Api(s) if s.is_not_found());
     let code = match &e {
         kube::Error::Api(s) => Some(s.code),
@@ -53,6 +53,25 @@ fn error(action: impl Into<String>, e: kube::Error) -> ClusterError {
         not_found,
         code,
     }
+}
+
+/// A client as the pod's ServiceAccount, or from `KUBECONFIG` (else
+/// `~/.kube/config`) outside a cluster, with the namespace that
+/// configuration names (its context's, or the pod's).
+pub async fn client() -> Result<(kube::Client, String), ClusterError> {
+    crate::tls::init();
+    // kube waits forever for an answer by default (made for watches, which
+    // we never open): bound every call so that a silent API server cannot
+    // hold the hook past its deadline, or `assay status` forever.
+    let mut config = kube::Config::infer()
+        .await
+        .map_err(|e| error("connect", kube::Error::InferConfig(e)))?;
+    config.connect_timeout = Some(std::time::Duration::from_secs(10));
+    config.read_timeout = Some(std::time::Duration::from_secs(30));
+    config.write_timeout = Some(std::time::Duration::from_secs(30));
+    let namespace = config.default_namespace.clone();
+    let client = kube::Client::try_from(config).map_err(|e| error("connect", e))?;
+    Ok((client, namespace))
 }
 
 /// The hook's view of its namespace.
@@ -72,17 +91,7 @@ pub struct CandidateFailure {
 impl Cluster {
     /// Connects as the pod's ServiceAccount, or with `KUBECONFIG` outside a cluster.
     pub async fn connect(namespace: &str) -> Result<Cluster, ClusterError> {
-        crate::tls::init();
-        // kube waits forever for an answer by default (made for watches,
-        // which the hook never opens): bound every call so that a silent
-        // API server cannot hold the hook past its deadline.
-        let mut config = kube::Config::infer()
-            .await
-            .map_err(|e| error("connect", kube::Error::InferConfig(e)))?;
-        config.connect_timeout = Some(std::time::Duration::from_secs(10));
-        config.read_timeout = Some(std::time::Duration::from_secs(30));
-        config.write_timeout = Some(std::time::Duration::from_secs(30));
-        let client = kube::Client::try_from(config).map_err(|e| error("connect", e))?;
+        let (client, _) = client().await?;
         Ok(Cluster {
             client,
             namespace: namespace.to_string(),
@@ -117,6 +126,16 @@ impl Cluster {
             .await
             .map(|_| ())
             .map_err(|e| error(format!("patch status of experiment {name}"), e))
+    }
+
+    /// Sets one annotation of the Experiment (a merge patch of its metadata).
+    pub async fn annotate(&self, name: &str, key: &str, value: &str) -> Result<(), ClusterError> {
+        let body = serde_json::json!({ "metadata": { "annotations": { key: value } } });
+        self.experiments()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&body))
+            .await
+            .map(|_| ())
+            .map_err(|e| error(format!("annotate experiment {name}"), e))
     }
 
     /// When the load generator Job started and, if it has, completed.

@@ -16,5 +16,6 @@ pub mod render;
 pub mod runtime;
 pub mod source;
 pub mod spec;
+pub mod status;
 pub mod tls;
 pub mod yaml;

@@ -13,7 +13,8 @@ use assay::log::Log;
 use assay::runtime::Runtime;
 
 use crate::cli::{
-    Args, CandidateAction, Command, JudgeArgs, OutputArg, PromoteArgs, SourceArgs, WritebackArgs,
+    Args, CandidateAction, Command, JudgeArgs, OutputArg, PromoteArgs, SourceArgs, StatusArgs,
+    WritebackArgs,
 };
 
 /// Runs the subcommand; its stdout text on success.
@@ -70,6 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<String> {
             })?;
             String::new()
         }
+        Command::Status(a) => status(a)?,
         Command::Crd => assay::crd::crd_yaml(),
         Command::Schema => spec::json_schema(),
     })
@@ -210,4 +212,26 @@ fn prometheus_auth(a: &SourceArgs) -> anyhow::Result<assay::judge::PrometheusAut
         &a.prometheus_auth,
         &over,
     )?)
+}
+
+/// `assay status`: one print, or with `--watch` one print per change as it comes.
+fn status(a: StatusArgs) -> anyhow::Result<String> {
+    let opts = assay::status::Options {
+        name: a.name,
+        namespace: a.namespace,
+        format: a.output,
+        watch: a.watch,
+        interval: a.interval,
+    };
+    let runtime = Runtime::new()?;
+    let mut text = String::new();
+    if opts.watch {
+        let mut stdout = std::io::stdout();
+        assay::status::run(&opts, &runtime, &mut |s| {
+            let _ = stdout.write_all(s.as_bytes()).and_then(|()| stdout.flush());
+        })?;
+    } else {
+        assay::status::run(&opts, &runtime, &mut |s| text.push_str(s))?;
+    }
+    Ok(text)
 }

@@ -7,6 +7,7 @@
 
 mod commit_status;
 mod deliver;
+mod manual;
 mod next;
 mod poll;
 mod status;
@@ -194,6 +195,7 @@ pub fn run(opts: &Options, runtime: &Runtime, logger: &Log) -> Result<Finished, 
             log(&format!(
                 "resuming: the status already holds the verdict {v}"
             ));
+            manual::ignored(&rec, v, log);
             let reason = status
                 .reason
                 .clone()
@@ -333,6 +335,9 @@ fn judge_loop(
     loop {
         if let Some(stopped) = stop_requested(rec, iteration)? {
             return Err(stopped);
+        }
+        if let Some(asked) = manual::requested(rec, log) {
+            return manual::act(rec, remote, opts, asked, iteration, log);
         }
         let now = judge::now();
         let look = window.look(now);

@@ -61,7 +61,9 @@ fn rule(group: &str, resource: &str, names: &[String], verbs: &[&str]) -> Policy
 pub(crate) fn rules(ctx: &Ctx, cand: &Version, experiment: &str) -> Vec<PolicyRule> {
     let exp = vec![experiment.to_string()];
     let mut rules = vec![
-        rule("assay.dev", "experiments", &exp, &["get"]),
+        // patch: the hook's progress annotation, so Argo CD (which ignores
+        // status-only updates) refreshes the Experiment's health message.
+        rule("assay.dev", "experiments", &exp, &["get", "patch"]),
         rule("assay.dev", "experiments/status", &exp, &["patch"]),
         // --sync-failed: is the candidate Degraded?
         rule("apps", "deployments", &[ctx.workload_name(cand)], &["get"]),

@@ -12,6 +12,7 @@
 //! tests with that advice; they never skip.
 
 mod crd;
+mod lua;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,6 +26,7 @@ const CMP_SERVER: &str = "/var/run/argocd/argocd-cmp-server";
 const PLUGIN_CONFIG: &str = "/home/argocd/cmp-server/config/plugin.yaml";
 const PLUGIN_SOCKETS: &str = "/home/argocd/cmp-server/plugins";
 const HEALTH_KEY: &str = "resource.customizations.health.assay.dev_Experiment";
+const ACTIONS_KEY: &str = "resource.customizations.actions.assay.dev_Experiment";
 
 fn fixtures() -> PathBuf {
     repo_root().join("tests/fixtures/install")
@@ -98,10 +100,17 @@ fn named<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
     list.as_array()?.iter().find(|i| i["name"] == name)
 }
 
-/// The Lua health check as the kit writes it (`argocd-cm-health.yaml`).
-fn kit_health_check() -> String {
-    let patch = yaml_file(&kit("argocd-cm-health.yaml"));
-    patch["data"][HEALTH_KEY].as_str().unwrap().to_string()
+/// One key of the kit's argocd-cm patch (`argocd-cm.yaml`): the Lua health
+/// check or the resource actions.
+fn kit_argocd_cm(key: &str) -> String {
+    let patch = yaml_file(&kit("argocd-cm.yaml"));
+    patch["data"][key].as_str().unwrap().to_string()
+}
+
+/// The kit's notifications catalog entry (`argocd-notifications-cm.yaml`).
+fn kit_notifications() -> serde_json::Map<String, Value> {
+    let patch = yaml_file(&kit("argocd-notifications-cm.yaml"));
+    patch["data"].as_object().unwrap().clone()
 }
 
 /// Where the kit's plugin.yaml reaches the sidecar: ConfigMap name and key.
@@ -178,14 +187,37 @@ fn check_plugin_config(docs: &[Value], cm: &PluginConfigMap) {
     assert_eq!(built, yaml_file(&repo_root().join("plugin.yaml")));
 }
 
-/// argocd-cm has the kit's health check and every key of `upstream` unchanged.
+/// argocd-cm has the kit's health check and actions, and every key of
+/// `upstream` unchanged.
 fn check_argocd_cm(docs: &[Value], upstream: &Value) {
     let data = &find(docs, "ConfigMap", "argocd-cm")["data"];
-    assert_eq!(data[HEALTH_KEY].as_str(), Some(kit_health_check().as_str()));
-    let upstream = upstream.as_object().expect("upstream argocd-cm has data");
+    for key in [HEALTH_KEY, ACTIONS_KEY] {
+        assert_eq!(
+            data[key].as_str(),
+            Some(kit_argocd_cm(key).as_str()),
+            "{key}"
+        );
+    }
+    keeps_upstream(data, upstream, "argocd-cm");
+}
+
+/// argocd-notifications-cm has the kit's triggers and templates, and every
+/// key of `upstream` (if it has data) unchanged.
+fn check_notifications_cm(docs: &[Value], upstream: &Value) {
+    let data = &find(docs, "ConfigMap", "argocd-notifications-cm")["data"];
+    for (key, want) in kit_notifications() {
+        assert_eq!(data[&key], want, "argocd-notifications-cm key {key}");
+    }
+    if upstream.is_object() {
+        keeps_upstream(data, upstream, "argocd-notifications-cm");
+    }
+}
+
+fn keeps_upstream(data: &Value, upstream: &Value, name: &str) {
+    let upstream = upstream.as_object().expect("upstream has data");
     assert!(!upstream.is_empty());
     for (key, value) in upstream {
-        assert_eq!(&data[key], value, "argocd-cm key {key} changed or lost");
+        assert_eq!(&data[key], value, "{name} key {key} changed or lost");
     }
 }
 
@@ -312,6 +344,7 @@ fn upstream_install() -> Vec<Value> {
 fn check_layout(layout: &Layout) {
     let upstream = upstream_install();
     let upstream_cm = &find(&upstream, "ConfigMap", "argocd-cm")["data"];
+    let upstream_notifications = &find(&upstream, "ConfigMap", "argocd-notifications-cm")["data"];
     let stream = build_layout(layout);
     let docs = parse(&stream);
     let name = layout.name;
@@ -320,6 +353,7 @@ fn check_layout(layout: &Layout) {
     check_sidecar(&docs, &KUSTOMIZE_CM);
     check_plugin_config(&docs, &KUSTOMIZE_CM);
     check_argocd_cm(&docs, upstream_cm);
+    check_notifications_cm(&docs, upstream_notifications);
     check_crd(&docs);
     // One namespace for every namespaced object, so the plugin
     // ConfigMap lands beside the repo-server that mounts it.
@@ -385,6 +419,10 @@ fn helm_chart_with_the_values_installs_the_same() {
     let sidecar = check_sidecar(&docs, &HELM_CM);
     check_plugin_config(&docs, &HELM_CM);
     check_argocd_cm(&docs, &find(&plain, "ConfigMap", "argocd-cm")["data"]);
+    check_notifications_cm(
+        &docs,
+        &find(&plain, "ConfigMap", "argocd-notifications-cm")["data"],
+    );
     let crd = find(&docs, "CustomResourceDefinition", "experiments.assay.dev");
     assert_eq!(
         crd["metadata"]["annotations"]["helm.sh/resource-policy"], "keep",
@@ -409,7 +447,7 @@ fn config_neutral(mut container: Value) -> Value {
 }
 
 #[test]
-fn operator_snippet_carries_the_same_sidecar_and_health_check() {
+fn operator_snippet_carries_the_same_sidecar_health_check_and_actions() {
     let argocd = yaml_file(&kit("operator/argocd.yaml"));
     assert_eq!(argocd["apiVersion"], "argoproj.io/v1beta1");
     assert_eq!(argocd["kind"], "ArgoCD");
@@ -428,7 +466,15 @@ fn operator_snippet_carries_the_same_sidecar_and_health_check() {
     assert_eq!(checks[0]["kind"], "Experiment");
     assert_eq!(
         checks[0]["check"].as_str(),
-        Some(kit_health_check().as_str())
+        Some(kit_argocd_cm(HEALTH_KEY).as_str())
+    );
+    let actions = argocd["spec"]["resourceActions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0]["group"], "assay.dev");
+    assert_eq!(actions[0]["kind"], "Experiment");
+    assert_eq!(
+        actions[0]["action"].as_str(),
+        Some(kit_argocd_cm(ACTIONS_KEY).as_str())
     );
 }
 

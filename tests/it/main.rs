@@ -25,6 +25,7 @@ mod promote;
 mod props;
 mod reject_push;
 mod render;
+mod status;
 mod validation;
 mod writeback;
 mod writeback_faults;

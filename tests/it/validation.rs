@@ -38,7 +38,7 @@ const CUSTOM: &[&str] = &[
 ];
 
 /// The interpreter with kubernetes-validate and jsonschema installed.
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("ASSAY_PYTHON").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }

@@ -150,10 +150,7 @@ fn column_problems(crd: &Value) -> Vec<String> {
             }
             let node = path
                 .strip_prefix('.')
-                .map(|p| p.split('.'))
-                .and_then(|mut parts| {
-                    parts.try_fold(schema, |node, part| node["properties"].get(part))
-                });
+                .and_then(|p| column_node(schema, p, &mut out));
             match node {
                 None => out.push(format!("{path}: no such field in the schema")),
                 Some(node) => {
@@ -171,6 +168,39 @@ fn column_problems(crd: &Value) -> Vec<String> {
         }
     }
     out
+}
+
+/// The schema node of a printer column's path: `.a.b` fields, and a list
+/// of conditions filtered as `list[?(@.type=="X")]`, whose `type` enum must
+/// hold X.
+fn column_node<'a>(schema: &'a Value, path: &str, out: &mut Vec<String>) -> Option<&'a Value> {
+    let mut node = schema;
+    let mut rest = path;
+    while !rest.is_empty() {
+        let (part, tail) = match rest.find(['.', '[']) {
+            Some(0) => (&rest[..0], rest),
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if !part.is_empty() {
+            node = node["properties"].get(part)?;
+        }
+        rest = if let Some(filter) = tail.strip_prefix("[?(@.type==\"") {
+            let (wanted, after) = filter.split_once("\")]")?;
+            node = node.get("items")?;
+            let kinds = node["properties"]["type"]["enum"].as_array()?;
+            if !kinds.iter().any(|k| k == wanted) {
+                out.push(format!(".{path}: no condition type {wanted}"));
+            }
+            after.strip_prefix('.').unwrap_or(after)
+        } else if tail.starts_with('[') {
+            // Any other index or filter: not a path this test reads.
+            return None;
+        } else {
+            tail.strip_prefix('.').unwrap_or(tail)
+        };
+    }
+    Some(node)
 }
 
 #[test]
@@ -210,11 +240,15 @@ fn crd_printer_columns_point_at_real_fields() {
     let cols = &mut broken["spec"]["versions"][0]["additionalPrinterColumns"];
     cols[0]["jsonPath"] = json!(".status.phaze");
     cols[1]["type"] = json!("integer");
+    cols[2]["jsonPath"] = json!(".status.conditions[?(@.type==\"Judgd\")].reason");
+    cols[3]["jsonPath"] = json!(".status.conditions[?(@.type==\"Delivered\")].raeson");
     assert_eq!(
         column_problems(&broken),
         [
             ".status.phaze: no such field in the schema",
             ".status.verdict: column type integer over a string field",
+            ".status.conditions[?(@.type==\"Judgd\")].reason: no condition type Judgd",
+            ".status.conditions[?(@.type==\"Delivered\")].raeson: no such field in the schema",
         ]
     );
 }

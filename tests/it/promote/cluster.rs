@@ -16,23 +16,23 @@ const SECRET_TOKEN: &str = "tok-s3cret-do-not-log";
 /// Everything a hook run needs: the env repo with a candidate, its rendered
 /// manifests, the fake API server loaded with the Experiment, and a
 /// mounted credentials Secret.
-struct Cluster {
-    env: Env,
-    fake: FakeKube,
-    manifests: Vec<Value>,
-    id: String,
-    name: String,
-    creds: tempfile::TempDir,
+pub(super) struct Cluster {
+    pub(super) env: Env,
+    pub(super) fake: FakeKube,
+    pub(super) manifests: Vec<Value>,
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) creds: tempfile::TempDir,
 }
 
 impl Cluster {
     /// The hook with its load generator as a sync-phase Job, whose times
     /// the tests set (`loadgen.mode: job`).
-    fn new(repo: &str) -> Cluster {
+    pub(super) fn new(repo: &str) -> Cluster {
         Cluster::with_load(repo, true)
     }
 
-    fn with_load(repo: &str, job: bool) -> Cluster {
+    pub(super) fn with_load(repo: &str, job: bool) -> Cluster {
         let env = Env::with_load(repo, job);
         env.propose("v2", "iter8/productpage:v2");
         let id = id_of(&env.spec());
@@ -56,12 +56,12 @@ impl Cluster {
     }
 
     /// The loadgen Job as the cluster reports it, started `seconds` ago.
-    fn loadgen_started(&self, seconds: u64, failed: bool) {
+    pub(super) fn loadgen_started(&self, seconds: u64, failed: bool) {
         self.loadgen(seconds, None, failed);
     }
 
     /// Started `started` seconds ago and, if given, completed `completed` ago.
-    fn loadgen(&self, started: u64, completed: Option<u64>, failed: bool) {
+    pub(super) fn loadgen(&self, started: u64, completed: Option<u64>, failed: bool) {
         let mut job = find(&self.manifests, "Job").clone();
         assert!(
             job["metadata"]["name"]
@@ -82,7 +82,7 @@ impl Cluster {
         self.fake.put(job);
     }
 
-    fn candidate_deployment(&self, stuck: bool) {
+    pub(super) fn candidate_deployment(&self, stuck: bool) {
         let d = self
             .manifests
             .iter()
@@ -99,7 +99,7 @@ impl Cluster {
         self.fake.put(d);
     }
 
-    fn hook(&self, args: &[&str]) -> Command {
+    pub(super) fn hook(&self, args: &[&str]) -> Command {
         let kubeconfig = self.fake.kubeconfig();
         let mut all = vec!["--credentials", self.creds.path().to_str().unwrap()];
         all.extend_from_slice(args);
@@ -115,7 +115,7 @@ impl Cluster {
     }
 
     /// Runs the hook against a Prometheus where both versions are healthy.
-    fn judge_healthy(&self) -> std::process::Output {
+    pub(super) fn judge_healthy(&self) -> std::process::Output {
         let prom = prometheus(Some);
         finish(
             self.hook(&["--prometheus", &prom.url()]),
@@ -123,14 +123,40 @@ impl Cluster {
         )
     }
 
-    fn status(&self) -> Value {
+    /// Judges a candidate with 20 % errors while git daemon is down: the
+    /// hook records the reject, the write-back fails, and it exits 1.
+    pub(super) fn reject_with_git_down(&self) -> std::process::Output {
+        self.loadgen_started(150, false);
+        let prom = prometheus(|w| Some(w.error_fraction(0.2)));
+        self.env.daemon.kill();
+        let out = finish(
+            self.hook(&["--prometheus", &prom.url(), "--git-deadline", "1s"]),
+            Duration::from_secs(60),
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        out
+    }
+
+    /// Git is back and the Job retries: the recorded verdict is delivered
+    /// without judging again (Prometheus is unreachable).
+    pub(super) fn retry_with_git_back(&self) -> std::process::Output {
+        self.env.daemon.restart();
+        let out = finish(
+            self.hook(&["--prometheus", "http://127.0.0.1:1"]),
+            Duration::from_secs(60),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        out
+    }
+
+    pub(super) fn status(&self) -> Value {
         self.fake
             .get("assay.dev/v1alpha1", "experiments", NS, &self.name)
             .unwrap()["status"]
             .clone()
     }
 
-    fn event_reasons(&self) -> Vec<String> {
+    pub(super) fn event_reasons(&self) -> Vec<String> {
         self.fake
             .list("events.k8s.io/v1", "events", NS)
             .iter()
@@ -138,7 +164,7 @@ impl Cluster {
             .collect()
     }
 
-    fn assert_no_secret(&self, stderr: &str) {
+    pub(super) fn assert_no_secret(&self, stderr: &str) {
         assert!(!stderr.contains(SECRET_TOKEN));
         for r in self.fake.requests() {
             let body = r.body.map(|b| b.to_string()).unwrap_or_default();
@@ -200,13 +226,38 @@ fn the_hook_judges_records_and_commits() {
     assert_eq!(s["looks"][0]["counts"][0]["requests"], samples);
     assert_eq!(c.event_reasons(), ["Started", "Promoted", "Committed"]);
 
-    // Status writes are JSON merge patches of the status subresource.
-    let patches: Vec<_> = c
+    // Status writes are JSON merge patches of the status subresource; the
+    // only other patch is the progress annotation (Argo CD ignores
+    // status-only updates), on the Experiment itself.
+    let (patches, others): (Vec<_>, Vec<_>) = c
         .fake
         .requests()
         .into_iter()
         .filter(|r| r.method == "PATCH")
-        .collect();
+        .partition(|r| r.path.ends_with("/status"));
+    assert!(!others.is_empty());
+    for p in &others {
+        assert_eq!(
+            p.path,
+            format!(
+                "/apis/assay.dev/v1alpha1/namespaces/{NS}/experiments/{}",
+                c.name
+            )
+        );
+        let body = p.body.as_ref().unwrap();
+        assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+        let annotations = body["metadata"]["annotations"].as_object().unwrap();
+        assert_eq!(annotations.len(), 1, "{body}");
+        assert!(annotations["assay.dev/progress"].is_string(), "{body}");
+    }
+    let exp = c
+        .fake
+        .get("assay.dev/v1alpha1", "experiments", NS, &c.name)
+        .unwrap();
+    assert_eq!(
+        exp["metadata"]["annotations"]["assay.dev/progress"],
+        "Completed/Promoted/Committed look 1"
+    );
     assert!(patches.len() >= 3, "{patches:?}");
     for p in &patches {
         assert_eq!(
@@ -377,14 +428,7 @@ fn a_recorded_verdict_is_resumed_without_judging() {
 #[test]
 fn a_failed_write_back_is_resumed_with_the_judged_reason() {
     let c = Cluster::new("env-git-down");
-    c.loadgen_started(150, false);
-    let prom = prometheus(|w| Some(w.error_fraction(0.2)));
-    c.env.daemon.kill();
-    let out = finish(
-        c.hook(&["--prometheus", &prom.url(), "--git-deadline", "1s"]),
-        Duration::from_secs(60),
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    c.reject_with_git_down();
     let s = c.status();
     assert_eq!(
         (s["phase"].as_str(), s["verdict"].as_str()),
@@ -403,12 +447,7 @@ fn a_failed_write_back_is_resumed_with_the_judged_reason() {
     );
 
     // The Job retries once Git is back: the judged reason reaches Git.
-    c.env.daemon.restart();
-    let out = finish(
-        c.hook(&["--prometheus", "http://127.0.0.1:1"]),
-        Duration::from_secs(60),
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    c.retry_with_git_back();
     let spec = assay::spec::parse("assay.yaml", c.env.spec().as_bytes()).unwrap();
     assert_eq!(spec.rejected[0].reason.as_deref(), Some(reason.as_str()));
     let commits = c.env.verdict_commits(&c.id);

@@ -5,6 +5,7 @@
 
 mod cluster;
 mod local;
+mod operate;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

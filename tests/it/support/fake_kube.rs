@@ -219,6 +219,28 @@ impl FakeKube {
         self.state().objects.get(&key).cloned()
     }
 
+    /// Sets (`Some`) or removes (`None`) one annotation of a stored object
+    /// as a metadata patch would, leaving the rest of it as it is now; for
+    /// what a person or Argo CD does while a client runs. Panics when the
+    /// object is not stored.
+    pub fn annotate(
+        &self,
+        (api_version, plural, namespace, name): (&str, &str, &str, &str),
+        annotation: &str,
+        value: Option<&str>,
+    ) {
+        let key = (
+            api_version.into(),
+            plural.into(),
+            namespace.into(),
+            name.into(),
+        );
+        assert!(
+            self.state().annotate(&key, annotation, value),
+            "no {api_version} {plural} {namespace}/{name} to annotate"
+        );
+    }
+
     /// Every stored object of one resource in one namespace, by name.
     pub fn list(&self, api_version: &str, plural: &str, namespace: &str) -> Vec<Value> {
         self.state()
@@ -256,9 +278,21 @@ impl FakeKube {
     /// context with namespace `default`. For `KUBECONFIG=` or
     /// `kube::config::Kubeconfig::read_from`.
     pub fn kubeconfig(&self) -> PathBuf {
-        let path = self.dir.path().join("kubeconfig");
+        self.kubeconfig_in("default")
+    }
+
+    /// [`FakeKube::kubeconfig`] with `namespace` as the context's
+    /// namespace (a file of its own, `kubeconfig-<namespace>`), for
+    /// clients that default to it as kubectl does.
+    pub fn kubeconfig_in(&self, namespace: &str) -> PathBuf {
+        let name = if namespace == "default" {
+            "kubeconfig".to_string()
+        } else {
+            format!("kubeconfig-{namespace}")
+        };
+        let path = self.dir.path().join(name);
         let text = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\nusers:\n- name: fake\n  user:\n    token: {TOKEN}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: default\ncurrent-context: fake\n",
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\nusers:\n- name: fake\n  user:\n    token: {TOKEN}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: {namespace}\ncurrent-context: fake\n",
             self.url()
         );
         std::fs::write(&path, text).expect("write kubeconfig");

@@ -152,6 +152,28 @@ impl State {
         self.counter
     }
 
+    /// Sets (`Some`) or removes (`None`) one annotation of a stored
+    /// object, with a new resourceVersion, as a metadata patch would
+    /// (`kubectl annotate`, an Argo CD resource action); nothing else of the
+    /// object changes. False when there is no such object.
+    pub fn annotate(&mut self, key: &Key, annotation: &str, value: Option<&str>) -> bool {
+        let rv = self.next_rv();
+        let Some(obj) = self.objects.get_mut(key) else {
+            return false;
+        };
+        let meta = &mut obj["metadata"];
+        if !meta["annotations"].is_object() {
+            meta["annotations"] = json!({});
+        }
+        let map = meta["annotations"].as_object_mut().expect("an object");
+        match value {
+            Some(v) => map.insert(annotation.to_string(), json!(v)),
+            None => map.remove(annotation),
+        };
+        meta["resourceVersion"] = json!(rv);
+        true
+    }
+
     fn next_rv(&mut self) -> String {
         (1000 + self.next()).to_string()
     }
