@@ -3,6 +3,7 @@
 //! judges it, and commits the verdict to Git (the PostSync hook).
 
 pub mod argocd;
+mod base64;
 pub mod cluster;
 pub mod cmp;
 pub mod crd;

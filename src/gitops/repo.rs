@@ -17,7 +17,7 @@ use git2::{
 };
 
 use super::credentials::{Credentials, redact_url};
-use super::hostkey::{base64, host_key_error, host_patterns, known_host};
+use super::hostkey::{host_key_error, host_patterns, known_host};
 pub use super::snapshot::Snapshot;
 use super::transport::{self, Class};
 
@@ -250,7 +250,7 @@ impl Remote {
                     known,
                     &host_patterns(&self.url, host),
                     kind.name(),
-                    &base64(raw),
+                    &crate::base64::encode(raw),
                 ) {
                     Ok(CertificateCheckStatus::CertificateOk)
                 } else {
