@@ -3,7 +3,7 @@
 //! candidate Deployment live in the fake; Prometheus and git daemon are real.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -26,6 +26,26 @@ pub(super) struct Cluster {
 }
 
 impl Cluster {
+    /// Starts the hook on a window that stays open, and waits for its
+    /// first look to be recorded.
+    pub(super) fn judging(&self, prom_url: &str) -> Child {
+        let child = self
+            .hook(&["--prometheus", prom_url])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        self.fake
+            .wait_for(Duration::from_secs(30), "the first look", |reqs| {
+                reqs.iter().any(|r| {
+                    r.body
+                        .as_ref()
+                        .is_some_and(|b| b["status"]["iteration"] == 1)
+                })
+            });
+        child
+    }
+
     /// The hook with its load generator as a sync-phase Job, whose times
     /// the tests set (`loadgen.mode: job`).
     pub(super) fn new(repo: &str) -> Cluster {
@@ -556,20 +576,7 @@ fn sigterm_stops_the_hook_with_the_status_saying_so() {
     // Started 60 s ago: the window is open for another 90 s.
     c.loadgen_started(60, false);
     let prom = prometheus(Some);
-    let mut cmd = c.hook(&["--prometheus", &prom.url()]);
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.fake
-        .wait_for(Duration::from_secs(30), "the first look", |reqs| {
-            reqs.iter().any(|r| {
-                r.body
-                    .as_ref()
-                    .is_some_and(|b| b["status"]["iteration"] == 1)
-            })
-        });
+    let child = c.judging(&prom.url());
     // SAFETY: signalling our own child by pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let out = wait(child, Duration::from_secs(10));

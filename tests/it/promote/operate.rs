@@ -4,7 +4,6 @@
 //! Argo CD actions (`promote-now`, `reject-now`, `abort`), whose annotation
 //! the hook honours at its next look and records.
 
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -180,32 +179,12 @@ fn conditions_of_a_supersession() {
     conditions_are_well_formed(&c);
 }
 
-/// Starts the hook on a window that stays open (the load began 60 s ago
-/// and lasts 5 m), and waits for its first look to be recorded.
-fn judging(c: &Cluster, prom_url: &str) -> Child {
-    let child = c
-        .hook(&["--prometheus", prom_url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.fake
-        .wait_for(Duration::from_secs(30), "the first look", |reqs| {
-            reqs.iter().any(|r| {
-                r.body
-                    .as_ref()
-                    .is_some_and(|b| b["status"]["iteration"] == 1)
-            })
-        });
-    child
-}
-
 #[test]
 fn conditions_when_stopped_by_sigterm() {
     let c = Cluster::new("env-cond-sigterm");
     c.loadgen_started(60, false);
     let prom = prometheus(Some);
-    let child = judging(&c, &prom.url());
+    let child = c.judging(&prom.url());
     // SAFETY: signalling our own child by pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let out = wait(child, Duration::from_secs(10));
@@ -226,7 +205,7 @@ fn conditions_when_stopped_by_sigterm() {
 fn press(c: &Cluster, action: &str, reason: Option<&str>) -> (std::process::Output, u64) {
     c.loadgen_started(60, false);
     let prom = prometheus(Some);
-    let child = judging(c, &prom.url());
+    let child = c.judging(&prom.url());
     let looked = c.status()["iteration"].as_u64().unwrap();
     let key = (API, EXPERIMENTS, NS, c.name.as_str());
     c.fake
