@@ -4,6 +4,7 @@
 //! and, for the in-cluster hook, the fake Kubernetes API server.
 
 mod cluster;
+mod fixture;
 mod local;
 mod operate;
 

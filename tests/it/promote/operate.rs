@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::cluster::Cluster;
+use super::fixture::Cluster;
 use super::{NS, finish, prometheus, stderr, wait};
 
 const EXPERIMENTS: &str = "experiments";
