@@ -320,21 +320,17 @@ impl Settings {
                 })?;
                 self.candidate_weight = Some(w);
             }
-            Setting::PrometheusUrl => {
+            Setting::PrometheusUrl | Setting::ArgocdServer => {
                 if !crate::spec::names::is_http_url(value) {
                     return Err(bad(format!(
                         "expected an http:// or https:// URL, got {value:?}"
                     )));
                 }
-                self.prometheus_url = Some(value.to_string());
-            }
-            Setting::ArgocdServer => {
-                if !crate::spec::names::is_http_url(value) {
-                    return Err(bad(format!(
-                        "expected an http:// or https:// URL, got {value:?}"
-                    )));
-                }
-                self.argocd_server = Some(value.to_string());
+                let field = match setting {
+                    Setting::PrometheusUrl => &mut self.prometheus_url,
+                    _ => &mut self.argocd_server,
+                };
+                *field = Some(value.to_string());
             }
             Setting::PromotionMode => {
                 let mode = serde_json::from_value(serde_json::Value::String(value.into()));

@@ -199,12 +199,12 @@ pub fn app_files(
     input: Option<String>,
     tools: &ToolEnv,
 ) -> Result<AppFiles, GenerateError> {
-    let mut files = read_app(dir, spec_file, rel, env.source_path.as_deref())?;
+    let root = dir.canonicalize().map_err(|e| io(dir, e))?;
+    let repo = repo_root(&root, env.source_path.as_deref());
+    let mut files = read_files(dir, &root, &repo, spec_file, rel)?;
     let rendered = match input {
         Some(text) => Some((STDIN_NAME.to_string(), text)),
         None => {
-            let root = dir.canonicalize().map_err(|e| io(dir, e))?;
-            let repo = repo_root(&root, env.source_path.as_deref());
             let ns = rel.namespace.as_deref().or(env.namespace.as_deref());
             base::render(rel, spec_file, &root, &repo, ns, tools)?
         }
@@ -229,11 +229,23 @@ pub fn read_app(
 ) -> Result<AppFiles, GenerateError> {
     let root = dir.canonicalize().map_err(|e| io(dir, e))?;
     let repo = repo_root(&root, source_path);
+    read_files(dir, &root, &repo, spec_file, rel)
+}
+
+/// [`read_app`] with the directory canonical (`root`) and its repository
+/// root (`repo`) already worked out.
+fn read_files(
+    dir: &Path,
+    root: &Path,
+    repo: &Path,
+    spec_file: &str,
+    rel: &Release,
+) -> Result<AppFiles, GenerateError> {
     let template = match &rel.workload.template {
         None => None,
         Some(t) => {
             let display = t.to_string_lossy().into_owned();
-            let path = inside(&repo, &root, &root.join(t)).map_err(|m| {
+            let path = inside(repo, root, &root.join(t)).map_err(|m| {
                 SpecError::new(
                     spec_file,
                     rel.places.template,
@@ -251,7 +263,7 @@ pub fn read_app(
     };
     let mut names = Vec::new();
     if let Source::Directory(d) = &rel.source {
-        list(&root, "", d.recursive, &mut names).map_err(|e| io(dir, e))?;
+        list(root, "", d.recursive, &mut names).map_err(|e| io(dir, e))?;
         names.retain(|name| {
             let file = name.rsplit('/').next().unwrap_or(name);
             let top = !name.contains('/');
@@ -269,7 +281,7 @@ pub fn read_app(
         if !path.is_file() {
             continue;
         }
-        let path = inside(&repo, &root, &path)
+        let path = inside(repo, root, &path)
             .map_err(|m| SpecError::new(&name, Location::START, "", SpecErrorKind::Invalid(m)))?;
         let len = path.metadata().map_err(|e| io(&path, e))?.len();
         total += len;
@@ -311,17 +323,13 @@ fn list(dir: &Path, prefix: &str, recursive: bool, out: &mut Vec<String>) -> std
 
 /// `.yaml`, `.yml` and `.json` files, as Argo CD's directory source reads
 /// them, except hidden files (`.argocd-source.yaml` is Argo CD's),
-/// `spec.exclude` and, at the top (`top`), assay's own files.
+/// `spec.exclude` and, at the top (`top`), assay.yaml (the caller leaves
+/// out the template).
 fn is_manifest_name(name: &str, rel: &Release, top: bool) -> bool {
     let manifest = [".yaml", ".yml", ".json"].iter().any(|e| name.ends_with(e));
-    let template = rel
-        .workload
-        .template
-        .as_deref()
-        .is_some_and(|t| t == Path::new(name));
     manifest
         && !name.starts_with('.')
-        && !(top && (name == spec::FILE_NAME || template))
+        && (!top || name != spec::FILE_NAME)
         && !rel.exclude.iter().any(|g| base::glob::segment(g, name))
 }
 

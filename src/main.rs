@@ -17,7 +17,12 @@ use cli::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let cli::Command::Generate { .. } | cli::Command::Parameters { .. } = args.command {
+    // The commands that may run kustomize or helm (or print manifests)
+    // stop at once and take the tool's process group with them.
+    if let cli::Command::Generate { .. }
+    | cli::Command::Parameters { .. }
+    | cli::Command::Validate { .. } = args.command
+    {
         on_sigterm();
     }
     let format = args.log_format();

@@ -208,13 +208,12 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
         });
     }
     if let Some(format) = ctx.env.log_format {
-        let name = match format {
-            crate::log::LogFormat::Text => "text",
-            crate::log::LogFormat::Json => "json",
-        };
+        let name = clap::ValueEnum::to_possible_value(&format)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default();
         env.push(EnvVar {
             name: "ASSAY_LOG_FORMAT".into(),
-            value: Some(name.into()),
+            value: Some(name),
             value_from: None,
         });
     }

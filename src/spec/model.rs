@@ -100,9 +100,8 @@ pub struct Workload {
 /// A Deployment of the rendered base, by name (`spec.workload.from`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FromRef {
-    /// Always `Deployment` (the only kind assay can run versions of).
-    pub kind: String,
-    /// Its `metadata.name`.
+    /// Its `metadata.name` (validation has checked the kind is
+    /// `Deployment`, the only kind assay can run versions of).
     pub name: String,
 }
 

@@ -162,7 +162,6 @@ pub(super) fn from(c: &Check, raw: &S<RawFrom>) -> R<FromRef> {
         ));
     }
     Ok(FromRef {
-        kind: f.kind.value.clone(),
         name: f.name.value.clone(),
     })
 }
