@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -101,8 +101,9 @@ pub struct ObjectiveRow {
 }
 
 fn experiments_api(client: kube::Client, namespace: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("assay.dev", "v1alpha1", "Experiment");
-    let resource = ApiResource::from_gvk_with_plural(&gvk, "experiments");
+    // Read as JSON, so any hook version's objects show; the group, version
+    // and plural are the CRD type's own.
+    let resource = ApiResource::erase::<crate::crd::Experiment>(&());
     Api::namespaced_with(client, namespace, &resource)
 }
 

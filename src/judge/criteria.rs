@@ -46,11 +46,7 @@ pub enum Decision {
 
 impl Decision {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Promote => "promote",
-            Decision::Reject => "reject",
-            Decision::Continue => "continue",
-        }
+        self.verdict().map_or("continue", Verdict::as_str)
     }
 
     /// The verdict this look reached, if any.

@@ -12,12 +12,6 @@ use super::rates::{self, RateLimit, Seen, Side};
 use super::sequential::{self, Budget, Step};
 use crate::crd::Finding;
 
-/// Traffic the curtailment projection assumes, as a share of the rate the
-/// looks so far saw: the same rate. A candidate is cut off when the deadline
-/// could not allow its hits at that traffic; one whose traffic then grows
-/// might have passed (a cost in power only, never in wrong promotions).
-const PROJECTION_CUSHION: f64 = 1.0;
-
 /// Most projected looks: a long remaining window is projected with sparser
 /// looks, which spend less of the early budget and so only raise the cap.
 const MOST_PROJECTED: u64 = 240;
@@ -220,7 +214,9 @@ fn combine(outcomes: Vec<(Finding, String)>) -> (Finding, String) {
 }
 
 /// The most hits the deadline could still promote with, if the traffic
-/// goes on at the rate seen so far (times [`PROJECTION_CUSHION`]).
+/// goes on at the rate seen so far. A candidate is cut off when the deadline
+/// could not allow its hits at that traffic; one whose traffic then grows
+/// might have passed (a cost in power only, never in wrong promotions).
 fn projected_cap(
     spec: &ExperimentSpec,
     steps: &[Step],
@@ -237,8 +233,7 @@ fn projected_cap(
         .interval_seconds
         .max(remaining.div_ceil(MOST_PROJECTED))
         .max(1);
-    let per_look =
-        (last.trials as f64 / seconds as f64 * interval as f64 * PROJECTION_CUSHION).ceil() as u64;
+    let per_look = (last.trials as f64 / seconds as f64 * interval as f64).ceil() as u64;
     let more = remaining.div_ceil(interval);
     let mut all = steps.to_vec();
     for i in 1..=more {
