@@ -26,6 +26,18 @@ struct TemplateHead {
     kind: Option<S<String>>,
 }
 
+/// The template file read once: what it says it is, with places, and the
+/// Deployment's own fields (`status` and anything else are ignored, as a
+/// Deployment's reader ignores what it does not know).
+#[derive(serde::Deserialize)]
+struct TemplateFile {
+    #[serde(rename = "apiVersion")]
+    api_version: Option<S<String>>,
+    kind: Option<S<String>>,
+    metadata: Option<ObjectMeta>,
+    spec: Option<DeploymentSpec>,
+}
+
 /// A parsed template and where it came from (for errors).
 pub(crate) struct Template {
     /// The file, for errors that point into it.
@@ -81,10 +93,34 @@ pub(crate) fn parse_template(file: &SourceFile) -> Result<Template, RenderError>
     })
 }
 
-/// The template's text as a Deployment, after its `apiVersion` and `kind`.
+/// The template's text as a Deployment, read once. A file that is not a
+/// Deployment (a Service, say) fails in types first ("missing field
+/// `selector`"); then its head is read again to say so in words.
 fn read_deployment(file: &SourceFile, text: &str) -> Result<Deployment, RenderError> {
-    // Say "not a Deployment" in words before serde says it in types.
-    let head: TemplateHead = yaml::from_str(&file.name, text)?;
+    match yaml::from_str::<TemplateFile>(&file.name, text) {
+        Ok(t) => {
+            check_head(file, &t.api_version, &t.kind)?;
+            Ok(Deployment {
+                metadata: t.metadata.unwrap_or_default(),
+                spec: t.spec,
+                status: None,
+            })
+        }
+        Err(e) => {
+            if let Ok(head) = yaml::from_str::<TemplateHead>(&file.name, text) {
+                check_head(file, &head.api_version, &head.kind)?;
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// Refuses a template that is not an `apps/v1` Deployment, in words.
+fn check_head(
+    file: &SourceFile,
+    api_version: &Option<S<String>>,
+    kind: &Option<S<String>>,
+) -> Result<(), RenderError> {
     let wrong = |v: &Option<S<String>>, field: &str, want: &str| -> Result<(), RenderError> {
         match v {
             Some(s) if s.value == want => Ok(()),
@@ -104,9 +140,8 @@ fn read_deployment(file: &SourceFile, text: &str) -> Result<Deployment, RenderEr
             )),
         }
     };
-    wrong(&head.api_version, "apiVersion", "apps/v1")?;
-    wrong(&head.kind, "kind", "Deployment")?;
-    Ok(yaml::from_str(&file.name, text)?)
+    wrong(api_version, "apiVersion", "apps/v1")?;
+    wrong(kind, "kind", "Deployment")
 }
 
 /// The port the workload serves on: the spec's, else the template container's

@@ -190,7 +190,22 @@ fn document_starts(text: &str) -> Vec<Location> {
 }
 
 /// Parses exactly one YAML document of `file` into `T`.
+///
+/// The field path of an error (`spec.traffic.weight`) costs a wrapper
+/// around every value read, a second copy of the deserializer for every
+/// type (3.3 MB of code for the spec and the Deployment), and only matters
+/// when there is an error. So a document is read plainly, and only a
+/// document that fails is read again, by the same parser with the same
+/// options, tracking the path for the message.
 pub fn from_str<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, SpecError> {
+    match serde_saphyr::from_str_with_options(text, options()) {
+        Ok(value) => Ok(value),
+        Err(_) => from_str_with_path(file, text),
+    }
+}
+
+/// [`from_str`] tracking the field path, for the error.
+fn from_str_with_path<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, SpecError> {
     let mut path = String::new();
     let result = serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
         serde_path_to_error::deserialize(de).map_err(|e| {
