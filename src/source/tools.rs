@@ -94,11 +94,13 @@ fn one_line(bytes: &[u8]) -> String {
     out
 }
 
-/// The first executable file called `name` in the `PATH` directories `path`.
+/// The first executable file called `name` in the `PATH` directories
+/// `path`, as an absolute path: the tool runs in the app directory, where a
+/// relative `PATH` entry (`.ci/bin`) would name something else.
 pub fn find(name: &str, path: Option<&OsStr>) -> Option<PathBuf> {
     std::env::split_paths(path?)
         .filter(|d| !d.as_os_str().is_empty())
-        .map(|d| d.join(name))
+        .filter_map(|d| std::path::absolute(d.join(name)).ok())
         .find(|p| {
             p.metadata()
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

@@ -325,6 +325,27 @@ fn r12_input_stdin_takes_an_already_rendered_stream() {
     assert_eq!(via_stdin, via_tool);
 }
 
+/// A relative `PATH` entry names the tool from where assay was started,
+/// not from the app directory the tool runs in.
+#[test]
+fn r12_a_relative_path_entry_finds_the_tool() {
+    let tools = tools_dir();
+    let work = tempfile::tempdir().unwrap();
+    copy_dir(&sample_dir("bookinfo-kustomize"), &work.path().join("app"));
+    std::os::unix::fs::symlink(tools.path(), work.path().join("bin")).unwrap();
+    let out = Command::new(assay_bin())
+        .args(["generate", "app"])
+        .current_dir(work.path())
+        .env_clear()
+        .env("PATH", "bin")
+        .env("ARGOCD_APP_NAME", "bookinfo")
+        .env("ARGOCD_APP_NAMESPACE", "bookinfo")
+        .output()
+        .unwrap();
+    let stream = ok(&out);
+    assert!(stream.contains("name: productpage-v1\n"), "{stream}");
+}
+
 #[test]
 fn r12_hpa_follows_the_baseline_and_owns_its_replicas() {
     let tools = tools_dir();
