@@ -10,7 +10,9 @@
 #   PIE=1 benches/generate.sh            # plain `cargo build --release` binary (dynamic), not the image's
 #
 # Needs: cargo, python3 with PyYAML, kubectl (kustomize is built in), GNU time
-# at /usr/bin/time; hyperfine is optional (cross-check only).
+# at /usr/bin/time; hyperfine is optional (cross-check only); valgrind is
+# optional (instructions, and the code pages they span: whether
+# link-order.txt is still current, see benches/link-order.sh).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-300}
@@ -79,4 +81,9 @@ python3 benches/timing.py --rounds "$ROUNDS" --warmup "$WARMUP" --rss-runs "$RSS
     "kustomize=$KUBECTL kustomize $overlay" \
     "true=/bin/true"
 echo
+if command -v valgrind >/dev/null; then
+    valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="$tmp/callgrind" \
+        "$assay" generate "$tmp/bookinfo" >/dev/null 2>"$tmp/callgrind.log"
+    echo "- callgrind, one \`assay generate\`: $(python3 benches/link_order.py --spread "$tmp/callgrind")"
+fi
 echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the absolute numbers; the interleaving keeps the ratios fair)"
