@@ -27,6 +27,8 @@ trap 'rm -rf "$tmp"' EXIT
 cp -R samples/bookinfo-kustomize "$tmp/app"
 propose_candidate "$tmp/app/assay.yaml"
 
+rustc_version=$(rustc --version)
+
 # assay finds kubectl on PATH (no standalone kustomize), as in the tests.
 mkdir "$tmp/bin"
 ln -s "$KUBECTL" "$tmp/bin/kubectl"
@@ -41,7 +43,7 @@ cat <<MD
 ## assay generate (kustomize source) vs kubectl kustomize alone
 
 - machine: $(nproc) CPUs, $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r)
-- assay $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(rustc --version)
+- assay $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $rustc_version
 - $("$KUBECTL" version --client 2>/dev/null | tr '\n' ' ')
 - commands: \`assay generate DIR\` (samples/bookinfo-kustomize + candidate: runs
   \`kubectl kustomize overlays/prod\` and renders), \`kubectl kustomize DIR/overlays/prod\`
