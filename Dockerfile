@@ -22,7 +22,9 @@ COPY . .
 # lookups are built into the static libc, nothing is dlopen'ed): no dynamic
 # loader, no shared libraries to map and no relocations to apply at start-up,
 # which is a sixth of `generate`'s run time. With an explicit --target the
-# flags reach only our binary, not build scripts or proc-macros.
+# flags reach only our binary, not build scripts or proc-macros. build.rs
+# hands link-order.txt to the linker (x86_64), which places the code
+# `generate` runs together (docs/benchmarks.md, "Code layout").
 RUN target=$(rustc -vV | sed -n 's/^host: //p') \
  && RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
     cargo build --release --locked --target "$target" \
