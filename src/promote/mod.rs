@@ -139,17 +139,17 @@ pub fn run(opts: &Options, runtime: &Runtime, logger: &Log) -> Result<Finished, 
     let remote = Remote::new(&exp.spec.write_back.repo_url, creds);
     let status = exp.status.clone().unwrap_or_default();
     if let Some(commit) = &status.commit {
+        let rec = StatusWriter::new(
+            cluster.as_ref(),
+            runtime,
+            &exp,
+            &remote,
+            opts.commit_status,
+            log,
+        );
         if status.verdict == Some(Verdict::Promote) {
             // Killed or failed after the verdict commit: complete what the
             // next environments are missing (each proposal happens once).
-            let rec = StatusWriter::new(
-                cluster.as_ref(),
-                runtime,
-                &exp,
-                &remote,
-                opts.commit_status,
-                log,
-            );
             next::propose_next(&rec, &remote, opts, log)?;
         }
         // Delivered, unless the same candidate was proposed again since
@@ -164,14 +164,6 @@ pub fn run(opts: &Options, runtime: &Runtime, logger: &Log) -> Result<Finished, 
         log(&format!(
             "the env repo proposes this experiment again after verdict commit {commit}: judging it anew"
         ));
-        let rec = StatusWriter::new(
-            cluster.as_ref(),
-            runtime,
-            &exp,
-            &remote,
-            opts.commit_status,
-            log,
-        );
         rec.reset()?;
         exp.status = Some(ExperimentStatus::default());
     }
