@@ -217,22 +217,28 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
             value_from: None,
         });
     }
+    let (git_mount, git_volume) = secret_files(
+        "git-credentials",
+        &rel.promotion.credentials_secret,
+        CREDENTIALS_DIR,
+    );
     let mut mounts = vec![
-        VolumeMount {
-            name: "git-credentials".into(),
-            mount_path: CREDENTIALS_DIR.into(),
-            read_only: Some(true),
-            ..Default::default()
-        },
+        git_mount,
         VolumeMount {
             name: "tmp".into(),
             mount_path: "/tmp".into(),
             ..Default::default()
         },
     ];
-    let mut volumes = Vec::new();
-    // Each next environment with a Secret of its own: mounted read-only,
-    // optional like this environment's (git:// needs none).
+    let mut volumes = vec![
+        git_volume,
+        Volume {
+            name: "tmp".into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Default::default()
+        },
+    ];
+    // Each next environment with a Secret of its own.
     let mut secrets: Vec<&str> = rel
         .promotion
         .next_environments
@@ -242,66 +248,17 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
         .collect();
     secrets.sort_unstable();
     secrets.dedup();
-    for (i, secret) in secrets.into_iter().enumerate() {
-        let name = format!("next-credentials-{i}");
-        mounts.push(VolumeMount {
-            name: name.clone(),
-            mount_path: format!("{NEXT_CREDENTIALS_DIR}/{secret}"),
-            read_only: Some(true),
-            ..Default::default()
+    let next = secrets.into_iter().enumerate().map(|(i, secret)| {
+        let path = format!("{NEXT_CREDENTIALS_DIR}/{secret}");
+        secret_files(&format!("next-credentials-{i}"), secret, &path)
+    });
+    let prometheus =
+        rel.experiment.prometheus_secret.as_deref().map(|secret| {
+            secret_files("prometheus-credentials", secret, PROMETHEUS_CREDENTIALS_DIR)
         });
-        volumes.push(Volume {
-            name,
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(secret.to_string()),
-                optional: Some(true),
-                default_mode: Some(0o440),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-    }
-    let mut volumes = [
-        Volume {
-            name: "git-credentials".into(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(rel.promotion.credentials_secret.clone()),
-                // Anonymous access (git://, file://) needs no Secret.
-                optional: Some(true),
-                default_mode: Some(0o440),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        Volume {
-            name: "tmp".into(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
-            ..Default::default()
-        },
-    ]
-    .into_iter()
-    .chain(volumes)
-    .collect::<Vec<_>>();
-    if let Some(secret) = &rel.experiment.prometheus_secret {
-        // Like the Git credentials: files the hook reads, never env or
-        // args. Optional, so that a missing Secret is the hook's one-line
-        // error (an empty directory) instead of a pod stuck mounting.
-        mounts.push(VolumeMount {
-            name: "prometheus-credentials".into(),
-            mount_path: PROMETHEUS_CREDENTIALS_DIR.into(),
-            read_only: Some(true),
-            ..Default::default()
-        });
-        volumes.push(Volume {
-            name: "prometheus-credentials".into(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(secret.clone()),
-                optional: Some(true),
-                default_mode: Some(0o440),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
+    for (mount, volume) in next.chain(prometheus) {
+        mounts.push(mount);
+        volumes.push(volume);
     }
     Job {
         metadata: meta,
@@ -340,4 +297,28 @@ pub(crate) fn job(ctx: &Ctx, experiment: &str, kind: HookKind) -> Job {
         }),
         status: None,
     }
+}
+
+/// A Secret as files the hook reads (never env or args), read-only.
+/// Optional: anonymous Git (git://, file://) needs no Secret, and a missing
+/// one is the hook's one-line error (an empty directory) instead of a pod
+/// stuck mounting.
+fn secret_files(name: &str, secret: &str, path: &str) -> (VolumeMount, Volume) {
+    let mount = VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: Some(true),
+        ..Default::default()
+    };
+    let volume = Volume {
+        name: name.into(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret.into()),
+            optional: Some(true),
+            default_mode: Some(0o440),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    (mount, volume)
 }
