@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{NS, ago, finish, prometheus, stderr, wait};
+use super::{NS, ago, finish, prometheus, stderr};
 use crate::support::fake_kube::RbacAttrs;
 
 use super::fixture::{Cluster, find};
@@ -378,14 +378,7 @@ fn sync_failed_leaves_other_failures_alone() {
 #[test]
 fn sigterm_stops_the_hook_with_the_status_saying_so() {
     let c = Cluster::new("env-sigterm");
-    // Started 60 s ago: the window is open for another 90 s.
-    c.loadgen_started(60, false);
-    let prom = prometheus(Some);
-    let child = c.judging(&prom.url());
-    // SAFETY: signalling our own child by pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let out = wait(child, Duration::from_secs(10));
-    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    c.stopped_by_sigterm();
     let s = c.status();
     assert_eq!(s["phase"], "Terminated", "{s:#}");
     assert!(

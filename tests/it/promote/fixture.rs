@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Env, NS, ago, finish, id_of, prometheus, promote, stderr};
+use super::{Env, NS, ago, finish, id_of, prometheus, promote, stderr, wait};
 use crate::support::fake_kube::FakeKube;
 
 pub(super) const SECRET_TOKEN: &str = "tok-s3cret-do-not-log";
@@ -43,6 +43,20 @@ impl Cluster {
                 })
             });
         child
+    }
+
+    /// The hook stopped by SIGTERM at its first look (the load started
+    /// 60 s ago, so the window stays open another 90 s): its output, after
+    /// checking it exited 143.
+    pub(super) fn stopped_by_sigterm(&self) -> std::process::Output {
+        self.loadgen_started(60, false);
+        let prom = prometheus(Some);
+        let child = self.judging(&prom.url());
+        // SAFETY: signalling our own child by pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let out = wait(child, Duration::from_secs(10));
+        assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+        out
     }
 
     /// The hook with its load generator as a sync-phase Job, whose times

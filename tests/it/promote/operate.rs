@@ -182,13 +182,7 @@ fn conditions_of_a_supersession() {
 #[test]
 fn conditions_when_stopped_by_sigterm() {
     let c = Cluster::new("env-cond-sigterm");
-    c.loadgen_started(60, false);
-    let prom = prometheus(Some);
-    let child = c.judging(&prom.url());
-    // SAFETY: signalling our own child by pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let out = wait(child, Duration::from_secs(10));
-    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    c.stopped_by_sigterm();
     assert_eq!(
         transitions(&c),
         [
