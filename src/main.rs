@@ -26,7 +26,13 @@ fn main() -> ExitCode {
         on_sigterm();
     }
     let format = args.log_format();
-    match run::run(args) {
+    let result = run::run(args);
+    if assay::source::tools::stopped() {
+        // Whatever the run made of it, SIGTERM means no output.
+        let _ = std::io::stderr().write_all(STOPPED);
+        return ExitCode::from(143);
+    }
+    match result {
         Ok(out) => print(&out),
         Err(e) => {
             eprintln!("{}", assay::log::error_line(format, &format!("{e:#}")));
@@ -54,19 +60,26 @@ fn print(out: &str) -> ExitCode {
     }
 }
 
+/// What `generate` says when SIGTERM stopped it.
+const STOPPED: &[u8] = b"assay: stopped by SIGTERM before finishing; no output\n";
+
 /// Argo CD stops a slow plugin with SIGTERM to its process group (ARGOCD.md
-/// §2.4). Say so on stderr and exit 143 at once (the hook instead watches
-/// SIGTERM on its runtime, see `assay::runtime`): nothing is half-written,
-/// because output is printed in one write only after rendering succeeded.
+/// §2.4). Say so on stderr and exit 143: at once, or, while kustomize or
+/// helm runs, as soon as its process group is killed and its scratch
+/// directory removed (the hook instead watches SIGTERM on its runtime, see
+/// `assay::runtime`). Nothing is half-written: output is printed in one
+/// write only after rendering succeeded, and never once SIGTERM arrived.
 fn on_sigterm() {
     extern "C" fn handler(_: libc::c_int) {
-        const MSG: &[u8] = b"assay: stopped by SIGTERM before finishing; no output\n";
         // A running kustomize or helm is in its own process group, which
-        // the signal to ours did not reach: take it down first.
-        assay::source::tools::kill_running();
+        // the signal to ours did not reach: take it down. While a tool
+        // runs, its wait ends and the run unwinds (main says "stopped").
+        if assay::source::tools::stop_running() {
+            return;
+        }
         // SAFETY: write(2) and _exit(2) are async-signal-safe.
         unsafe {
-            libc::write(2, MSG.as_ptr().cast(), MSG.len());
+            libc::write(2, STOPPED.as_ptr().cast(), STOPPED.len());
             libc::_exit(143);
         }
     }

@@ -117,6 +117,8 @@ pub fn render(
         field: field.to_string(),
         kind: Box::new(kind),
     };
+    // Before the scratch directory, so SIGTERM cannot exit past its removal.
+    let _stop = tools::StopGuard::begin();
     let scratch = tempfile::Builder::new()
         .prefix("assay-tool-")
         .tempdir()

@@ -12,24 +12,64 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Process group of the tool running now (0: none), for [`kill_running`].
+/// Process group of the tool running now, for [`stop_running`]: 0 when
+/// nothing needs cleaning up, [`BUSY`] while a [`StopGuard`] lives or a tool
+/// is being started or reaped.
 static RUNNING_GROUP: AtomicI32 = AtomicI32::new(0);
 
-/// Kills the running tool's process group, if any. Async-signal-safe: the
-/// binary's SIGTERM handler calls it before exiting, because the tool's group
-/// is not assay's and would not receive argocd-cmp-server's signal.
-pub fn kill_running() {
+/// [`RUNNING_GROUP`] when work is under way but no tool group is known.
+const BUSY: i32 = -1;
+
+/// Set once SIGTERM arrived; the running tool's wait then ends in [`ToolError::Stopped`].
+static STOPPED: AtomicBool = AtomicBool::new(false);
+
+/// For the binary's SIGTERM handler (async-signal-safe: atomics and
+/// kill(2)). Kills the running tool's process group, which is not assay's
+/// and did not receive argocd-cmp-server's signal, and says whether the
+/// caller should return and let the run unwind (a tool was running or being
+/// started: its wait ends in [`ToolError::Stopped`], and the scratch
+/// directory is removed on the way out) or exit at once (no tool: nothing
+/// to clean up, nothing waits).
+#[must_use]
+pub fn stop_running() -> bool {
+    STOPPED.store(true, Ordering::SeqCst);
     let group = RUNNING_GROUP.load(Ordering::SeqCst);
     if group > 0 {
         // SAFETY: kill(2) is async-signal-safe and takes plain integers.
         unsafe {
             libc::kill(-group, libc::SIGKILL);
         }
+    }
+    group != 0
+}
+
+/// Whether SIGTERM arrived ([`stop_running`]): the command stops with no output.
+pub fn stopped() -> bool {
+    STOPPED.load(Ordering::SeqCst)
+}
+
+/// While it lives, SIGTERM stops the work through [`ToolError::Stopped`]
+/// instead of exiting the process at once, so what the work created (the
+/// scratch directory tools run in) is removed on the way out. Create it
+/// before what it protects, so it is dropped after.
+pub struct StopGuard(());
+
+impl StopGuard {
+    /// Marks the work as under way.
+    pub fn begin() -> Self {
+        RUNNING_GROUP.store(BUSY, Ordering::SeqCst);
+        StopGuard(())
+    }
+}
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        RUNNING_GROUP.store(0, Ordering::SeqCst);
     }
 }
 
@@ -64,6 +104,12 @@ pub enum ToolError {
         timeout: Duration,
         /// What it had written to stderr by then, on one line.
         stderr: String,
+    },
+    /// SIGTERM arrived while the tool ran; its process group was killed.
+    #[error("`{command}` was stopped by SIGTERM; its process group was killed")]
+    Stopped {
+        /// The command line, as shown to the user.
+        command: String,
     },
     /// The tool printed something that is not UTF-8.
     #[error("`{command}` printed output that is not UTF-8")]
@@ -150,7 +196,13 @@ impl Invocation {
     pub fn run(&self) -> Result<String, ToolError> {
         let command = self.display();
         let started = Instant::now();
-        let mut child = Command::new(&self.program)
+        // From here SIGTERM leaves the stopping to this thread (stop_running).
+        let outer = RUNNING_GROUP.swap(BUSY, Ordering::SeqCst);
+        if stopped() {
+            RUNNING_GROUP.store(outer, Ordering::SeqCst);
+            return Err(ToolError::Stopped { command });
+        }
+        let spawned = Command::new(&self.program)
             .arg0(&self.name)
             .args(&self.args)
             .current_dir(&self.dir)
@@ -160,13 +212,26 @@ impl Invocation {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
-            .spawn()
-            .map_err(|e| ToolError::Spawn {
-                command: command.clone(),
-                message: e.to_string(),
-            })?;
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                RUNNING_GROUP.store(outer, Ordering::SeqCst);
+                return Err(ToolError::Spawn {
+                    command,
+                    message: e.to_string(),
+                });
+            }
+        };
         let group = child.id() as i32;
         RUNNING_GROUP.store(group, Ordering::SeqCst);
+        // SIGTERM while it was being started found no group to kill.
+        if stopped() {
+            // SAFETY: kill(2) with plain integers.
+            unsafe {
+                libc::kill(-group, libc::SIGKILL);
+            }
+        }
         let (tx, rx) = mpsc::channel();
         let readers = [
             drain(child.stdout.take(), 0, tx.clone()),
@@ -198,8 +263,10 @@ impl Invocation {
         unsafe {
             libc::kill(-group, libc::SIGKILL);
         }
+        // Killed, not yet reaped: nothing for stop_running to kill now.
+        RUNNING_GROUP.store(BUSY, Ordering::SeqCst);
         let exit = child.wait();
-        RUNNING_GROUP.store(0, Ordering::SeqCst);
+        RUNNING_GROUP.store(outer, Ordering::SeqCst);
         // A grandchild that left the group may hold a pipe: wait a moment, not forever.
         let grace = Instant::now() + Duration::from_secs(1);
         while out.iter().any(Option::is_none) {
@@ -210,6 +277,9 @@ impl Invocation {
         }
         drop(readers);
         let [stdout, stderr] = out.map(Option::unwrap_or_default);
+        if stopped() {
+            return Err(ToolError::Stopped { command });
+        }
         if timed_out {
             return Err(ToolError::TimedOut {
                 command,

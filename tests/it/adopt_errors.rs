@@ -208,11 +208,14 @@ fn r12_sigterm_takes_the_tool_with_it() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&sample_dir("bookinfo-kustomize"), dir.path());
     let pids = hanging_kustomize(dir.path());
+    // Where assay makes the tool's scratch directory.
+    let tmp = tempfile::tempdir().unwrap();
     let child = Command::new(assay_bin())
         .arg("generate")
         .current_dir(dir.path())
         .env_clear()
         .env("PATH", path_with(&dir.path().join("bin")))
+        .env("TMPDIR", tmp.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -230,7 +233,15 @@ fn r12_sigterm_takes_the_tool_with_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        "assay: stopped by SIGTERM before finishing; no output\n"
+    );
     all_gone(&tool);
+    // The scratch directory went with it.
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
