@@ -260,7 +260,7 @@ pub fn to_yaml(docs: &[Document]) -> String {
     for d in docs {
         out.push_str("---\n");
         match d {
-            Document::Object(v) => out.push_str(&crate::yaml::to_string(v)),
+            Document::Object(v) => crate::yaml::append(&mut out, v),
             Document::Raw(text) => out.push_str(text),
         }
         if !out.ends_with('\n') {

@@ -7,7 +7,7 @@
 //!   spec, the template), under a small budget;
 //! - [`documents`]: a stream of manifests as values, each with where it
 //!   starts, under a budget sized for CRDs;
-//! - [`to_string`]: one document of the output stream;
+//! - [`to_string`], [`append`]: one document of the output stream;
 //! - [`yaml_text`], [`escape_json`]: text passed through to Argo CD means to
 //!   its YAML 1.1 reader what it means to assay;
 //! - [`locate`]: where a field is written, for errors the parser cannot place;
@@ -28,7 +28,7 @@ pub use error::{Location, SpecError, SpecErrorKind};
 pub use locate::{field_location, location_at};
 pub use portable::{escape_json, json_text, yaml_text};
 pub use read::{MAX_FILE_BYTES, Placed, check_text, documents, from_str, read_file, utf8};
-pub use write::to_string;
+pub use write::{append, to_string};
 
 /// A value with the place it was read from: how the spec's raw types carry
 /// positions into validation errors.
