@@ -20,7 +20,7 @@ use super::passthrough::{self, Placed};
 use super::workload::{self, Template};
 use super::{Document, RenderError, SourceFile};
 use crate::spec::{FromRef, Release};
-use crate::yaml::{self, Location, SpecError, SpecErrorKind};
+use crate::yaml::{Location, SpecError, SpecErrorKind};
 
 /// What the adopted Service hands on to assay's.
 #[derive(Debug, Clone, Default)]
@@ -124,10 +124,10 @@ pub(crate) fn adopt(
             )));
         }
     };
-    let template = workload::parse_template(&SourceFile {
-        name: format!("{chosen_file} (Deployment {})", from.name),
-        text: yaml::to_string(&chosen_object),
-    })?;
+    let template = workload::adopted_template(
+        format!("{chosen_file} (Deployment {})", from.name),
+        chosen_object,
+    )?;
     let pod_labels = template
         .deployment
         .spec

@@ -9,6 +9,9 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
+use serde::Deserialize;
+use serde_json::Value;
+
 use crate::yaml::Spanned as S;
 
 use super::{Ctx, EXPERIMENT_LABEL, RenderError, SourceFile, order, security};
@@ -40,10 +43,40 @@ struct TemplateFile {
 
 /// A parsed template and where it came from (for errors).
 pub(crate) struct Template {
-    /// The file, for errors that point into it.
-    pub file: SourceFile,
+    /// Where it came from, for errors that point into it.
+    origin: Origin,
     /// The parsed Deployment.
     pub deployment: Deployment,
+}
+
+/// Where a template came from.
+enum Origin {
+    /// A file (`workload.template`), read as YAML.
+    File(SourceFile),
+    /// A Deployment of the base (`workload.from`), taken as a value; it is
+    /// written out as YAML only for an error to point into.
+    Adopted {
+        /// What errors call it.
+        name: String,
+        /// The Deployment as the base holds it.
+        object: Value,
+    },
+}
+
+impl Template {
+    /// An error at the template's field `path`.
+    fn error(&self, path: &str, message: impl Into<String>) -> RenderError {
+        match &self.origin {
+            Origin::File(file) => template_error(file, path, message),
+            Origin::Adopted { name, object } => {
+                let file = SourceFile {
+                    name: name.clone(),
+                    text: yaml::to_string(object),
+                };
+                template_error(&file, path, message)
+            }
+        }
+    }
 }
 
 fn template_error(file: &SourceFile, path: &str, message: impl Into<String>) -> RenderError {
@@ -70,27 +103,49 @@ fn template_error(file: &SourceFile, path: &str, message: impl Into<String>) -> 
 pub(crate) fn parse_template(file: &SourceFile) -> Result<Template, RenderError> {
     let text = yaml::check_text(&file.name, file.text.as_bytes())?;
     let deployment = read_deployment(file, text)?;
-    let spec = deployment
-        .spec
-        .as_ref()
-        .ok_or_else(|| template_error(file, "spec", "the template Deployment has no spec"))?;
+    if let Err((path, message)) = usable(&deployment) {
+        return Err(template_error(file, path, message));
+    }
+    Ok(Template {
+        origin: Origin::File(file.clone()),
+        deployment,
+    })
+}
+
+/// The base's Deployment `object` as the template, named `name` in errors.
+/// Read from the value, as the base already holds it; one that does not
+/// read or is not usable is written as YAML and read as a template file
+/// is, so that the error says the same and points into it.
+pub(crate) fn adopted_template(name: String, object: Value) -> Result<Template, RenderError> {
+    match Deployment::deserialize(&object) {
+        Ok(deployment) if usable(&deployment).is_ok() => Ok(Template {
+            origin: Origin::Adopted { name, object },
+            deployment,
+        }),
+        _ => parse_template(&SourceFile {
+            name,
+            text: yaml::to_string(&object),
+        }),
+    }
+}
+
+/// Refuses a Deployment with nothing to run: no spec or no containers.
+fn usable(deployment: &Deployment) -> Result<(), (&'static str, &'static str)> {
+    let Some(spec) = &deployment.spec else {
+        return Err(("spec", "the template Deployment has no spec"));
+    };
     let containers = spec
         .template
         .spec
         .as_ref()
-        .map(|s| s.containers.len())
-        .unwrap_or(0);
-    if containers == 0 {
-        return Err(template_error(
-            file,
+        .map_or(0, |s| s.containers.len());
+    match containers {
+        0 => Err((
             "spec.template.spec.containers",
             "the template Deployment has no containers",
-        ));
+        )),
+        _ => Ok(()),
     }
-    Ok(Template {
-        file: file.clone(),
-        deployment,
-    })
 }
 
 /// The template's text as a Deployment, read once. A file that is not a
@@ -252,7 +307,7 @@ pub(crate) fn deployment(
     }
     if let Err(v) = security::harden(&mut pod, &pod_meta, "spec.template.spec") {
         return Err(match template {
-            Some(t) => template_error(&t.file, &v.path, v.message),
+            Some(t) => t.error(&v.path, v.message),
             None => ctx.spec_error(rel.places.spec, &v.path, v.message),
         });
     }
