@@ -91,8 +91,8 @@ pub(crate) fn adopt(
             m,
         )
     };
-    let (chosen, chosen_file, chosen_object) = match found.as_slice() {
-        [(fi, di, p)] => ((*fi, *di), p.file.clone(), p.object.clone()),
+    let (chosen, chosen_file) = match found.as_slice() {
+        [(fi, di, p)] => ((*fi, *di), p.file.clone()),
         [] => {
             let others: Vec<String> = parsed
                 .iter()
@@ -124,6 +124,8 @@ pub(crate) fn adopt(
             )));
         }
     };
+    // Taken, not copied: the loop below skips it by its place.
+    let chosen_object = std::mem::take(&mut parsed[chosen.0].1.1[chosen.1].object);
     let template = workload::adopted_template(
         format!("{chosen_file} (Deployment {})", from.name),
         chosen_object,
@@ -149,25 +151,20 @@ pub(crate) fn adopt(
             continue;
         }
         // This file changes: its objects are written one by one.
-        for (di, p) in placed.iter().enumerate() {
+        for (di, mut p) in placed.into_iter().enumerate() {
             if (fi, di) == chosen {
                 continue;
             }
-            let mut o = p.object.clone();
-            if selects(&o, &pod_labels) {
-                service = Some(adopt_service(rel, file, p, &from.name, port)?);
+            if selects(&p.object, &pod_labels) {
+                service = Some(adopt_service(rel, file, &p, &from.name, port)?);
                 continue;
             }
-            if scales(&o, &from.name) {
-                o["spec"]["scaleTargetRef"]["name"] = Value::String(baseline.clone());
+            if scales(&p.object, &from.name) {
+                p.object["spec"]["scaleTargetRef"]["name"] = Value::String(baseline.clone());
                 autoscaled = true;
             }
-            docs.push(Document::Object(o.clone()));
-            kept.push(Placed {
-                object: o,
-                file: p.file.clone(),
-                at: p.at,
-            });
+            docs.push(Document::Object(p.object.clone()));
+            kept.push(p);
         }
     }
     Ok((
