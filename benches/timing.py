@@ -15,7 +15,7 @@ If hyperfine is installed it is run on the same commands as a cross-check.
 
 Prints markdown: the results table, the hyperfine table, and the target
 checks for assay (the first command) against `kubectl kustomize` (the
-command named `kustomize`) and `/bin/true` (named `true`).
+command named `kustomize`); `/bin/true` (named `true`) is the floor.
 """
 
 import argparse
@@ -29,9 +29,9 @@ import sys
 import tempfile
 import time
 
-# The issue's targets.
+# Issue 11's targets. (Its start-up target, ≤ 3× /bin/true, was withdrawn;
+# /bin/true stays in the tables as the floor of a process's cost.)
 FASTER_THAN_KUSTOMIZE = 30.0
-MAX_TIMES_TRUE = 3.0
 MAX_RSS_KB = 10 * 1024  # 10 MiB
 
 
@@ -100,7 +100,7 @@ def table(names, stats, rss=None):
 
 
 def checks(stats, rss, label):
-    a, k, t = stats["assay"], stats["kustomize"], stats["true"]
+    a, k = stats["assay"], stats["kustomize"]
     out = []
 
     def line(ok, text):
@@ -112,13 +112,6 @@ def checks(stats, rss, label):
             speedup >= FASTER_THAN_KUSTOMIZE,
             f"≥ {FASTER_THAN_KUSTOMIZE:.0f}× faster than kubectl kustomize ({label}, {stat}): "
             f"{speedup:.1f}× ({k[stat]:.2f} ms vs {a[stat]:.2f} ms)",
-        )
-    for stat in ("mean", "median"):
-        times = a[stat] / t[stat]
-        line(
-            times <= MAX_TIMES_TRUE,
-            f"≤ {MAX_TIMES_TRUE:.0f}× /bin/true ({label}, {stat}): "
-            f"{times:.2f}× ({a[stat]:.2f} ms vs {t[stat]:.2f} ms)",
         )
     if rss is not None:
         line(
