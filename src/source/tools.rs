@@ -57,19 +57,23 @@ pub fn stopped() -> bool {
 /// instead of exiting the process at once, so what the work created (the
 /// scratch directory tools run in) is removed on the way out. Create it
 /// before what it protects, so it is dropped after.
-pub struct StopGuard(());
+pub struct StopGuard {
+    /// The state before it, restored when it goes (guards may nest).
+    outer: i32,
+}
 
 impl StopGuard {
     /// Marks the work as under way.
     pub fn begin() -> Self {
-        RUNNING_GROUP.store(BUSY, Ordering::SeqCst);
-        StopGuard(())
+        StopGuard {
+            outer: RUNNING_GROUP.swap(BUSY, Ordering::SeqCst),
+        }
     }
 }
 
 impl Drop for StopGuard {
     fn drop(&mut self) {
-        RUNNING_GROUP.store(0, Ordering::SeqCst);
+        RUNNING_GROUP.store(self.outer, Ordering::SeqCst);
     }
 }
 
@@ -241,17 +245,21 @@ impl Invocation {
         let mut out: [Option<Vec<u8>>; 2] = [None, None];
         let mut timed_out = false;
         // Both pipes closed: every process that held them is gone or done.
-        while out.iter().any(Option::is_none) {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        // Waited in slices: after SIGTERM a process that left the group may
+        // still hold a pipe, and the stop must not wait out the deadline.
+        while out.iter().any(Option::is_none) && !stopped() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left.min(Duration::from_millis(50))) {
                 Ok((i, bytes)) => out[i] = Some(bytes),
-                Err(_) => {
+                Err(_) if Instant::now() >= deadline => {
                     timed_out = true;
                     break;
                 }
+                Err(_) => {}
             }
         }
         // The tool may still run with its pipes closed; give it what is left.
-        while !timed_out && !exited(group) {
+        while !timed_out && !stopped() && !exited(group) {
             match Instant::now() >= deadline {
                 true => timed_out = true,
                 false => thread::sleep(Duration::from_micros(100)),

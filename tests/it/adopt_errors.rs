@@ -221,6 +221,12 @@ fn r12_sigterm_takes_the_tool_with_it() {
         .spawn()
         .unwrap();
     let tool = recorded(&pids);
+    let scratch: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert_eq!(
+        scratch.len(),
+        1,
+        "one scratch directory while the tool runs"
+    );
     // SAFETY: kill(2) on our own child.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
