@@ -2,8 +2,9 @@
 //! print its output in one write or one error line. Exit codes, all here:
 //! 0 success (for `promote`, any verdict); 1 the input or the environment is
 //! wrong, or the hook could not do its job (the message says which); 2 bad
-//! usage (clap); 143 stopped by SIGTERM (`generate`: at once, or once a running tool is killed, printing
-//! nothing on stdout; `promote`: after the status says so).
+//! usage (clap); 143 stopped by SIGTERM (`generate`: at once, or once a
+//! running tool is killed, printing nothing on stdout; `promote`: after the
+//! status says so).
 
 mod cli;
 mod run;
