@@ -38,6 +38,7 @@ export ARGOCD_APP_SOURCE_REPO_URL=https://github.com/YOUR_ORG/bookinfo-env.git
 export ARGOCD_APP_SOURCE_PATH=samples/bookinfo-kustomize ARGOCD_APP_SOURCE_TARGET_REVISION=main
 
 "$assay" generate "$tmp/app" >/dev/null
+benches=$PWD/benches
 
 cat <<MD
 ## assay generate (kustomize source) vs kubectl kustomize alone
@@ -45,14 +46,17 @@ cat <<MD
 - machine: $(nproc) CPUs, $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r)
 - assay $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $rustc_version
 - $("$KUBECTL" version --client 2>/dev/null | tr '\n' ' ')
-- commands: \`assay generate DIR\` (samples/bookinfo-kustomize + candidate: runs
-  \`kubectl kustomize overlays/prod\` and renders), \`kubectl kustomize DIR/overlays/prod\`
+- commands, both run in the app directory as argocd-cmp-server runs the
+  plugin: \`assay generate\` (samples/bookinfo-kustomize + candidate: runs
+  \`kubectl kustomize overlays/prod\` and renders), \`kubectl kustomize overlays/prod\`
 - load average before: $(cut -d' ' -f1-3 /proc/loadavg)
 
 MD
 echo "timing: $ROUNDS interleaved rounds (+$WARMUP warm-up)" >&2
-python3 benches/adopt_timing.py --rounds "$ROUNDS" --warmup "$WARMUP" \
-    "assay=$assay generate $tmp/app" \
-    "kustomize=$KUBECTL kustomize $tmp/app/overlays/prod"
+# In the app directory, as argocd-cmp-server runs the plugin (cwd = the
+# Application's path): the tool then inherits it (src/source/tools.rs).
+(cd "$tmp/app" && python3 "$benches/adopt_timing.py" --rounds "$ROUNDS" --warmup "$WARMUP" \
+    "assay=$assay generate" \
+    "kustomize=$KUBECTL kustomize overlays/prod")
 echo
 echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

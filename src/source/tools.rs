@@ -7,13 +7,14 @@
 //! [`super`]'s business.
 
 use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{ChildStderr, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -206,17 +207,19 @@ impl Invocation {
             RUNNING_GROUP.store(outer, Ordering::SeqCst);
             return Err(ToolError::Stopped { command });
         }
-        let spawned = Command::new(&self.program)
-            .arg0(&self.name)
+        let mut tool = Command::new(&self.program);
+        tool.arg0(&self.name)
             .args(&self.args)
-            .current_dir(&self.dir)
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn();
+            .process_group(0);
+        if !is_current_dir(&self.dir) {
+            tool.current_dir(&self.dir);
+        }
+        let spawned = tool.spawn();
         let mut child = match spawned {
             Ok(child) => child,
             Err(e) => {
@@ -236,28 +239,10 @@ impl Invocation {
                 libc::kill(-group, libc::SIGKILL);
             }
         }
-        let (tx, rx) = mpsc::channel();
-        let readers = [
-            drain(child.stdout.take(), 0, tx.clone()),
-            drain(child.stderr.take(), 1, tx),
-        ];
+        let mut pipes = Pipes::new(child.stdout.take(), child.stderr.take());
         let deadline = started + self.timeout;
-        let mut out: [Option<Vec<u8>>; 2] = [None, None];
-        let mut timed_out = false;
         // Both pipes closed: every process that held them is gone or done.
-        // Waited in slices: after SIGTERM a process that left the group may
-        // still hold a pipe, and the stop must not wait out the deadline.
-        while out.iter().any(Option::is_none) && !stopped() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left.min(Duration::from_millis(50))) {
-                Ok((i, bytes)) => out[i] = Some(bytes),
-                Err(_) if Instant::now() >= deadline => {
-                    timed_out = true;
-                    break;
-                }
-                Err(_) => {}
-            }
-        }
+        let mut timed_out = !pipes.read_until(deadline) && !stopped();
         // The tool may still run with its pipes closed; give it what is left.
         while !timed_out && !stopped() && !exited(group) {
             match Instant::now() >= deadline {
@@ -276,15 +261,8 @@ impl Invocation {
         let exit = child.wait();
         RUNNING_GROUP.store(outer, Ordering::SeqCst);
         // A grandchild that left the group may hold a pipe: wait a moment, not forever.
-        let grace = Instant::now() + Duration::from_secs(1);
-        while out.iter().any(Option::is_none) {
-            match rx.recv_timeout(grace.saturating_duration_since(Instant::now())) {
-                Ok((i, bytes)) => out[i] = Some(bytes),
-                Err(_) => break,
-            }
-        }
-        drop(readers);
-        let [stdout, stderr] = out.map(Option::unwrap_or_default);
+        pipes.read_until(Instant::now() + Duration::from_secs(1));
+        let [stdout, stderr] = pipes.read;
         if stopped() {
             return Err(ToolError::Stopped { command });
         }
@@ -316,6 +294,21 @@ impl Invocation {
     }
 }
 
+/// Whether `dir` is already the working directory, which the tool then
+/// inherits. Argo CD runs the plugin in the app directory, where the tools
+/// run too. Setting a directory anyway would cost a fork: std starts a
+/// process with posix_spawn (vfork) unless it must change directory, and a
+/// static binary cannot look up the glibc call that does that, so std
+/// forks instead, copying assay's page tables; with the page faults that
+/// follow, that cost 0.2 ms per tool run (docs/benchmarks-adopt.md).
+fn is_current_dir(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (dir.metadata(), Path::new(".").metadata()) {
+        (Ok(d), Ok(here)) => (d.dev(), d.ino()) == (here.dev(), here.ino()),
+        _ => false,
+    }
+}
+
 /// Whether process `pid` has exited, without reaping it (so its process
 /// group id stays reserved until [`Invocation::run`] kills the group).
 fn exited(pid: i32) -> bool {
@@ -332,17 +325,147 @@ fn exited(pid: i32) -> bool {
     }
 }
 
-/// Reads `pipe` to its end on a thread and sends (`index`, bytes).
-fn drain(
-    pipe: Option<impl Read + Send + 'static>,
-    index: usize,
-    tx: mpsc::Sender<(usize, Vec<u8>)>,
-) -> thread::JoinHandle<()> {
-    thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut buf);
+/// The tool's stdout and stderr, read together on one thread with
+/// poll(2) as they arrive, so that neither fills up while the other waits.
+struct Pipes {
+    /// stdout and stderr, while open.
+    open: [Option<File>; 2],
+    /// What each has written so far.
+    read: [Vec<u8>; 2],
+}
+
+impl Pipes {
+    fn new(stdout: Option<ChildStdout>, stderr: Option<ChildStderr>) -> Self {
+        Pipes {
+            open: [
+                stdout.map(|p| File::from(OwnedFd::from(p))),
+                stderr.map(|p| File::from(OwnedFd::from(p))),
+            ],
+            read: [Vec::new(), Vec::new()],
         }
-        let _ = tx.send((index, buf));
-    })
+    }
+
+    /// Reads until both pipes close (true), or until `until` passes or
+    /// SIGTERM arrives (false). Waits in slices: after SIGTERM a process
+    /// that left the group may still hold a pipe, and the stop must not
+    /// wait out the deadline.
+    fn read_until(&mut self, until: Instant) -> bool {
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let open: Vec<usize> = (0..2).filter(|&i| self.open[i].is_some()).collect();
+            let mut fds: Vec<libc::pollfd> = (open.iter())
+                .filter_map(|&i| self.open[i].as_ref())
+                .map(|f| libc::pollfd {
+                    fd: f.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            if fds.is_empty() {
+                return true;
+            }
+            let now = Instant::now();
+            if stopped() || now >= until {
+                return false;
+            }
+            let slice = until.duration_since(now).min(Duration::from_millis(50));
+            let ms = slice.as_millis().max(1) as libc::c_int;
+            // SAFETY: poll(2) writes only into the array we own, of the length we pass.
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+            if ready <= 0 {
+                // The slice passed, or a signal (SIGTERM) interrupted the wait.
+                continue;
+            }
+            for (&i, p) in open.iter().zip(&fds) {
+                let Some(mut f) = self.open[i].as_ref().filter(|_| p.revents != 0) else {
+                    continue;
+                };
+                // Ready, so one read does not block. End of file, or an
+                // error (a pipe gives one only when it is unusable): closed.
+                match f.read(&mut chunk) {
+                    Ok(0) => self.open[i] = None,
+                    Ok(n) => self.read[i].extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => self.open[i] = None,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str, dir: &Path, timeout: Duration) -> Invocation {
+        Invocation {
+            program: PathBuf::from("/bin/sh"),
+            name: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+            dir: dir.to_path_buf(),
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            timeout,
+        }
+    }
+
+    /// Both pipes are read as they fill: a tool that writes more than a
+    /// pipe holds to each, stderr first, neither blocks nor loses bytes.
+    #[test]
+    fn large_stdout_and_stderr_are_read_together() {
+        let script = "head -c 300000 /dev/zero | tr '\\0' e >&2; head -c 500000 /dev/zero | tr '\\0' o; exit 3";
+        let here = std::env::current_dir().unwrap();
+        let err = sh(script, &here, Duration::from_secs(30))
+            .run()
+            .unwrap_err();
+        let ToolError::Failed { status, stderr, .. } = err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(status, "exit status 3");
+        assert!(
+            stderr.starts_with("eeee") && stderr.ends_with(" …"),
+            "{stderr:.20}"
+        );
+        let out = sh(
+            "head -c 300000 /dev/zero | tr '\\0' e >&2; head -c 500000 /dev/zero | tr '\\0' o",
+            &here,
+            Duration::from_secs(30),
+        )
+        .run()
+        .unwrap();
+        assert_eq!(out.len(), 500_000);
+        assert!(out.bytes().all(|b| b == b'o'));
+    }
+
+    /// The tool runs in its directory, whether or not that is assay's.
+    #[test]
+    fn the_tool_runs_in_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        let out = sh("pwd -P", &real, Duration::from_secs(30)).run().unwrap();
+        assert_eq!(out.trim_end(), real.to_str().unwrap());
+        let here = std::env::current_dir().unwrap().canonicalize().unwrap();
+        assert!(is_current_dir(Path::new(".")));
+        assert!(is_current_dir(&here));
+        assert!(!is_current_dir(&real));
+        let out = sh("pwd -P", &here, Duration::from_secs(30)).run().unwrap();
+        assert_eq!(out.trim_end(), here.to_str().unwrap());
+    }
+
+    /// A tool that outlives its deadline with its pipes open is killed,
+    /// and what it wrote to stderr is kept.
+    #[test]
+    fn the_deadline_kills_a_tool_that_keeps_its_pipes_open() {
+        let here = std::env::current_dir().unwrap();
+        let err = sh(
+            "echo starting >&2; exec sleep 60",
+            &here,
+            Duration::from_millis(300),
+        )
+        .run()
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`sh -c echo starting >&2; exec sleep 60` did not finish within 0s; its process group was killed: starting"
+        );
+    }
 }
