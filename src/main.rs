@@ -75,7 +75,13 @@ fn on_sigterm() {
         // A running kustomize or helm is in its own process group, which
         // the signal to ours did not reach: take it down. While a tool
         // runs, its wait ends and the run unwinds (main says "stopped").
+        // SAFETY: errno is the interrupted thread's, and this runs on it.
+        let errno = unsafe { *libc::__errno_location() };
         if assay::source::tools::stop_running() {
+            // The interrupted code may be about to read errno; kill(2),
+            // which failed if the group had just gone, must not change it.
+            // SAFETY: as above.
+            unsafe { *libc::__errno_location() = errno };
             return;
         }
         // SAFETY: write(2) and _exit(2) are async-signal-safe.
