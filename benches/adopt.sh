@@ -18,7 +18,7 @@ KUBECTL=${KUBECTL:-kubectl}
 # shellcheck source=benches/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 command -v "$KUBECTL" >/dev/null || missing kubectl "install kubectl or set KUBECTL=/path/to/kubectl"
-KUBECTL=$(command -v "$KUBECTL")
+KUBECTL=$(realpath -s "$(command -v "$KUBECTL")")
 
 build_image_binary
 
@@ -37,8 +37,7 @@ export ARGOCD_APP_NAME=bookinfo ARGOCD_APP_NAMESPACE=bookinfo
 export ARGOCD_APP_SOURCE_REPO_URL=https://github.com/YOUR_ORG/bookinfo-env.git
 export ARGOCD_APP_SOURCE_PATH=samples/bookinfo-kustomize ARGOCD_APP_SOURCE_TARGET_REVISION=main
 
-"$assay" generate "$tmp/app" >/dev/null
-benches=$PWD/benches
+(cd "$tmp/app" && "$assay" generate >/dev/null)
 
 cat <<MD
 ## assay generate (kustomize source) vs kubectl kustomize alone
@@ -55,7 +54,7 @@ MD
 echo "timing: $ROUNDS interleaved rounds (+$WARMUP warm-up)" >&2
 # In the app directory, as argocd-cmp-server runs the plugin (cwd = the
 # Application's path): the tool then inherits it (src/source/tools.rs).
-(cd "$tmp/app" && python3 "$benches/adopt_timing.py" --rounds "$ROUNDS" --warmup "$WARMUP" \
+(cd "$tmp/app" && python3 "$root/benches/adopt_timing.py" --rounds "$ROUNDS" --warmup "$WARMUP" \
     "assay=$assay generate" \
     "kustomize=$KUBECTL kustomize overlays/prod")
 echo

@@ -78,8 +78,8 @@ fn on_sigterm() {
         // SAFETY: errno is the interrupted thread's, and this runs on it.
         let errno = unsafe { *libc::__errno_location() };
         if assay::source::tools::stop_running() {
-            // The interrupted code may be about to read errno; kill(2),
-            // which failed if the group had just gone, must not change it.
+            // The interrupted code may be about to read errno, which
+            // kill(2) may set.
             // SAFETY: as above.
             unsafe { *libc::__errno_location() = errno };
             return;

@@ -8,7 +8,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::Read;
+use std::io::{ErrorKind, Read};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -294,19 +294,16 @@ impl Invocation {
     }
 }
 
-/// Whether `dir` is already the working directory, which the tool then
-/// inherits. Argo CD runs the plugin in the app directory, where the tools
-/// run too. Setting a directory anyway would cost a fork: std starts a
-/// process with posix_spawn (vfork) unless it must change directory, and a
-/// static binary cannot look up the glibc call that does that, so std
-/// forks instead, copying assay's page tables; with the page faults that
-/// follow, that cost 0.2 ms per tool run (docs/benchmarks-adopt.md).
+/// Whether `dir` (canonical, as [`super`] passes it) is already the
+/// working directory, which the tool then inherits. Argo CD runs the plugin
+/// in the app directory, where the tools run too. Setting a directory
+/// anyway would cost a fork: std starts a process with posix_spawn (vfork)
+/// unless it must change directory, and a static binary cannot look up the
+/// glibc call that does that, so std forks instead, copying assay's page
+/// tables; with the page faults that follow, that cost 0.2 ms per tool run
+/// (docs/benchmarks-adopt.md).
 fn is_current_dir(dir: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (dir.metadata(), Path::new(".").metadata()) {
-        (Ok(d), Ok(here)) => (d.dev(), d.ino()) == (here.dev(), here.ino()),
-        _ => false,
-    }
+    std::env::current_dir().is_ok_and(|here| here == dir)
 }
 
 /// Whether process `pid` has exited, without reaping it (so its process
@@ -325,8 +322,10 @@ fn exited(pid: i32) -> bool {
     }
 }
 
-/// The tool's stdout and stderr, read together on one thread with
-/// poll(2) as they arrive, so that neither fills up while the other waits.
+/// The tool's stdout and stderr, read together as they arrive, so that
+/// neither fills up while the other waits; on one thread with poll(2),
+/// because a thread per pipe (a 2 MiB stack and a malloc arena each) cost
+/// 0.2 ms per tool run (docs/benchmarks-adopt.md).
 struct Pipes {
     /// stdout and stderr, while open.
     open: [Option<File>; 2],
@@ -352,16 +351,21 @@ impl Pipes {
     fn read_until(&mut self, until: Instant) -> bool {
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
-            let open: Vec<usize> = (0..2).filter(|&i| self.open[i].is_some()).collect();
-            let mut fds: Vec<libc::pollfd> = (open.iter())
-                .filter_map(|&i| self.open[i].as_ref())
-                .map(|f| libc::pollfd {
-                    fd: f.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                })
-                .collect();
-            if fds.is_empty() {
+            // Which pipes are polled, in `fds` order.
+            let mut which = [0usize; 2];
+            let mut fds = [libc::pollfd {
+                fd: -1,
+                events: libc::POLLIN,
+                revents: 0,
+            }; 2];
+            let mut n = 0;
+            for (i, f) in self.open.iter().enumerate() {
+                if let Some(f) = f {
+                    (which[n], fds[n].fd) = (i, f.as_raw_fd());
+                    n += 1;
+                }
+            }
+            if n == 0 {
                 return true;
             }
             let now = Instant::now();
@@ -370,13 +374,13 @@ impl Pipes {
             }
             let slice = until.duration_since(now).min(Duration::from_millis(50));
             let ms = slice.as_millis().max(1) as libc::c_int;
-            // SAFETY: poll(2) writes only into the array we own, of the length we pass.
-            let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-            if ready <= 0 {
-                // The slice passed, or a signal (SIGTERM) interrupted the wait.
-                continue;
+            // SAFETY: poll(2) writes only into the array we own, at most `n` entries of it.
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), n as libc::nfds_t, ms) };
+            if ready < 0 && std::io::Error::last_os_error().kind() != ErrorKind::Interrupted {
+                // Not a signal (SIGTERM ends the wait above): do not spin on it.
+                thread::sleep(slice);
             }
-            for (&i, p) in open.iter().zip(&fds) {
+            for (&i, p) in which.iter().zip(&fds[..n]) {
                 let Some(mut f) = self.open[i].as_ref().filter(|_| p.revents != 0) else {
                     continue;
                 };
@@ -385,7 +389,7 @@ impl Pipes {
                 match f.read(&mut chunk) {
                     Ok(0) => self.open[i] = None,
                     Ok(n) => self.read[i].extend_from_slice(&chunk[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(_) => self.open[i] = None,
                 }
             }
@@ -409,46 +413,52 @@ mod tests {
     }
 
     /// Both pipes are read as they fill: a tool that writes more than a
-    /// pipe holds to each, stderr first, neither blocks nor loses bytes.
+    /// pipe holds to each, stderr first, neither blocks nor loses a byte.
     #[test]
-    fn large_stdout_and_stderr_are_read_together() {
-        let script = "head -c 300000 /dev/zero | tr '\\0' e >&2; head -c 500000 /dev/zero | tr '\\0' o; exit 3";
+    fn both_pipes_are_read_whole_together() {
+        let script =
+            "head -c 300000 /dev/zero | tr '\\0' e >&2; head -c 500000 /dev/zero | tr '\\0' o";
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut pipes = Pipes::new(child.stdout.take(), child.stderr.take());
+        assert!(pipes.read_until(Instant::now() + Duration::from_secs(60)));
+        assert!(child.wait().unwrap().success());
+        let [out, err] = pipes.read;
+        assert_eq!((out.len(), err.len()), (500_000, 300_000));
+        assert!(out.iter().all(|&b| b == b'o') && err.iter().all(|&b| b == b'e'));
+    }
+
+    /// A failing tool's stderr reaches its error, on one line and shortened.
+    #[test]
+    fn a_failure_carries_its_stderr() {
+        let script = "head -c 300000 /dev/zero | tr '\\0' e >&2; exit 3";
         let here = std::env::current_dir().unwrap();
-        let err = sh(script, &here, Duration::from_secs(30))
+        let err = sh(script, &here, Duration::from_secs(60))
             .run()
             .unwrap_err();
         let ToolError::Failed { status, stderr, .. } = err else {
             panic!("{err:?}");
         };
         assert_eq!(status, "exit status 3");
-        assert!(
-            stderr.starts_with("eeee") && stderr.ends_with(" …"),
-            "{stderr:.20}"
-        );
-        let out = sh(
-            "head -c 300000 /dev/zero | tr '\\0' e >&2; head -c 500000 /dev/zero | tr '\\0' o",
-            &here,
-            Duration::from_secs(30),
-        )
-        .run()
-        .unwrap();
-        assert_eq!(out.len(), 500_000);
-        assert!(out.bytes().all(|b| b == b'o'));
+        assert_eq!(stderr, format!("{} …", "e".repeat(MAX_STDERR)));
     }
 
     /// The tool runs in its directory, whether or not that is assay's.
     #[test]
     fn the_tool_runs_in_its_directory() {
         let dir = tempfile::tempdir().unwrap();
-        let real = dir.path().canonicalize().unwrap();
-        let out = sh("pwd -P", &real, Duration::from_secs(30)).run().unwrap();
-        assert_eq!(out.trim_end(), real.to_str().unwrap());
-        let here = std::env::current_dir().unwrap().canonicalize().unwrap();
-        assert!(is_current_dir(Path::new(".")));
+        let there = dir.path().canonicalize().unwrap();
+        let here = std::env::current_dir().unwrap();
         assert!(is_current_dir(&here));
-        assert!(!is_current_dir(&real));
-        let out = sh("pwd -P", &here, Duration::from_secs(30)).run().unwrap();
-        assert_eq!(out.trim_end(), here.to_str().unwrap());
+        assert!(!is_current_dir(&there));
+        for d in [&there, &here] {
+            let out = sh("pwd -P", d, Duration::from_secs(60)).run().unwrap();
+            assert_eq!(out.trim_end(), d.to_str().unwrap());
+        }
     }
 
     /// A tool that outlives its deadline with its pipes open is killed,
@@ -459,13 +469,13 @@ mod tests {
         let err = sh(
             "echo starting >&2; exec sleep 60",
             &here,
-            Duration::from_millis(300),
+            Duration::from_secs(2),
         )
         .run()
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "`sh -c echo starting >&2; exec sleep 60` did not finish within 0s; its process group was killed: starting"
+            "`sh -c echo starting >&2; exec sleep 60` did not finish within 2s; its process group was killed: starting"
         );
     }
 }
