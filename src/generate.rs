@@ -62,6 +62,28 @@ pub fn generate(dir: &Path, env: &CmpEnv) -> Result<String, GenerateError> {
 /// Name of the stdin stream in errors (`assay generate --input -`).
 pub const STDIN_NAME: &str = "<stdin>";
 
+/// Reads an already rendered stream (`--input`; `name` in errors). It
+/// stands for the directory's manifests, so it has their limit together.
+pub fn read_stream(input: impl std::io::Read, name: &str) -> Result<String, GenerateError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    input
+        .take(MAX_TOTAL_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| GenerateError::Io {
+            path: name.to_string(),
+            message: e.to_string(),
+        })?;
+    if bytes.len() as u64 > MAX_TOTAL_BYTES {
+        let message =
+            format!("the rendered stream is larger than the {MAX_TOTAL_BYTES}-byte limit");
+        return Err(
+            SpecError::new(name, Location::START, "", SpecErrorKind::Invalid(message)).into(),
+        );
+    }
+    Ok(yaml::utf8(name, &bytes)?.to_owned())
+}
+
 /// [`generate`] with the base taken from `input` (an already rendered
 /// stream, `--input -`) instead of `spec.source`, and tools run with `tools`.
 pub fn generate_with(
@@ -374,5 +396,24 @@ mod tests {
         assert!(glob_match("a?c.yml", "abc.yml"));
         assert!(!glob_match("*.yaml", "x.json"));
         assert!(!glob_match("a*b", "a"));
+    }
+
+    /// A rendered stream has the directory's limit, and bad text a place.
+    #[test]
+    fn a_stream_past_the_limit_or_not_utf8_is_refused() {
+        use std::io::Read;
+        let big = std::io::repeat(b'a').take(super::MAX_TOTAL_BYTES + 1);
+        let e = super::read_stream(big, "<stdin>").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "<stdin>:1:1: the rendered stream is larger than the 67108864-byte limit"
+        );
+        let exact = std::io::repeat(b'a').take(super::MAX_TOTAL_BYTES);
+        assert_eq!(
+            super::read_stream(exact, "<stdin>").unwrap().len(),
+            64 << 20
+        );
+        let e = super::read_stream(&b"kind: A\nname: \xff\n"[..], "s.yaml").unwrap_err();
+        assert_eq!(e.to_string(), "s.yaml:2:7: file is not valid UTF-8");
     }
 }

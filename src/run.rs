@@ -25,18 +25,15 @@ pub fn run(args: Args) -> anyhow::Result<String> {
         Command::Generate { dir, input } => {
             let input = match input {
                 None => None,
-                Some(p) if p.as_os_str() == "-" => {
-                    let mut text = String::new();
-                    std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
-                        .map_err(|e| {
-                            anyhow::anyhow!("reading the rendered stream on stdin: {e}")
-                        })?;
-                    Some(text)
+                Some(p) if p.as_os_str() == "-" => Some(generate::read_stream(
+                    std::io::stdin().lock(),
+                    generate::STDIN_NAME,
+                )?),
+                Some(p) => {
+                    let file = std::fs::File::open(&p)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                    Some(generate::read_stream(file, &p.display().to_string())?)
                 }
-                Some(p) => Some(
-                    std::fs::read_to_string(&p)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
-                ),
             };
             let dir = dir.unwrap_or_else(cwd);
             let tools = assay::source::ToolEnv::from_process();

@@ -194,6 +194,8 @@ impl Base<'_> {
                 .deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1)),
+            // The rendered base stands for the directory's manifests.
+            max_stdout: crate::generate::MAX_TOTAL_BYTES as usize,
         }
     }
 

@@ -110,6 +110,14 @@ pub enum ToolError {
         /// What it had written to stderr by then, on one line.
         stderr: String,
     },
+    /// The tool printed more than the limit; its process group was killed.
+    #[error("`{command}` printed more than {limit} bytes; its process group was killed")]
+    TooLarge {
+        /// The command line, as shown to the user.
+        command: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// SIGTERM arrived while the tool ran; its process group was killed.
     #[error("`{command}` was stopped by SIGTERM; its process group was killed")]
     Stopped {
@@ -173,6 +181,8 @@ pub struct Invocation {
     pub env: Vec<(OsString, OsString)>,
     /// When to give up and kill the process group.
     pub timeout: Duration,
+    /// The most stdout that is read; a tool that prints more is stopped.
+    pub max_stdout: usize,
 }
 
 impl Invocation {
@@ -239,12 +249,13 @@ impl Invocation {
                 libc::kill(-group, libc::SIGKILL);
             }
         }
-        let mut pipes = Pipes::new(child.stdout.take(), child.stderr.take());
+        let mut pipes = Pipes::new(child.stdout.take(), child.stderr.take(), self.max_stdout);
         let deadline = started + self.timeout;
         // Both pipes closed: every process that held them is gone or done.
-        let mut timed_out = !pipes.read_until(deadline) && !stopped();
+        let closed = pipes.read_until(deadline);
+        let mut timed_out = !closed && !stopped() && !pipes.overflowed;
         // The tool may still run with its pipes closed; give it what is left.
-        while !timed_out && !stopped() && !exited(group) {
+        while !timed_out && !stopped() && !pipes.overflowed && !exited(group) {
             match Instant::now() >= deadline {
                 true => timed_out = true,
                 false => thread::sleep(Duration::from_micros(100)),
@@ -262,9 +273,19 @@ impl Invocation {
         RUNNING_GROUP.store(outer, Ordering::SeqCst);
         // A grandchild that left the group may hold a pipe: wait a moment, not forever.
         pipes.read_until(Instant::now() + Duration::from_secs(1));
-        let [stdout, stderr] = pipes.read;
+        let Pipes {
+            read: [stdout, stderr],
+            overflowed,
+            ..
+        } = pipes;
         if stopped() {
             return Err(ToolError::Stopped { command });
+        }
+        if overflowed {
+            return Err(ToolError::TooLarge {
+                command,
+                limit: self.max_stdout,
+            });
         }
         if timed_out {
             return Err(ToolError::TimedOut {
@@ -329,25 +350,35 @@ fn exited(pid: i32) -> bool {
 struct Pipes {
     /// stdout and stderr, while open.
     open: [Option<File>; 2],
-    /// What each has written so far.
+    /// What each has written so far, up to its limit.
     read: [Vec<u8>; 2],
+    /// The most stdout kept: past it the tool is stopped.
+    max_stdout: usize,
+    /// stdout went past `max_stdout`; it was closed.
+    overflowed: bool,
 }
 
+/// The most stderr kept: an error shows its first [`MAX_STDERR`]
+/// characters, and a tool that floods it must not fill assay's memory.
+const MAX_STDERR_BYTES: usize = 64 * 1024;
+
 impl Pipes {
-    fn new(stdout: Option<ChildStdout>, stderr: Option<ChildStderr>) -> Self {
+    fn new(stdout: Option<ChildStdout>, stderr: Option<ChildStderr>, max_stdout: usize) -> Self {
         Pipes {
             open: [
                 stdout.map(|p| File::from(OwnedFd::from(p))),
                 stderr.map(|p| File::from(OwnedFd::from(p))),
             ],
             read: [Vec::new(), Vec::new()],
+            max_stdout,
+            overflowed: false,
         }
     }
 
-    /// Reads until both pipes close (true), or until `until` passes or
-    /// SIGTERM arrives (false). Waits in slices: after SIGTERM a process
-    /// that left the group may still hold a pipe, and the stop must not
-    /// wait out the deadline.
+    /// Reads until both pipes close (true), or until `until` passes,
+    /// SIGTERM arrives or stdout overflows (false). Waits in slices: after
+    /// SIGTERM a process that left the group may still hold a pipe, and the
+    /// stop must not wait out the deadline.
     fn read_until(&mut self, until: Instant) -> bool {
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
@@ -369,7 +400,7 @@ impl Pipes {
                 return true;
             }
             let now = Instant::now();
-            if stopped() || now >= until {
+            if stopped() || now >= until || self.overflowed {
                 return false;
             }
             let slice = until.duration_since(now).min(Duration::from_millis(50));
@@ -388,11 +419,24 @@ impl Pipes {
                 // error (a pipe gives one only when it is unusable): closed.
                 match f.read(&mut chunk) {
                     Ok(0) => self.open[i] = None,
-                    Ok(n) => self.read[i].extend_from_slice(&chunk[..n]),
+                    Ok(n) => self.keep(i, &chunk[..n]),
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(_) => self.open[i] = None,
                 }
             }
+        }
+    }
+
+    /// Keeps what pipe `i` wrote, within its limit: stderr's first
+    /// [`MAX_STDERR_BYTES`] (the rest is read and dropped, so the tool does
+    /// not block on it); stdout whole, or closed once past `max_stdout`.
+    fn keep(&mut self, i: usize, bytes: &[u8]) {
+        let max = [self.max_stdout, MAX_STDERR_BYTES][i];
+        let room = max.saturating_sub(self.read[i].len());
+        self.read[i].extend_from_slice(&bytes[..bytes.len().min(room)]);
+        if i == 0 && bytes.len() > room {
+            self.open[0] = None;
+            self.overflowed = true;
         }
     }
 }
@@ -409,11 +453,13 @@ mod tests {
             dir: dir.to_path_buf(),
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             timeout,
+            max_stdout: 1 << 20,
         }
     }
 
     /// Both pipes are read as they fill: a tool that writes more than a
-    /// pipe holds to each, stderr first, neither blocks nor loses a byte.
+    /// pipe holds to each, stderr first, blocks on neither; stdout is kept
+    /// whole, stderr up to its limit.
     #[test]
     fn both_pipes_are_read_whole_together() {
         let script =
@@ -424,11 +470,11 @@ mod tests {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut pipes = Pipes::new(child.stdout.take(), child.stderr.take());
+        let mut pipes = Pipes::new(child.stdout.take(), child.stderr.take(), 1 << 20);
         assert!(pipes.read_until(Instant::now() + Duration::from_secs(60)));
         assert!(child.wait().unwrap().success());
         let [out, err] = pipes.read;
-        assert_eq!((out.len(), err.len()), (500_000, 300_000));
+        assert_eq!((out.len(), err.len()), (500_000, MAX_STDERR_BYTES));
         assert!(out.iter().all(|&b| b == b'o') && err.iter().all(|&b| b == b'e'));
     }
 
@@ -476,6 +522,20 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "`sh -c echo starting >&2; exec sleep 60` did not finish within 2s; its process group was killed: starting"
+        );
+    }
+
+    /// A tool that prints without end is stopped at the limit, with its
+    /// whole process group.
+    #[test]
+    fn a_tool_that_prints_too_much_is_stopped() {
+        let here = std::env::current_dir().unwrap();
+        let mut tool = sh("yes manifest", &here, Duration::from_secs(60));
+        tool.max_stdout = 100_000;
+        let err = tool.run().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`sh -c yes manifest` printed more than 100000 bytes; its process group was killed"
         );
     }
 }
