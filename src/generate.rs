@@ -62,9 +62,9 @@ pub fn generate(dir: &Path, env: &CmpEnv) -> Result<String, GenerateError> {
 /// Name of the stdin stream in errors (`assay generate --input -`).
 pub const STDIN_NAME: &str = "<stdin>";
 
-/// Reads an already rendered stream (`--input`; `name` in errors). It
-/// stands for the directory's manifests, so it has their limit together.
-pub fn read_stream(input: impl std::io::Read, name: &str) -> Result<String, GenerateError> {
+/// Reads an already rendered stream (`--input`), named `name` in errors.
+/// It stands for the directory's manifests, so it has their limit together.
+pub fn read_stream(input: impl std::io::Read, name: &str) -> Result<SourceFile, GenerateError> {
     use std::io::Read;
     let mut bytes = Vec::new();
     input
@@ -81,15 +81,18 @@ pub fn read_stream(input: impl std::io::Read, name: &str) -> Result<String, Gene
             SpecError::new(name, Location::START, "", SpecErrorKind::Invalid(message)).into(),
         );
     }
-    Ok(yaml::utf8(name, &bytes)?.to_owned())
+    Ok(SourceFile {
+        name: name.to_string(),
+        text: yaml::utf8(name, &bytes)?.to_owned(),
+    })
 }
 
 /// [`generate`] with the base taken from `input` (an already rendered
-/// stream, `--input -`) instead of `spec.source`, and tools run with `tools`.
+/// stream, [`read_stream`]) instead of `spec.source`, and tools run with `tools`.
 pub fn generate_with(
     dir: &Path,
     env: &CmpEnv,
-    input: Option<String>,
+    input: Option<SourceFile>,
     tools: &ToolEnv,
 ) -> Result<String, GenerateError> {
     let release = spec::load(&dir.join(spec::FILE_NAME), spec::FILE_NAME)?;
@@ -218,23 +221,24 @@ pub fn app_files(
     spec_file: &str,
     rel: &Release,
     env: &CmpEnv,
-    input: Option<String>,
+    input: Option<SourceFile>,
     tools: &ToolEnv,
 ) -> Result<AppFiles, GenerateError> {
     let root = dir.canonicalize().map_err(|e| io(dir, e))?;
     let repo = repo_root(&root, env.source_path.as_deref());
     let mut files = read_files(dir, &root, &repo, spec_file, rel)?;
     let rendered = match input {
-        Some(text) => Some((STDIN_NAME.to_string(), text)),
+        Some(stream) => Some(stream),
         None => {
             let ns = rel.namespace.as_deref().or(env.namespace.as_deref());
             base::render(rel, spec_file, &root, &repo, ns, tools)?
+                .map(|(name, text)| SourceFile { name, text })
         }
     };
-    if let Some((name, text)) = rendered {
+    if let Some(stream) = rendered {
         // The stream stands for the directory's manifests: kustomization
         // and chart files beside assay.yaml are inputs, not output.
-        files.passthrough = vec![SourceFile { name, text }];
+        files.passthrough = vec![stream];
     }
     Ok(files)
 }
@@ -410,7 +414,7 @@ mod tests {
         );
         let exact = std::io::repeat(b'a').take(super::MAX_TOTAL_BYTES);
         assert_eq!(
-            super::read_stream(exact, "<stdin>").unwrap().len(),
+            super::read_stream(exact, "<stdin>").unwrap().text.len(),
             64 << 20
         );
         let e = super::read_stream(&b"kind: A\nname: \xff\n"[..], "s.yaml").unwrap_err();

@@ -58,6 +58,31 @@ fn r12_broken_kustomization() {
     }
 }
 
+/// An error in an `--input` stream names the stream: the file, or stdin.
+#[test]
+fn r12_an_input_stream_is_named_in_its_errors() {
+    let empty = tempfile::tempdir().unwrap();
+    let spec = sample_spec("bookinfo-kustomize");
+    let stream = "apiVersion: v1\nkind: Service\n";
+    let file = empty.path().join("rendered.yaml");
+    std::fs::write(&file, stream).unwrap();
+    let shown = file.display().to_string();
+    let cases = [
+        (None, vec!["--input", shown.as_str()], shown.clone()),
+        (Some(stream), vec!["--input", "-"], "<stdin>".to_string()),
+    ];
+    for (stdin, args, name) in cases {
+        let out = generate_in("bookinfo-kustomize", &spec, empty.path(), stdin, &args);
+        let line = one_line_error(&out);
+        assert_eq!(
+            line,
+            format!(
+                "assay: {name}:1:1: document 1 (Service) has no metadata.name; Argo CD cannot apply it"
+            )
+        );
+    }
+}
+
 #[test]
 fn r12_chart_that_fails_to_template() {
     let tools = tools_dir();
