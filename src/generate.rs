@@ -232,7 +232,6 @@ pub fn app_files(
         None => {
             let ns = rel.namespace.as_deref().or(env.namespace.as_deref());
             base::render(rel, spec_file, &root, &repo, ns, tools)?
-                .map(|(name, text)| SourceFile { name, text })
         }
     };
     if let Some(stream) = rendered {

@@ -13,6 +13,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::render::SourceFile;
 use crate::spec::{Helm, Kustomize, Release, Source};
 use crate::yaml::Location;
 use tools::{Invocation, ToolError};
@@ -94,8 +95,8 @@ impl ToolEnv {
     }
 }
 
-/// The rendered base of `rel`, for a kustomize or helm source: (its name in
-/// errors, ``output of `COMMAND` ``, and the tool's stdout). `None` for a directory source.
+/// The rendered base of `rel`, for a kustomize or helm source: the tool's
+/// stdout, named ``output of `COMMAND` `` in errors. `None` for a directory source.
 /// `app` is the app directory and `repo` the repository root (both
 /// canonical); `namespace` the resolved destination namespace.
 pub fn render(
@@ -105,7 +106,7 @@ pub fn render(
     repo: &Path,
     namespace: Option<&str>,
     env: &ToolEnv,
-) -> Result<Option<(String, String)>, SourceError> {
+) -> Result<Option<SourceFile>, SourceError> {
     let field = match &rel.source {
         Source::Directory(_) => return Ok(None),
         Source::Kustomize(_) => "spec.source.kustomize",
@@ -147,7 +148,10 @@ pub fn render(
             let version = base.version(&step);
             err(SourceErrorKind::Tool { error, version })
         })?;
-        out = Some((format!("output of `{}`", step.display()), text));
+        out = Some(SourceFile {
+            name: format!("output of `{}`", step.display()),
+            text,
+        });
     }
     Ok(out)
 }

@@ -252,12 +252,13 @@ impl Invocation {
         let mut pipes = Pipes::new(child.stdout.take(), child.stderr.take(), self.max_stdout);
         let deadline = started + self.timeout;
         // Both pipes closed: every process that held them is gone or done.
-        let closed = pipes.read_until(deadline);
-        let mut timed_out = !closed && !stopped() && !pipes.overflowed;
+        // Otherwise the wait gave up: SIGTERM, too much output or the
+        // deadline, in the order the errors below are checked.
+        let mut gave_up = !pipes.read_until(deadline);
         // The tool may still run with its pipes closed; give it what is left.
-        while !timed_out && !stopped() && !pipes.overflowed && !exited(group) {
+        while !gave_up && !stopped() && !exited(group) {
             match Instant::now() >= deadline {
-                true => timed_out = true,
+                true => gave_up = true,
                 false => thread::sleep(Duration::from_micros(100)),
             }
         }
@@ -287,7 +288,7 @@ impl Invocation {
                 limit: self.max_stdout,
             });
         }
-        if timed_out {
+        if gave_up {
             return Err(ToolError::TimedOut {
                 command,
                 timeout: self.timeout,
