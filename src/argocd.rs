@@ -24,8 +24,8 @@ use std::time::Duration;
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 
-use crate::gitops::credentials::Secret;
 use crate::gitops::forge::{USER_AGENT, error_chain, secret_header, status_text};
+use crate::secret::Secret;
 
 /// How long connecting to the Argo CD API may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

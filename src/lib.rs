@@ -15,6 +15,7 @@ pub mod log;
 pub mod promote;
 pub mod render;
 pub mod runtime;
+pub mod secret;
 pub mod source;
 pub mod spec;
 pub mod status;

@@ -191,7 +191,7 @@ fn promote(a: PromoteArgs, log: &Log) -> anyhow::Result<String> {
 /// Prometheus credentials: the directory, then flags, then the secret
 /// values' environment variables (never flags: argv is visible).
 fn prometheus_auth(a: &SourceArgs) -> anyhow::Result<assay::judge::PrometheusAuth> {
-    use assay::gitops::credentials::Secret;
+    use assay::secret::Secret;
     let env = |name: &str| {
         std::env::var(name)
             .ok()

@@ -1,40 +1,18 @@
 //! Git credentials from a mounted Secret directory (the hook's
 //! `/var/run/secrets/assay/git`): `token`, or `username` + `password`, or
 //! `sshPrivateKey` + `knownHosts`; and, for the Argo CD refresh,
-//! `argocdToken` ([`argocd_token`]). A secret value lives only in [`Secret`],
-//! which has no `Display` and a redacted `Debug`, so it cannot reach a log,
-//! an error, a commit or a status by accident.
+//! `argocdToken` ([`argocd_token`]). Keys are read as [`crate::secret`]
+//! reads every mounted Secret.
 
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::secret::{KeyError, Secret, read_text};
 
 /// Where the hook Job mounts the credentials Secret.
 pub const DEFAULT_DIR: &str = "/var/run/secrets/assay/git";
 
 /// The key of the Argo CD API token in the credentials Secret.
 pub const ARGOCD_TOKEN: &str = "argocdToken";
-
-/// A secret string. Deliberately not `Display`; `Debug` prints `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a value read from a mounted Secret or the environment.
-    pub fn new(value: String) -> Secret {
-        Secret(value)
-    }
-
-    /// The value, for the one place that must hand it to git.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
 
 /// How to authenticate to the env repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,12 +36,8 @@ pub enum Credentials {
 /// Why the credentials directory cannot be used. Never contains a secret.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CredentialsError {
-    #[error("{dir}: cannot read {file}: {message}")]
-    Read {
-        dir: String,
-        file: &'static str,
-        message: String,
-    },
+    #[error("{dir}: {error}")]
+    Key { dir: String, error: KeyError },
     #[error("{dir}: {message}")]
     Incomplete { dir: String, message: &'static str },
 }
@@ -77,7 +51,7 @@ impl Credentials {
             return Ok(Credentials::Anonymous);
         }
         let shown = dir.display().to_string();
-        let read = |file: &'static str| read_key(dir, file);
+        let read = |key: &str| read_key(dir, key);
         let incomplete = |message| CredentialsError::Incomplete {
             dir: shown.clone(),
             message,
@@ -86,9 +60,9 @@ impl Credentials {
             let known_hosts = read("knownHosts")?.ok_or_else(|| {
                 incomplete("sshPrivateKey needs knownHosts: assay never trusts an unknown host key")
             })?;
-            let token = read("token")?.map(Secret);
+            let token = read("token")?.map(Secret::new);
             return Ok(Credentials::Ssh {
-                private_key: Secret(key + "\n"),
+                private_key: Secret::new(key + "\n"),
                 known_hosts,
                 token,
             });
@@ -98,13 +72,13 @@ impl Credentials {
             let username = username.unwrap_or_else(|| "x-access-token".into());
             return Ok(Credentials::Token {
                 username,
-                token: Secret(token),
+                token: Secret::new(token),
             });
         }
         match (username, read("password")?) {
             (Some(username), Some(password)) => Ok(Credentials::UserPassword {
                 username,
-                password: Secret(password),
+                password: Secret::new(password),
             }),
             // Only the Argo CD token: Git is reached anonymously (git://).
             (None, None) if read(ARGOCD_TOKEN)?.is_some() => Ok(Credentials::Anonymous),
@@ -132,22 +106,14 @@ pub fn argocd_token(dir: &Path) -> Result<Option<Secret>, CredentialsError> {
     if !dir.is_dir() {
         return Ok(None);
     }
-    Ok(read_key(dir, ARGOCD_TOKEN)?.map(Secret))
+    Ok(read_key(dir, ARGOCD_TOKEN)?.map(Secret::new))
 }
 
-/// One key of the mounted Secret, without its trailing line break; an
-/// empty or missing file is `None`.
-fn read_key(dir: &Path, file: &'static str) -> Result<Option<String>, CredentialsError> {
-    let path: PathBuf = dir.join(file);
-    match std::fs::read_to_string(&path) {
-        Ok(s) => Ok(Some(s.trim_end_matches(['\n', '\r']).to_string()).filter(|s| !s.is_empty())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(CredentialsError::Read {
-            dir: dir.display().to_string(),
-            file,
-            message: e.kind().to_string(),
-        }),
-    }
+fn read_key(dir: &Path, key: &str) -> Result<Option<String>, CredentialsError> {
+    read_text(dir, key).map_err(|error| CredentialsError::Key {
+        dir: dir.display().to_string(),
+        error,
+    })
 }
 
 /// `url` without credentials, for messages: a password, or a user name that
@@ -189,7 +155,7 @@ mod tests {
             c,
             Credentials::Token {
                 username: "x-access-token".into(),
-                token: Secret("s3cret".into())
+                token: Secret::new("s3cret".into())
             }
         );
         let d = dir(&[("username", "bot"), ("password", "pw")]);

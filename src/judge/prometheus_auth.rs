@@ -22,7 +22,7 @@ use std::path::Path;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
 use super::JudgeError;
-use crate::gitops::credentials::Secret;
+use crate::secret::{self, Secret};
 
 /// Where the hook Job mounts the Prometheus credentials Secret.
 pub const PROMETHEUS_AUTH_DIR: &str = "/var/run/secrets/assay/prometheus";
@@ -88,23 +88,8 @@ impl PrometheusAuth {
         let mut auth = PrometheusAuth::default();
         if dir.is_dir() {
             let shown = dir.display().to_string();
-            let read = |key: &str| -> Result<Option<Vec<u8>>, JudgeError> {
-                match std::fs::read(dir.join(key)) {
-                    Ok(b) if b.iter().all(u8::is_ascii_whitespace) => Ok(None),
-                    Ok(b) => Ok(Some(b)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(fail(&shown, format!("cannot read {key}: {}", e.kind()))),
-                }
-            };
-            let text = |key: &str| -> Result<Option<String>, JudgeError> {
-                read(key)?
-                    .map(|b| {
-                        String::from_utf8(b)
-                            .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-                            .map_err(|_| fail(&shown, format!("{key} is not UTF-8 text")))
-                    })
-                    .transpose()
-            };
+            let key_error = |e: secret::KeyError| fail(&shown, e.to_string());
+            let text = |key: &str| secret::read_text(dir, key).map_err(key_error);
             auth.bearer = text("token")?.map(Secret::new);
             auth.basic = match (text("username")?, text("password")?) {
                 (Some(u), Some(p)) => Some((u, Secret::new(p))),
@@ -114,7 +99,7 @@ impl PrometheusAuth {
             if let Some(lines) = text("headers")? {
                 auth.headers = parse_headers(lines.lines(), &format!("{shown}/headers"))?;
             }
-            auth.ca = read("ca.crt")?;
+            auth.ca = secret::read_bytes(dir, "ca.crt").map_err(key_error)?;
             if auth.is_empty() {
                 return Err(fail(
                     &shown,

@@ -9,9 +9,10 @@
 //! `#[test]`s: wiremock serves from its own thread, the fake's setup runs on a
 //! small runtime owned by [`Fake`], and `Forge` is called outside of both.
 
-use assay::gitops::credentials::{Credentials, Secret};
+use assay::gitops::credentials::Credentials;
 use assay::gitops::forge::{Forge, ForgeErrorKind, ForgeKind, ForgeRepo, PullRequest};
 use assay::runtime::Runtime;
+use assay::secret::Secret;
 use assay::spec::ForgeChoice;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, header_exists, method, path};

@@ -16,10 +16,11 @@
 //! head; a refusing forge leaves the verdict delivered and is logged once;
 //! without a token nothing is sent.
 
-use assay::gitops::credentials::{Credentials, Secret};
+use assay::gitops::credentials::Credentials;
 use assay::gitops::forge::statuses::{CommitState, CommitStatus};
 use assay::gitops::forge::{Forge, ForgeRepo};
 use assay::runtime::Runtime;
+use assay::secret::Secret;
 use assay::spec::ForgeChoice;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, header_exists, method, path};

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{CONNECT_TIMEOUT, ForgeError, ForgeErrorKind, REQUEST_TIMEOUT, USER_AGENT};
-use crate::gitops::credentials::Secret;
+use crate::secret::Secret;
 
 /// One forge API: base URL, authenticated client, and the token only to mask
 /// it in anything a server sends back.

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::client::{Api, secret_header};
 use super::{ForgeError, ForgeRepo, PullRequest};
-use crate::gitops::credentials::Secret;
+use crate::secret::Secret;
 
 /// Page size asked for.
 const PAGE_SIZE: usize = 50;

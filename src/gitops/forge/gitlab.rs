@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::client::{Api, secret_header};
 use super::statuses::{CommitState, CommitStatus};
 use super::{ForgeError, ForgeErrorKind, ForgeRepo, PullRequest};
-use crate::gitops::credentials::Secret;
+use crate::secret::Secret;
 
 pub(super) fn headers(token: &Secret) -> Result<HeaderMap, String> {
     let mut headers = HeaderMap::new();

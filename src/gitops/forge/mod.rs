@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use reqwest::{StatusCode, Url};
 
-use super::credentials::Secret;
+use crate::secret::Secret;
 use client::Api;
 pub(crate) use client::{error_chain, secret_header};
 use url::shown_url;
