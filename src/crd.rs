@@ -162,22 +162,9 @@ pub struct LoadgenRef {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WriteBack {
-    /// Repository the verdict is committed to.
-    #[serde(rename = "repoURL")]
-    pub repo_url: String,
-    /// `HEAD` means the remote's default branch.
-    pub branch: String,
-    /// Path of assay.yaml inside the repository.
-    pub path: String,
-    /// `pull-request` or `push`.
-    pub mode: Mode,
-    /// Secret in the Experiment's namespace, mounted into the hook.
-    pub credentials_secret: String,
-    /// `auto`, `github`, `gitlab` or `gitea`: where pull requests are opened.
-    pub forge: ForgeChoice,
-    /// Forge API base URL, for GitHub Enterprise and self-hosted forges.
-    #[serde(default, rename = "apiURL", skip_serializing_if = "Option::is_none")]
-    pub api_url: Option<String>,
+    /// The env repository the verdict is committed to.
+    #[serde(flatten)]
+    pub repo: EnvRepo,
     /// How a reject reaches Git in pull-request mode: `push` (at once, the
     /// default, also for Experiments rendered before this field) or
     /// `pull-request`.
@@ -202,26 +189,37 @@ pub struct WriteBack {
     pub next_environments: Vec<NextEnvironment>,
 }
 
+/// An assay.yaml in a Git repository and how the hook writes to it: the
+/// environment's own (for the verdict) and each next environment's (for the
+/// winner) are reached the same way.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvRepo {
+    /// The repository.
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// `HEAD` means the remote's default branch.
+    pub branch: String,
+    /// Path of the assay.yaml inside the repository.
+    pub path: String,
+    /// `pull-request` or `push`.
+    pub mode: Mode,
+    /// Secret with its credentials, in the Experiment's namespace, mounted into the hook.
+    pub credentials_secret: String,
+    /// `auto`, `github`, `gitlab` or `gitea`: where pull requests are opened.
+    pub forge: ForgeChoice,
+    /// Forge API base URL, for GitHub Enterprise and self-hosted forges.
+    #[serde(default, rename = "apiURL", skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+}
+
 /// A next environment, resolved: where the winner is proposed and how.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NextEnvironment {
     /// Its repository.
-    #[serde(rename = "repoURL")]
-    pub repo_url: String,
-    /// `HEAD` means the remote's default branch.
-    pub branch: String,
-    /// Path of its assay.yaml inside the repository.
-    pub path: String,
-    /// `pull-request` or `push`.
-    pub mode: Mode,
-    /// Secret with its credentials, mounted into the hook.
-    pub credentials_secret: String,
-    /// `auto`, `github`, `gitlab` or `gitea`.
-    pub forge: ForgeChoice,
-    /// Forge API base URL.
-    #[serde(default, rename = "apiURL", skip_serializing_if = "Option::is_none")]
-    pub api_url: Option<String>,
+    #[serde(flatten)]
+    pub repo: EnvRepo,
     /// The soak: the pull request says it may be merged this long after the verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = 31_536_000))]

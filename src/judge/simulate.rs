@@ -9,7 +9,7 @@
 use k8s_openapi::jiff::Timestamp;
 
 use crate::crd::{
-    ApplicationRef, Author, CustomMetric, ExperimentSpec, LookRecord, Objective, Reward,
+    ApplicationRef, Author, CustomMetric, EnvRepo, ExperimentSpec, LookRecord, Objective, Reward,
     VersionRef, WindowSpec, WriteBack,
 };
 use crate::spec::{ForgeChoice, MetricType, Mode, Pattern, Prefer};
@@ -194,13 +194,15 @@ pub fn spec(s: &Scenario) -> ExperimentSpec {
         metrics,
         loadgen: None,
         write_back: WriteBack {
-            repo_url: "git://example.invalid/env".into(),
-            branch: "main".into(),
-            path: "assay.yaml".into(),
-            mode: Mode::Push,
-            credentials_secret: "assay-git".into(),
-            forge: ForgeChoice::Auto,
-            api_url: None,
+            repo: EnvRepo {
+                repo_url: "git://example.invalid/env".into(),
+                branch: "main".into(),
+                path: "assay.yaml".into(),
+                mode: Mode::Push,
+                credentials_secret: "assay-git".into(),
+                forge: ForgeChoice::Auto,
+                api_url: None,
+            },
             reject: Mode::Push,
             argocd_server: None,
             author: Author {

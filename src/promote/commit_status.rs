@@ -151,21 +151,22 @@ impl<'a> CommitStatuses<'a> {
         else {
             return Ok(None);
         };
-        let repo = ForgeRepo::from_url(self.remote.url(), wb.forge, wb.api_url.as_deref())
-            .map_err(|e| e.to_string())?;
+        let repo =
+            ForgeRepo::from_url(self.remote.url(), wb.repo.forge, wb.repo.api_url.as_deref())
+                .map_err(|e| e.to_string())?;
         let forge = Forge::new(repo, token, self.runtime).map_err(|e| e.to_string())?;
         let id = &self.experiment.spec.id;
         let holds = |text: &str| {
-            spec::parse_raw(&wb.path, text.as_bytes()).is_ok_and(|raw| {
+            spec::parse_raw(&wb.repo.path, text.as_bytes()).is_ok_and(|raw| {
                 raw.spec.value.candidate.is_some() && spec::experiment_id(&raw) == *id
             })
         };
         for depth in [FIRST_DEPTH, HISTORY_DEPTH] {
             let snap = self
                 .remote
-                .fetch(&wb.branch, depth)
+                .fetch(&wb.repo.branch, depth)
                 .map_err(|e| e.to_string())?;
-            let found = statuses::proposing_commit(&snap, &wb.path, depth as usize, holds)
+            let found = statuses::proposing_commit(&snap, &wb.repo.path, depth as usize, holds)
                 .map_err(|e| format!("reading the env repo's history: {}", e.message()))?;
             match found {
                 Proposer::Found(oid) => {
@@ -175,14 +176,14 @@ impl<'a> CommitStatuses<'a> {
                     }));
                 }
                 Proposer::NotHeld => {
-                    return Err(format!("{} no longer holds this experiment", wb.path));
+                    return Err(format!("{} no longer holds this experiment", wb.repo.path));
                 }
                 Proposer::Deeper => {}
             }
         }
         Err(format!(
             "the experiment is older than the last {HISTORY_DEPTH} commits of {}",
-            wb.branch
+            wb.repo.branch
         ))
     }
 }

@@ -39,18 +39,18 @@ pub(super) fn deliver(
         return Ok(Finished::Nothing("the experiment was superseded".into()));
     };
     let req = writeback::Request {
-        branch: wb.branch.clone(),
-        path: wb.path.clone(),
+        branch: wb.repo.branch.clone(),
+        path: wb.repo.path.clone(),
         experiment: spec.id.clone(),
         verdict: edit,
         evidence,
         author_name: wb.author.name.clone(),
         author_email: wb.author.email.clone(),
         deadline: opts.git_deadline,
-        mode: wb.mode,
+        mode: wb.repo.mode,
         reject: wb.reject,
-        forge: wb.forge,
-        api_url: wb.api_url.clone(),
+        forge: wb.repo.forge,
+        api_url: wb.repo.api_url.clone(),
     };
     // Backoff waits end early on SIGTERM; an attempt in flight completes
     // (it is all-or-nothing), and a re-run resumes.

@@ -136,7 +136,7 @@ pub fn run(opts: &Options, runtime: &Runtime, logger: &Log) -> Result<Finished, 
     let (mut exp, cluster) = load(opts, runtime)?;
     logger.experiment(exp.metadata.name.as_deref().unwrap_or(&exp.spec.id));
     let creds = Credentials::from_dir(&opts.credentials)?;
-    let remote = Remote::new(&exp.spec.write_back.repo_url, creds);
+    let remote = Remote::new(&exp.spec.write_back.repo.repo_url, creds);
     let status = exp.status.clone().unwrap_or_default();
     if let Some(commit) = &status.commit {
         let rec = StatusWriter::new(
@@ -155,7 +155,7 @@ pub fn run(opts: &Options, runtime: &Runtime, logger: &Log) -> Result<Finished, 
         // Delivered, unless the same candidate was proposed again since
         // (the same content, so the same experiment id and name).
         let wb = &exp.spec.write_back;
-        let held = RepoPoll::new(&remote, &wb.branch, &wb.path, &exp.spec.id).check();
+        let held = RepoPoll::new(&remote, &wb.repo.branch, &wb.repo.path, &exp.spec.id).check();
         if !matches!(held, Ok(Held::Ours)) {
             return Ok(Finished::Nothing(format!(
                 "the verdict is already delivered ({commit})"
@@ -289,7 +289,7 @@ fn judge_loop(
             .max(1),
     );
     let wb = &spec.write_back;
-    let mut poll = RepoPoll::new(remote, &wb.branch, &wb.path, &spec.id);
+    let mut poll = RepoPoll::new(remote, &wb.repo.branch, &wb.repo.path, &spec.id);
     let mut iteration = exp.status.as_ref().and_then(|s| s.iteration).unwrap_or(0);
     // The sequential test builds on every look already made, by an
     // earlier (killed) run of the hook too.

@@ -32,14 +32,19 @@ pub(super) fn propose_next(
     if wb.next_environments.is_empty() {
         return Ok(());
     }
-    let Some(from) = propose::promoted(remote, &wb.branch, &wb.path, &spec.id)? else {
+    let Some(from) = propose::promoted(remote, &wb.repo.branch, &wb.repo.path, &spec.id)? else {
         log(&format!(
             "no promotion by experiment {} on {}: nothing to propose to the next environments",
-            spec.id, wb.branch
+            spec.id, wb.repo.branch
         ));
         return Ok(());
     };
-    let source = format!("{} {} {}", redact_url(&wb.repo_url), from.branch, wb.path);
+    let source = format!(
+        "{} {} {}",
+        redact_url(&wb.repo.repo_url),
+        from.branch,
+        wb.repo.path
+    );
     let mut list = Vec::new();
     for n in &wb.next_environments {
         let st = one(rec, n, &from, &source, opts);
@@ -85,7 +90,12 @@ fn one(
     opts: &Options,
 ) -> NextStatus {
     let wb = &rec.experiment.spec.write_back;
-    let environment = format!("{} {} {}", redact_url(&n.repo_url), n.branch, n.path);
+    let environment = format!(
+        "{} {} {}",
+        redact_url(&n.repo.repo_url),
+        n.repo.branch,
+        n.repo.path
+    );
     let mut st = NextStatus {
         environment,
         outcome: NextOutcome::Failed,
@@ -95,8 +105,8 @@ fn one(
     };
     let dir = credentials_dir(
         &opts.credentials,
-        &wb.credentials_secret,
-        &n.credentials_secret,
+        &wb.repo.credentials_secret,
+        &n.repo.credentials_secret,
     );
     let creds = match Credentials::from_dir(&dir) {
         Ok(c) => c,
@@ -106,11 +116,11 @@ fn one(
         }
     };
     let target = Target {
-        branch: n.branch.clone(),
-        path: n.path.clone(),
-        mode: n.mode,
-        forge: n.forge,
-        api_url: n.api_url.clone(),
+        branch: n.repo.branch.clone(),
+        path: n.repo.path.clone(),
+        mode: n.repo.mode,
+        forge: n.repo.forge,
+        api_url: n.repo.api_url.clone(),
         force: n.force,
         not_before: n.after_seconds.and_then(|s| {
             let at = from.committed_at.saturating_add(i64::try_from(s).ok()?);
@@ -123,7 +133,7 @@ fn one(
         author_email: wb.author.email.clone(),
         deadline: opts.git_deadline,
     };
-    let remote = Remote::new(&n.repo_url, creds);
+    let remote = Remote::new(&n.repo.repo_url, creds);
     // Backoff waits end early on SIGTERM; the re-run completes the rest.
     let sleep = |d| {
         rec.runtime.sleep(d);

@@ -5,8 +5,8 @@ use std::path::{Component, Path, PathBuf};
 
 use super::{Ctx, RenderError};
 use crate::crd::{
-    ApplicationRef, Author, CustomMetric, Experiment, ExperimentSpec, LoadgenRef, NextEnvironment,
-    VersionRef, WindowSpec, WriteBack,
+    ApplicationRef, Author, CustomMetric, EnvRepo, Experiment, ExperimentSpec, LoadgenRef,
+    NextEnvironment, VersionRef, WindowSpec, WriteBack,
 };
 use crate::spec::names::is_branch_name;
 use crate::spec::{FILE_NAME, LoadgenMode, Version, seconds};
@@ -67,22 +67,24 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
         .map(|n| {
             let same_repo = n.repo.is_none() || n.repo.as_ref() == Some(&repo_url);
             NextEnvironment {
-                repo_url: n.repo.clone().unwrap_or_else(|| repo_url.clone()),
-                branch: n.branch.clone().unwrap_or_else(|| {
-                    if same_repo {
-                        branch.clone()
-                    } else {
-                        "HEAD".into()
-                    }
-                }),
-                path: n.path.clone(),
-                mode: n.mode.unwrap_or(ctx.mode),
-                credentials_secret: n
-                    .credentials_secret
-                    .clone()
-                    .unwrap_or_else(|| p.credentials_secret.clone()),
-                forge: n.forge,
-                api_url: n.api_url.clone(),
+                repo: EnvRepo {
+                    repo_url: n.repo.clone().unwrap_or_else(|| repo_url.clone()),
+                    branch: n.branch.clone().unwrap_or_else(|| {
+                        if same_repo {
+                            branch.clone()
+                        } else {
+                            "HEAD".into()
+                        }
+                    }),
+                    path: n.path.clone(),
+                    mode: n.mode.unwrap_or(ctx.mode),
+                    credentials_secret: n
+                        .credentials_secret
+                        .clone()
+                        .unwrap_or_else(|| p.credentials_secret.clone()),
+                    forge: n.forge,
+                    api_url: n.api_url.clone(),
+                },
                 after_seconds: n.after.map(seconds),
                 force: n.force,
             }
@@ -133,13 +135,15 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
                 job: loadgen_name(ctx),
             }),
         write_back: WriteBack {
-            repo_url,
-            branch,
-            path: slash(&dir.join(FILE_NAME)),
-            mode: ctx.mode,
-            credentials_secret: p.credentials_secret.clone(),
-            forge: p.forge,
-            api_url: p.api_url.clone(),
+            repo: EnvRepo {
+                repo_url,
+                branch,
+                path: slash(&dir.join(FILE_NAME)),
+                mode: ctx.mode,
+                credentials_secret: p.credentials_secret.clone(),
+                forge: p.forge,
+                api_url: p.api_url.clone(),
+            },
             reject: p.reject,
             argocd_server: ctx.settings.argocd_server.clone(),
             author: Author {
