@@ -91,8 +91,8 @@ pub(crate) fn adopt(
             m,
         )
     };
-    let (chosen, chosen_file) = match found.as_slice() {
-        [(fi, di, p)] => ((*fi, *di), p.file.clone()),
+    let chosen = match found.as_slice() {
+        [(fi, di, _)] => (*fi, *di),
         [] => {
             let others: Vec<String> = parsed
                 .iter()
@@ -124,12 +124,11 @@ pub(crate) fn adopt(
             )));
         }
     };
+    let (file, (_, placed)) = &mut parsed[chosen.0];
+    let alone = placed[chosen.1].alone(file);
     // Taken, not copied: the loop below skips it by its place.
-    let chosen_object = std::mem::take(&mut parsed[chosen.0].1.1[chosen.1].object);
-    let template = workload::adopted_template(
-        format!("{chosen_file} (Deployment {})", from.name),
-        chosen_object,
-    )?;
+    let chosen_object = std::mem::take(&mut placed[chosen.1].object);
+    let template = workload::adopted_template(alone, chosen_object)?;
     let pod_labels = template
         .deployment
         .spec

@@ -9,6 +9,8 @@
 //! normalised first ([`yaml::yaml_text`]), and every object must have the
 //! `apiVersion`, `kind` and `metadata.name` Argo CD needs to apply it.
 
+use std::ops::Range;
+
 use serde_json::Value;
 
 use super::{Document, RenderError, SourceFile};
@@ -22,6 +24,20 @@ pub(crate) struct Placed {
     pub file: String,
     /// Where its document starts.
     pub at: Location,
+    /// Its document's bytes in the file's text (after a byte-order mark).
+    pub span: Range<usize>,
+}
+
+impl Placed {
+    /// Its document alone, under its file's name and at the file's places
+    /// ([`yaml::document_alone`]): what a reader of just this object (the
+    /// adopted Deployment) points into.
+    pub fn alone(&self, f: &SourceFile) -> SourceFile {
+        SourceFile {
+            name: f.name.clone(),
+            text: yaml::document_alone(yaml::without_bom(&f.text), self.span.clone()),
+        }
+    }
 }
 
 fn error(file: &str, at: Location, message: String) -> RenderError {
@@ -48,6 +64,7 @@ pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), 
                 object: d.value,
                 file: f.name.clone(),
                 at: d.at,
+                span: d.span,
             });
         }
     }
@@ -60,12 +77,13 @@ pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), 
 
 fn json(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
     let (mut out, mut placed) = (Vec::new(), Vec::new());
-    let text = yaml::json_text(&f.text);
+    let text = yaml::without_bom(&f.text);
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
     for n in 1.. {
         let rest = &text[stream.byte_offset()..];
         let blank = rest.len() - rest.trim_start_matches([' ', '\t', '\n', '\r']).len();
-        let at = yaml::location_at(text, stream.byte_offset() + blank);
+        let start = stream.byte_offset() + blank;
+        let at = yaml::location_at(text, start);
         let Some(d) = stream.next() else {
             break;
         };
@@ -83,6 +101,7 @@ fn json(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
             object: d,
             file: f.name.clone(),
             at,
+            span: start..stream.byte_offset(),
         });
     }
     Ok((out, placed))

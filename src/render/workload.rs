@@ -43,54 +43,35 @@ struct TemplateFile {
 
 /// A parsed template and where it came from (for errors).
 pub(crate) struct Template {
-    /// Where it came from, for errors that point into it.
-    origin: Origin,
+    /// Its text, for errors that point into it: the template file, or the
+    /// adopted Deployment's document alone at its places in the base.
+    origin: SourceFile,
     /// The parsed Deployment.
     pub deployment: Deployment,
-}
-
-/// Where a template came from.
-enum Origin {
-    /// A file (`workload.template`), read as YAML.
-    File(SourceFile),
-    /// A Deployment of the base (`workload.from`), taken as a value; it is
-    /// written out as YAML only for an error to point into.
-    Adopted {
-        /// What errors call it.
-        name: String,
-        /// The Deployment as the base holds it.
-        object: Value,
-    },
 }
 
 impl Template {
     /// An error at the template's field `path`.
     fn error(&self, path: &str, message: impl Into<String>) -> RenderError {
-        match &self.origin {
-            Origin::File(file) => template_error(file, path, message),
-            Origin::Adopted { name, object } => {
-                let file = SourceFile {
-                    name: name.clone(),
-                    text: yaml::to_string(object),
-                };
-                template_error(&file, path, message)
-            }
-        }
+        template_error(&self.origin, path, message)
     }
 }
 
 fn template_error(file: &SourceFile, path: &str, message: impl Into<String>) -> RenderError {
     // Point at the offending field when the file is in block style; else at
-    // the first line that names it; else at the start.
+    // the first line that names it (JSON quotes the key); else at the start
+    // of the document (an adopted one is preceded by blank lines).
     let key = path.rsplit('.').next().unwrap_or(path);
     let key = key.split('[').next().unwrap_or(key);
-    let at = yaml::field_location(&file.text, path)
-        .or_else(|| {
-            file.text
-                .find(&format!("{key}:"))
-                .map(|i| yaml::location_at(&file.text, i))
-        })
-        .unwrap_or(Location::START);
+    let text = &file.text;
+    let named = || {
+        let i = text
+            .find(&format!("{key}:"))
+            .or_else(|| text.find(&format!("\"{key}\":")))
+            .unwrap_or(text.len() - text.trim_start().len());
+        yaml::location_at(text, i)
+    };
+    let at = yaml::field_location(text, path).unwrap_or_else(named);
     RenderError::Spec(SpecError::new(
         &file.name,
         at,
@@ -101,31 +82,35 @@ fn template_error(file: &SourceFile, path: &str, message: impl Into<String>) -> 
 
 /// Parses the template file as one `apps/v1` Deployment.
 pub(crate) fn parse_template(file: &SourceFile) -> Result<Template, RenderError> {
-    let text = yaml::check_text(&file.name, file.text.as_bytes())?;
-    let deployment = read_deployment(file, text)?;
+    yaml::check_text(&file.name, file.text.as_bytes())?;
+    read_template(file)
+}
+
+/// [`parse_template`] of text already guarded (a template file, or the
+/// adopted document, which was guarded as part of its stream).
+fn read_template(file: &SourceFile) -> Result<Template, RenderError> {
+    let deployment = read_deployment(file, &file.text)?;
     if let Err((path, message)) = usable(&deployment) {
         return Err(template_error(file, path, message));
     }
     Ok(Template {
-        origin: Origin::File(file.clone()),
+        origin: file.clone(),
         deployment,
     })
 }
 
-/// The base's Deployment `object` as the template, named `name` in errors.
-/// Read from the value, as the base already holds it; one that does not
-/// read or is not usable is written as YAML and read as a template file
-/// is, so that the error says the same and points into it.
-pub(crate) fn adopted_template(name: String, object: Value) -> Result<Template, RenderError> {
+/// The base's Deployment `object` as the template; `alone` is its document
+/// at its places in the base. Read from the value, as the base already
+/// holds it; one that does not read or is not usable is read again from
+/// `alone` as a template file is, so that the error says the same and
+/// points into the base.
+pub(crate) fn adopted_template(alone: SourceFile, object: Value) -> Result<Template, RenderError> {
     match Deployment::deserialize(&object) {
         Ok(deployment) if usable(&deployment).is_ok() => Ok(Template {
-            origin: Origin::Adopted { name, object },
+            origin: alone,
             deployment,
         }),
-        _ => parse_template(&SourceFile {
-            name,
-            text: yaml::to_string(&object),
-        }),
+        _ => read_template(&alone),
     }
 }
 

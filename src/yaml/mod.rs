@@ -26,8 +26,10 @@ mod write;
 
 pub use error::{Location, SpecError, SpecErrorKind};
 pub use locate::{field_location, location_at};
-pub use portable::{escape_json, json_text, yaml_text};
-pub use read::{MAX_FILE_BYTES, Placed, check_text, documents, from_str, read_file, utf8};
+pub use portable::{escape_json, without_bom, yaml_text};
+pub use read::{
+    MAX_FILE_BYTES, Placed, check_text, document_alone, documents, from_str, read_file, utf8,
+};
 pub use write::{append, to_string};
 
 /// A value with the place it was read from: how the spec's raw types carry

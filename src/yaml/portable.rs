@@ -20,7 +20,7 @@ const DISAGREED: &[(char, &str, &str)] = &[
 /// `text` without its leading byte-order marks; an error at the first
 /// character a YAML 1.1 reader would read differently from assay.
 pub fn yaml_text<'a>(file: &str, text: &'a str) -> Result<&'a str, SpecError> {
-    let body = text.trim_start_matches('\u{feff}');
+    let body = without_bom(text);
     let skipped = text.len() - body.len();
     let found = body
         .char_indices()
@@ -44,8 +44,9 @@ pub fn yaml_text<'a>(file: &str, text: &'a str) -> Result<&'a str, SpecError> {
     ))
 }
 
-/// `text` without its leading byte-order marks, for a JSON reader.
-pub fn json_text(text: &str) -> &str {
+/// `text` without its leading byte-order marks: what the YAML and JSON
+/// readers read, and what their places count from.
+pub fn without_bom(text: &str) -> &str {
     text.trim_start_matches('\u{feff}')
 }
 

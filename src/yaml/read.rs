@@ -6,6 +6,7 @@
 //! [`SpecError`] with a place (and, for typed reading, a field path).
 
 use std::io::Read;
+use std::ops::Range;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -134,6 +135,10 @@ pub struct Placed {
     pub value: Value,
     /// Where the document starts: its first line after a `---`.
     pub at: Location,
+    /// Its bytes in the stream, from its `---` line (if any) to the next
+    /// one: enough to read it again alone, at its own places
+    /// ([`document_alone`]).
+    pub span: Range<usize>,
 }
 
 /// Every document of the stream `text` (a manifest file), as values. The
@@ -150,38 +155,56 @@ pub fn documents(file: &str, text: &str) -> Result<Vec<Placed>, SpecError> {
                 SpecErrorKind::Invalid(format!("not valid YAML: {message}")),
             )
         })?;
-    let starts = document_starts(text);
+    let spans = document_spans(text);
     Ok(docs
         .into_iter()
         .enumerate()
-        .map(|(i, value)| Placed {
-            value,
-            at: starts.get(i).copied().unwrap_or(Location::START),
+        .map(|(i, value)| {
+            let (at, span) = spans
+                .get(i)
+                .cloned()
+                .unwrap_or((Location::START, 0..text.len()));
+            Placed { value, at, span }
         })
         .collect())
 }
 
-/// Where each `---`-separated document starts, for errors.
-fn document_starts(text: &str) -> Vec<Location> {
-    let mut starts = vec![Location::START];
-    let mut line = 0u32;
-    for l in text.lines() {
-        line += 1;
-        if (l == "---" || l.starts_with("--- ")) && line > 1 {
-            starts.push(Location {
-                line: line + 1,
+/// Where each `---`-separated document starts (its first line after the
+/// marker, for errors) and its bytes (from the marker to the next one).
+fn document_spans(text: &str) -> Vec<(Location, Range<usize>)> {
+    let mut spans = Vec::new();
+    let (mut start, mut at) = (0, Location::START);
+    let mut offset = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        let line = l.trim_end_matches(['\n', '\r']);
+        if line == "---" || line.starts_with("--- ") {
+            if i > 0 {
+                spans.push((at, start..offset));
+            }
+            start = offset;
+            at = Location {
+                line: i as u32 + 2,
                 column: 1,
-            });
+            };
         }
+        offset += l.len();
     }
-    if text
-        .lines()
-        .next()
-        .is_some_and(|l| l == "---" || l.starts_with("--- "))
-    {
-        starts[0] = Location { line: 2, column: 1 };
-    }
-    starts
+    spans.push((at, start..text.len()));
+    spans
+}
+
+/// Document `span` of `text` alone, at its own lines and columns: what
+/// comes before it is blanked to as many line breaks (and spaces on its
+/// first line), what follows is cut. A reader's places in the result are
+/// the stream's, so an error in one document of a rendered stream points
+/// into that stream.
+pub fn document_alone(text: &str, span: Range<usize>) -> String {
+    let at = location_at(text, span.start);
+    let mut alone = String::with_capacity(at.line as usize + at.column as usize + span.len());
+    alone.extend(std::iter::repeat_n('\n', at.line as usize - 1));
+    alone.extend(std::iter::repeat_n(' ', at.column as usize - 1));
+    alone.push_str(&text[span]);
+    alone
 }
 
 /// Parses exactly one YAML document of `file` into `T`.
@@ -311,6 +334,30 @@ mod tests {
             e.to_string(),
             "a.yaml:2:11: top.weight: expected a whole number"
         );
+    }
+
+    #[test]
+    fn a_document_alone_keeps_the_streams_places() {
+        let stream = "---\na: 1\r\n--- \n# second\ntop:\n  weight: abc\n";
+        let docs = documents("m.yaml", stream).unwrap();
+        let spans: Vec<_> = docs.iter().map(|d| (d.at, d.span.clone())).collect();
+        assert_eq!(
+            spans,
+            [
+                (Location { line: 2, column: 1 }, 0..10),
+                (Location { line: 4, column: 1 }, 10..43),
+            ]
+        );
+        let alone = document_alone(stream, docs[1].span.clone());
+        assert_eq!(alone, "\n\n--- \n# second\ntop:\n  weight: abc\n");
+        let e = from_str::<Doc>("m.yaml", &alone).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "m.yaml:6:11: top.weight: expected a whole number"
+        );
+        // A document that starts inside a line (a JSON stream) is shifted
+        // by spaces.
+        assert_eq!(document_alone("{}\n  {\"a\": 1}", 5..13), "\n  {\"a\": 1}");
     }
 
     #[test]

@@ -83,6 +83,86 @@ fn r12_an_input_stream_is_named_in_its_errors() {
     }
 }
 
+/// An adopted Deployment that assay refuses is pointed at where the rendered
+/// stream holds it: the stream's name, line and column, for YAML and for a
+/// JSON stream (as `kustomize build -o json`-style tools print), not a place
+/// in assay's own rewriting of the object.
+#[test]
+fn r12_a_refused_adopted_deployment_is_placed_in_the_stream() {
+    let empty = tempfile::tempdir().unwrap();
+    let spec = sample_spec("bookinfo-kustomize");
+    let yaml = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  a: b
+---
+# the Deployment assay adopts
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: productpage
+spec:
+  selector:
+    matchLabels: {app: productpage}
+  template:
+    metadata:
+      labels: {app: productpage}
+    spec:
+      containers:
+        - name: productpage
+          image: productpage:1
+          securityContext:
+            privileged: true
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: productpage
+";
+    let json = concat!(
+        r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}}"#,
+        "\n",
+        r#"  {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "productpage"},"#,
+        "\n",
+        r#"   "spec": {"selector": {"matchLabels": {"app": "productpage"}},"#,
+        "\n",
+        r#"            "template": {"metadata": {"labels": {"app": "productpage"}},"#,
+        "\n",
+        r#"                         "spec": {"containers": []}}}}"#,
+        "\n",
+    );
+    let cases = [
+        (
+            "rendered.yaml",
+            yaml,
+            "24:13: spec.template.spec.containers[0].securityContext.privileged: privileged containers are not allowed",
+        ),
+        (
+            "rendered.json",
+            json,
+            "5:35: spec.template.spec.containers: the template Deployment has no containers",
+        ),
+    ];
+    for (name, stream, want) in cases {
+        let file = empty.path().join(name);
+        std::fs::write(&file, stream).unwrap();
+        let shown = file.display().to_string();
+        let out = generate_in(
+            "bookinfo-kustomize",
+            &spec,
+            empty.path(),
+            None,
+            &["--input", &shown],
+        );
+        let line = one_line_error(&out);
+        let want = format!("assay: {shown}:{want}");
+        assert!(line.starts_with(&want), "{line}\nwanted: {want}");
+    }
+}
+
 #[test]
 fn r12_chart_that_fails_to_template() {
     let tools = tools_dir();
