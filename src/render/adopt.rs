@@ -149,7 +149,8 @@ pub(crate) fn adopt(
             kept.extend(placed);
             continue;
         }
-        // This file changes: its objects are written one by one.
+        // This file changes: its objects are written one by one, as written
+        // but for the one re-targeted.
         for (di, mut p) in placed.into_iter().enumerate() {
             if (fi, di) == chosen {
                 continue;
@@ -161,8 +162,10 @@ pub(crate) fn adopt(
             if scales(&p.object, &from.name) {
                 p.object["spec"]["scaleTargetRef"]["name"] = Value::String(baseline.clone());
                 autoscaled = true;
+                docs.push(Document::Object(p.object.clone()));
+            } else {
+                docs.push(passthrough::document(file, &p));
             }
-            docs.push(Document::Object(p.object.clone()));
             kept.push(p);
         }
     }

@@ -52,7 +52,7 @@ fn error(file: &str, at: Location, message: String) -> RenderError {
 /// The documents of `f` for the output stream, and the objects in it, each
 /// with where it is written.
 pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
-    if f.name.ends_with(".json") {
+    if is_json(f) {
         return json(f);
     }
     let text = yaml::yaml_text(&f.name, &f.text)?;
@@ -73,6 +73,27 @@ pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), 
         true => Ok((vec![], vec![])),
         false => Ok((vec![Document::Raw(text.to_string())], placed)),
     }
+}
+
+fn is_json(f: &SourceFile) -> bool {
+    f.name.ends_with(".json")
+}
+
+/// `p`'s document of `f` alone for the output stream, as [`documents`]
+/// emits the whole file: a YAML document byte for byte (without a bare
+/// `---` line, which the stream adds), a JSON object re-emitted. For a file
+/// whose other objects change (adoption), so the untouched ones still reach
+/// Argo CD as written.
+pub(crate) fn document(f: &SourceFile, p: &Placed) -> Document {
+    if is_json(f) {
+        return Document::Raw(yaml::escape_json(p.object.to_string()));
+    }
+    let text = &yaml::without_bom(&f.text)[p.span.clone()];
+    let bare_marker = text
+        .split_inclusive('\n')
+        .next()
+        .filter(|l| l.trim_end() == "---");
+    Document::Raw(text[bare_marker.map_or(0, str::len)..].to_string())
 }
 
 fn json(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
