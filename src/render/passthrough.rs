@@ -24,18 +24,26 @@ pub(crate) struct Placed {
     pub file: String,
     /// Where its document starts.
     pub at: Location,
-    /// Its document's bytes in the file's text (after a byte-order mark).
-    pub span: Range<usize>,
+    /// Its document's bytes in the file's text (after a byte-order mark);
+    /// `None` where the document scan could not follow the file.
+    pub span: Option<Range<usize>>,
 }
 
 impl Placed {
     /// Its document alone, under its file's name and at the file's places
     /// ([`yaml::document_alone`]): what a reader of just this object (the
-    /// adopted Deployment) points into.
+    /// adopted Deployment) points into. Without a span, the object as assay
+    /// writes it, named so.
     pub fn alone(&self, f: &SourceFile) -> SourceFile {
-        SourceFile {
-            name: f.name.clone(),
-            text: yaml::document_alone(yaml::without_bom(&f.text), self.span.clone()),
+        match &self.span {
+            Some(span) => SourceFile {
+                name: f.name.clone(),
+                text: yaml::document_alone(yaml::without_bom(&f.text), span.clone()),
+            },
+            None => SourceFile {
+                name: format!("{} (as assay writes it)", f.name),
+                text: yaml::to_string(&self.object),
+            },
         }
     }
 }
@@ -81,14 +89,18 @@ fn is_json(f: &SourceFile) -> bool {
 
 /// `p`'s document of `f` alone for the output stream, as [`documents`]
 /// emits the whole file: a YAML document byte for byte (without a bare
-/// `---` line, which the stream adds), a JSON object re-emitted. For a file
+/// `---` line, which the stream adds), a JSON object re-emitted (and a YAML
+/// one the document scan could not follow written from its value). For a file
 /// whose other objects change (adoption), so the untouched ones still reach
 /// Argo CD as written.
 pub(crate) fn document(f: &SourceFile, p: &Placed) -> Document {
     if is_json(f) {
         return Document::Raw(yaml::escape_json(p.object.to_string()));
     }
-    let text = &yaml::without_bom(&f.text)[p.span.clone()];
+    let Some(span) = p.span.clone() else {
+        return Document::Object(p.object.clone());
+    };
+    let text = &yaml::without_bom(&f.text)[span];
     let bare_marker = text
         .split_inclusive('\n')
         .next()
@@ -122,7 +134,7 @@ fn json(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
             object: d,
             file: f.name.clone(),
             at,
-            span: start..stream.byte_offset(),
+            span: Some(start..stream.byte_offset()),
         });
     }
     Ok((out, placed))

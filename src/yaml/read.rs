@@ -136,9 +136,10 @@ pub struct Placed {
     /// Where the document starts: its first line after a `---`.
     pub at: Location,
     /// Its bytes in the stream, from its `---` line (if any) to the next
-    /// one: enough to read it again alone, at its own places
-    /// ([`document_alone`]).
-    pub span: Range<usize>,
+    /// marker: enough to read it again alone, at its own places
+    /// ([`document_alone`]), or to pass it on as written. `None` in a
+    /// stream the line scan cannot follow (then `at` is the stream's start).
+    pub span: Option<Range<usize>>,
 }
 
 /// Every document of the stream `text` (a manifest file), as values. The
@@ -155,42 +156,68 @@ pub fn documents(file: &str, text: &str) -> Result<Vec<Placed>, SpecError> {
                 SpecErrorKind::Invalid(format!("not valid YAML: {message}")),
             )
         })?;
-    let spans = document_spans(text);
+    let mut spans = document_spans(text);
+    // Where the scan and the parser disagree (a stream this line scan does
+    // not follow), no document gets a span, rather than another's.
+    if spans.len() != docs.len() {
+        spans = vec![(Location::START, None); docs.len()];
+    }
     Ok(docs
         .into_iter()
-        .enumerate()
-        .map(|(i, value)| {
-            let (at, span) = spans
-                .get(i)
-                .cloned()
-                .unwrap_or((Location::START, 0..text.len()));
-            Placed { value, at, span }
-        })
+        .zip(spans)
+        .map(|(value, (at, span))| Placed { value, at, span })
         .collect())
 }
 
-/// Where each `---`-separated document starts (its first line after the
-/// marker, for errors) and its bytes (from the marker to the next one).
-fn document_spans(text: &str) -> Vec<(Location, Range<usize>)> {
+/// A `---` line, with or without something after the marker.
+fn is_start_marker(line: &str) -> bool {
+    line == "---" || line.starts_with("--- ") || line.starts_with("---\t")
+}
+
+/// A `...` line: the document ends; the next starts with or without `---`.
+fn is_end_marker(line: &str) -> bool {
+    line == "..." || line.starts_with("... ") || line.starts_with("...\t")
+}
+
+/// Where each document of the stream starts (its first line after the
+/// marker, for errors) and its bytes (from its `---` to the next marker).
+/// Like the parser, it leaves out documents with nothing but markers,
+/// comments, directives and blank lines, so the two lists line up.
+fn document_spans(text: &str) -> Vec<(Location, Option<Range<usize>>)> {
     let mut spans = Vec::new();
     let (mut start, mut at) = (0, Location::START);
     let mut offset = 0;
+    let mut close = |start: usize, end: usize, at: Location| {
+        if !is_empty_document(&text[start..end]) {
+            spans.push((at, Some(start..end)));
+        }
+    };
     for (i, l) in text.split_inclusive('\n').enumerate() {
         let line = l.trim_end_matches(['\n', '\r']);
-        if line == "---" || line.starts_with("--- ") {
-            if i > 0 {
-                spans.push((at, start..offset));
-            }
-            start = offset;
-            at = Location {
-                line: i as u32 + 2,
-                column: 1,
-            };
+        let next = Location {
+            line: i as u32 + 2,
+            column: 1,
+        };
+        if is_start_marker(line) {
+            close(start, offset, at);
+            (start, at) = (offset, next);
+        } else if is_end_marker(line) {
+            close(start, offset + l.len(), at);
+            (start, at) = (offset + l.len(), next);
         }
         offset += l.len();
     }
-    spans.push((at, start..text.len()));
+    close(start, text.len(), at);
     spans
+}
+
+/// Nothing but markers, comments, directives and blank lines.
+fn is_empty_document(text: &str) -> bool {
+    text.lines().all(|l| {
+        let body = if is_start_marker(l) { &l[3..] } else { l };
+        let body = body.trim();
+        body.is_empty() || body.starts_with('#') || l.starts_with('%') || is_end_marker(l)
+    })
 }
 
 /// Document `span` of `text` alone, at its own lines and columns: what
@@ -344,11 +371,11 @@ mod tests {
         assert_eq!(
             spans,
             [
-                (Location { line: 2, column: 1 }, 0..10),
-                (Location { line: 4, column: 1 }, 10..43),
+                (Location { line: 2, column: 1 }, Some(0..10)),
+                (Location { line: 4, column: 1 }, Some(10..43)),
             ]
         );
-        let alone = document_alone(stream, docs[1].span.clone());
+        let alone = document_alone(stream, docs[1].span.clone().unwrap());
         assert_eq!(alone, "\n\n--- \n# second\ntop:\n  weight: abc\n");
         let e = from_str::<Doc>("m.yaml", &alone).unwrap_err();
         assert_eq!(
@@ -358,6 +385,31 @@ mod tests {
         // A document that starts inside a line (a JSON stream) is shifted
         // by spaces.
         assert_eq!(document_alone("{}\n  {\"a\": 1}", 5..13), "\n  {\"a\": 1}");
+    }
+
+    /// The parser leaves out empty documents; the spans must too, or a
+    /// document would get its neighbour's text.
+    #[test]
+    fn spans_skip_empty_documents_as_the_parser_does() {
+        let cases: [(&str, &[&str]); 7] = [
+            ("---\na: 1\n---\n", &["---\na: 1\n"]),
+            ("---\n---\na: 1\n", &["---\na: 1\n"]),
+            ("a: 1\n---\n---\nb: 2\n", &["a: 1\n", "---\nb: 2\n"]),
+            ("a: 1\n---\n# c\n---\nb: 2\n", &["a: 1\n", "---\nb: 2\n"]),
+            ("a: 1\n...\nb: 2\n", &["a: 1\n...\n", "b: 2\n"]),
+            ("a: 1\n...\n---\nb: 2\n", &["a: 1\n...\n", "---\nb: 2\n"]),
+            ("%YAML 1.2\n---\na: 1\n--- \n\n", &["---\na: 1\n"]),
+        ];
+        for (stream, want) in cases {
+            let docs = documents("m.yaml", stream).unwrap();
+            let texts: Vec<&str> = docs
+                .iter()
+                .map(|d| &stream[d.span.clone().expect(stream)])
+                .collect();
+            assert_eq!(texts, want, "{stream:?}");
+        }
+        let docs = documents("m.yaml", "a: 1\n...\nb: 2\n").unwrap();
+        assert_eq!(docs[1].at, Location { line: 3, column: 1 });
     }
 
     #[test]
