@@ -89,7 +89,7 @@ pub(crate) fn parse_template(file: &SourceFile) -> Result<Template, RenderError>
 /// [`parse_template`] of text already guarded (a template file, or the
 /// adopted document, which was guarded as part of its stream).
 fn read_template(file: &SourceFile) -> Result<Template, RenderError> {
-    let deployment = read_deployment(file, &file.text)?;
+    let deployment = read_deployment(file)?;
     if let Err((path, message)) = usable(&deployment) {
         return Err(template_error(file, path, message));
     }
@@ -136,7 +136,8 @@ fn usable(deployment: &Deployment) -> Result<(), (&'static str, &'static str)> {
 /// The template's text as a Deployment, read once. A file that is not a
 /// Deployment (a Service, say) fails in types first ("missing field
 /// `selector`"); then its head is read again to say so in words.
-fn read_deployment(file: &SourceFile, text: &str) -> Result<Deployment, RenderError> {
+fn read_deployment(file: &SourceFile) -> Result<Deployment, RenderError> {
+    let text = &file.text;
     match yaml::from_str::<TemplateFile>(&file.name, text) {
         Ok(t) => {
             check_head(file, &t.api_version, &t.kind)?;

@@ -157,9 +157,15 @@ pub fn documents(file: &str, text: &str) -> Result<Vec<Placed>, SpecError> {
             )
         })?;
     let mut spans = document_spans(text);
-    // Where the scan and the parser disagree (a stream this line scan does
-    // not follow), no document gets a span, rather than another's.
-    if spans.len() != docs.len() {
+    // Where the scan and the parser may disagree (a stream this line scan
+    // does not follow, or a lone CR, a line break only to YAML), no
+    // document gets a span, rather than another's.
+    if spans.len() != docs.len()
+        || text
+            .split('\r')
+            .skip(1)
+            .any(|after| !after.starts_with('\n'))
+    {
         spans = vec![(Location::START, None); docs.len()];
     }
     Ok(docs
@@ -211,13 +217,24 @@ fn document_spans(text: &str) -> Vec<(Location, Option<Range<usize>>)> {
     spans
 }
 
-/// Nothing but markers, comments, directives and blank lines.
+/// Nothing but markers, comments, directives, blank lines and at most a
+/// null (`~`, `null`), which the parser also leaves out.
 fn is_empty_document(text: &str) -> bool {
-    text.lines().all(|l| {
+    let mut content = text.lines().filter(|l| {
         let body = if is_start_marker(l) { &l[3..] } else { l };
-        let body = body.trim();
-        body.is_empty() || body.starts_with('#') || l.starts_with('%') || is_end_marker(l)
-    })
+        !(is_blank_or_comment(body) || l.starts_with('%') || is_end_marker(l))
+    });
+    let null = |l: &str| {
+        matches!(
+            l.trim_start_matches("---").trim(),
+            "~" | "null" | "Null" | "NULL"
+        )
+    };
+    match (content.next(), content.next()) {
+        (None, _) => true,
+        (Some(l), None) => null(l),
+        _ => false,
+    }
 }
 
 /// Document `span` of `text` alone, at its own lines and columns: what
@@ -391,7 +408,7 @@ mod tests {
     /// document would get its neighbour's text.
     #[test]
     fn spans_skip_empty_documents_as_the_parser_does() {
-        let cases: [(&str, &[&str]); 7] = [
+        let cases: [(&str, &[&str]); 8] = [
             ("---\na: 1\n---\n", &["---\na: 1\n"]),
             ("---\n---\na: 1\n", &["---\na: 1\n"]),
             ("a: 1\n---\n---\nb: 2\n", &["a: 1\n", "---\nb: 2\n"]),
@@ -399,6 +416,10 @@ mod tests {
             ("a: 1\n...\nb: 2\n", &["a: 1\n...\n", "b: 2\n"]),
             ("a: 1\n...\n---\nb: 2\n", &["a: 1\n...\n", "---\nb: 2\n"]),
             ("%YAML 1.2\n---\na: 1\n--- \n\n", &["---\na: 1\n"]),
+            (
+                "a: 1\n--- ~\n---\nnull\n---\nb: 2\n",
+                &["a: 1\n", "---\nb: 2\n"],
+            ),
         ];
         for (stream, want) in cases {
             let docs = documents("m.yaml", stream).unwrap();
@@ -410,6 +431,9 @@ mod tests {
         }
         let docs = documents("m.yaml", "a: 1\n...\nb: 2\n").unwrap();
         assert_eq!(docs[1].at, Location { line: 3, column: 1 });
+        // A lone CR breaks lines for YAML only: no spans at all.
+        let docs = documents("m.yaml", "a: 1\r---\rb: 2\n").unwrap();
+        assert!(docs.iter().all(|d| d.span.is_none()), "{docs:?}");
     }
 
     #[test]
