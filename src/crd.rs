@@ -197,7 +197,7 @@ pub struct WriteBack {
 pub struct EnvRepo {
     /// The repository.
     #[serde(rename = "repoURL")]
-    pub repo_url: String,
+    pub url: String,
     /// `HEAD` means the remote's default branch.
     pub branch: String,
     /// Path of the assay.yaml inside the repository.

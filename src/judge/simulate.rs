@@ -195,7 +195,7 @@ pub fn spec(s: &Scenario) -> ExperimentSpec {
         loadgen: None,
         write_back: WriteBack {
             repo: EnvRepo {
-                repo_url: "git://example.invalid/env".into(),
+                url: "git://example.invalid/env".into(),
                 branch: "main".into(),
                 path: "assay.yaml".into(),
                 mode: Mode::Push,

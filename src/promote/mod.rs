@@ -136,7 +136,7 @@ pub fn run(opts: &Options, runtime: &Runtime, logger: &Log) -> Result<Finished, 
     let (mut exp, cluster) = load(opts, runtime)?;
     logger.experiment(exp.metadata.name.as_deref().unwrap_or(&exp.spec.id));
     let creds = Credentials::from_dir(&opts.credentials)?;
-    let remote = Remote::new(&exp.spec.write_back.repo.repo_url, creds);
+    let remote = Remote::new(&exp.spec.write_back.repo.url, creds);
     let status = exp.status.clone().unwrap_or_default();
     if let Some(commit) = &status.commit {
         let rec = StatusWriter::new(

@@ -41,7 +41,7 @@ pub(super) fn propose_next(
     };
     let source = format!(
         "{} {} {}",
-        redact_url(&wb.repo.repo_url),
+        redact_url(&wb.repo.url),
         from.branch,
         wb.repo.path
     );
@@ -92,7 +92,7 @@ fn one(
     let wb = &rec.experiment.spec.write_back;
     let environment = format!(
         "{} {} {}",
-        redact_url(&n.repo.repo_url),
+        redact_url(&n.repo.url),
         n.repo.branch,
         n.repo.path
     );
@@ -133,7 +133,7 @@ fn one(
         author_email: wb.author.email.clone(),
         deadline: opts.git_deadline,
     };
-    let remote = Remote::new(&n.repo.repo_url, creds);
+    let remote = Remote::new(&n.repo.url, creds);
     // Backoff waits end early on SIGTERM; the re-run completes the rest.
     let sleep = |d| {
         rec.runtime.sleep(d);

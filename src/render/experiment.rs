@@ -68,7 +68,7 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
             let same_repo = n.repo.is_none() || n.repo.as_ref() == Some(&repo_url);
             NextEnvironment {
                 repo: EnvRepo {
-                    repo_url: n.repo.clone().unwrap_or_else(|| repo_url.clone()),
+                    url: n.repo.clone().unwrap_or_else(|| repo_url.clone()),
                     branch: n.branch.clone().unwrap_or_else(|| {
                         if same_repo {
                             branch.clone()
@@ -136,7 +136,7 @@ pub(crate) fn experiment(ctx: &Ctx, cand: &Version) -> Result<Experiment, Render
             }),
         write_back: WriteBack {
             repo: EnvRepo {
-                repo_url,
+                url: repo_url,
                 branch,
                 path: slash(&dir.join(FILE_NAME)),
                 mode: ctx.mode,

@@ -131,9 +131,10 @@ fn stream_options() -> serde_saphyr::Options {
 /// A document of a stream, read as a value, and where it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placed {
-    /// The document (`null` for an empty or comment-only one).
+    /// The document. The parser leaves out empty, comment-only and null
+    /// (`~`, `null`) documents.
     pub value: Value,
-    /// Where the document starts: its first line after a `---`.
+    /// Where the document starts: its first line after a `---` or `...`.
     pub at: Location,
     /// Its bytes in the stream, from its `---` line (if any) to the next
     /// marker: enough to read it again alone, at its own places
