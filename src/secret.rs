@@ -70,6 +70,26 @@ pub fn read_text(dir: &Path, key: &str) -> Result<Option<String>, KeyError> {
     Ok(Some(text))
 }
 
+/// A user name and password read from one Secret, as a pair: both or
+/// neither. One without the other is refused by name, saying which key is
+/// missing or blank, because the usual cause is a `kubectl create secret
+/// --from-literal=password=$VAR` whose variable was empty.
+pub fn user_password(
+    username: Option<String>,
+    password: Option<String>,
+) -> Result<Option<(String, Secret)>, &'static str> {
+    match (username, password) {
+        (Some(u), Some(p)) => Ok(Some((u, Secret::new(p)))),
+        (None, None) => Ok(None),
+        (Some(_), None) => {
+            Err("username is set but password is missing or blank; give both or neither")
+        }
+        (None, Some(_)) => {
+            Err("password is set but username is missing or blank; give both or neither")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::secret::{KeyError, Secret, read_text};
+use crate::secret::{self, KeyError, Secret, read_text};
 
 /// Where the hook Job mounts the credentials Secret.
 pub const DEFAULT_DIR: &str = "/var/run/secrets/assay/git";
@@ -75,17 +75,13 @@ impl Credentials {
                 token: Secret::new(token),
             });
         }
-        match (username, read("password")?) {
-            (Some(username), Some(password)) => Ok(Credentials::UserPassword {
-                username,
-                password: Secret::new(password),
-            }),
+        match secret::user_password(username, read("password")?).map_err(incomplete)? {
+            Some((username, password)) => Ok(Credentials::UserPassword { username, password }),
             // Only the Argo CD token: Git is reached anonymously (git://).
-            (None, None) if read(ARGOCD_TOKEN)?.is_some() => Ok(Credentials::Anonymous),
-            (None, None) => Err(incomplete(
+            None if read(ARGOCD_TOKEN)?.is_some() => Ok(Credentials::Anonymous),
+            None => Err(incomplete(
                 "holds none of token, username + password, sshPrivateKey + knownHosts",
             )),
-            _ => Err(incomplete("username and password must be given together")),
         }
     }
 
@@ -182,6 +178,17 @@ mod tests {
         let d = dir(&[("token", "git")]);
         assert_eq!(argocd_token(d.path()).unwrap(), None);
         assert_eq!(argocd_token(Path::new("/nonexistent/assay")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_blank_password_is_named_as_the_missing_half() {
+        // What `kubectl create secret --from-literal=password=$EMPTY` mounts.
+        let d = dir(&[("username", "bot"), ("password", " \n")]);
+        let e = Credentials::from_dir(d.path()).unwrap_err().to_string();
+        assert!(
+            e.ends_with("username is set but password is missing or blank; give both or neither"),
+            "{e}"
+        );
     }
 
     #[test]

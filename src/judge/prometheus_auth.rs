@@ -91,11 +91,8 @@ impl PrometheusAuth {
             let key_error = |e: secret::KeyError| fail(&shown, e.to_string());
             let text = |key: &str| secret::read_text(dir, key).map_err(key_error);
             auth.bearer = text("token")?.map(Secret::new);
-            auth.basic = match (text("username")?, text("password")?) {
-                (Some(u), Some(p)) => Some((u, Secret::new(p))),
-                (None, None) => None,
-                _ => return Err(fail(&shown, "username and password must be given together")),
-            };
+            auth.basic = secret::user_password(text("username")?, text("password")?)
+                .map_err(|m| fail(&shown, m))?;
             if let Some(lines) = text("headers")? {
                 auth.headers = parse_headers(lines.lines(), &format!("{shown}/headers"))?;
             }
@@ -292,8 +289,9 @@ mod tests {
         let half = dir(&[("password", "pw-s3cret")]);
         let e = PrometheusAuth::load(half.path(), &Overrides::default()).unwrap_err();
         assert!(
-            e.to_string()
-                .ends_with("username and password must be given together"),
+            e.to_string().ends_with(
+                "password is set but username is missing or blank; give both or neither"
+            ),
             "{e}"
         );
         let both = dir(&[("token", "t-s3cret"), ("username", "u"), ("password", "p")]);
