@@ -325,6 +325,86 @@ fn r12_input_stdin_takes_an_already_rendered_stream() {
     assert_eq!(via_stdin, via_tool);
 }
 
+/// A stream with empty documents around the adopted Deployment (what some
+/// tools print: `---` twice, a comment-only document, `~`, a trailing
+/// `---`): the untouched objects still pass through byte for byte, comments
+/// and all, and nothing empty takes an object's place.
+#[test]
+fn r12_empty_documents_in_a_touched_stream_leave_the_others_as_printed() {
+    let config_map = "\
+# Source: app/templates/settings.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  mode: 'on'  # quoted: YAML 1.1 reads on as true
+";
+    let account = "\
+# Source: app/templates/account.yaml
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: reviews
+";
+    let deployment = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: productpage
+spec:
+  selector:
+    matchLabels: {app: productpage}
+  template:
+    metadata:
+      labels: {app: productpage}
+    spec:
+      containers:
+        - name: productpage
+          image: productpage:1
+          ports: [{containerPort: 9080}]
+";
+    let stream = format!(
+        "---\n---\n{config_map}---\n# only a comment\n---\n~\n---\n{deployment}---\n---\n{account}---\n"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let out = ok(&generate_in(
+        "bookinfo-kustomize",
+        &spec("bookinfo-kustomize", true),
+        empty.path(),
+        Some(&stream),
+        &["--input", "-"],
+    ));
+    for untouched in [config_map, account] {
+        assert!(
+            out.contains(&format!("---\n{untouched}")),
+            "not passed through as printed:\n{untouched}\nin:\n{out}"
+        );
+    }
+    let objects: Vec<Value> = serde_saphyr::from_multiple(&out).unwrap();
+    let count = |kind: &str, name: &str| {
+        objects
+            .iter()
+            .filter(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+            .count()
+    };
+    assert_eq!(count("ConfigMap", "settings"), 1);
+    assert_eq!(count("ServiceAccount", "reviews"), 1);
+    assert_eq!(
+        count("Deployment", "productpage"),
+        0,
+        "adopted, not passed on"
+    );
+    assert_eq!(count("Deployment", "productpage-v1"), 1);
+    assert_eq!(count("Deployment", "productpage-v2"), 1);
+    assert!(
+        objects
+            .iter()
+            .all(|o| o.is_object() && o["kind"].is_string()),
+        "an empty or kind-less document in the output:\n{out}"
+    );
+}
+
 /// A relative `PATH` entry names the tool from where assay was started,
 /// not from the app directory the tool runs in.
 #[test]
