@@ -90,6 +90,17 @@ pub fn user_password(
     }
 }
 
+/// A directory laid out as Kubernetes mounts a Secret, one file per key:
+/// what the tests of every reader of mounted Secrets start from.
+#[cfg(test)]
+pub(crate) fn mounted(keys: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (key, value) in keys {
+        std::fs::write(d.path().join(key), value).unwrap();
+    }
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

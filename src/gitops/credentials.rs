@@ -134,14 +134,7 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dir(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let d = tempfile::tempdir().unwrap();
-        for (name, content) in files {
-            std::fs::write(d.path().join(name), content).unwrap();
-        }
-        d
-    }
+    use crate::secret::mounted as dir;
 
     #[test]
     fn reads_each_kind() {

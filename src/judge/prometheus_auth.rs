@@ -233,14 +233,7 @@ fn parse_headers<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dir(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let d = tempfile::tempdir().unwrap();
-        for (name, content) in files {
-            std::fs::write(d.path().join(name), content).unwrap();
-        }
-        d
-    }
+    use crate::secret::mounted as dir;
 
     #[test]
     fn reads_the_secret_and_overrides_it() {
