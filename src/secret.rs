@@ -39,6 +39,11 @@ pub enum KeyError {
     Read { key: String, kind: ErrorKind },
     #[error("{key} is not UTF-8 text")]
     NotText { key: String },
+    #[error("{set} is set but {missing} is missing or blank; give both or neither")]
+    Unpaired {
+        set: &'static str,
+        missing: &'static str,
+    },
 }
 
 /// The bytes of `key` in the Secret mounted at `dir`. A missing key, or one
@@ -71,22 +76,19 @@ pub fn read_text(dir: &Path, key: &str) -> Result<Option<String>, KeyError> {
 }
 
 /// A user name and password read from one Secret, as a pair: both or
-/// neither. One without the other is refused by name, saying which key is
-/// missing or blank, because the usual cause is a `kubectl create secret
+/// neither. One without the other is refused saying which key is missing
+/// or blank, because the usual cause is a `kubectl create secret
 /// --from-literal=password=$VAR` whose variable was empty.
 pub fn user_password(
     username: Option<String>,
     password: Option<String>,
-) -> Result<Option<(String, Secret)>, &'static str> {
+) -> Result<Option<(String, Secret)>, KeyError> {
+    let unpaired = |set, missing| Err(KeyError::Unpaired { set, missing });
     match (username, password) {
         (Some(u), Some(p)) => Ok(Some((u, Secret::new(p)))),
         (None, None) => Ok(None),
-        (Some(_), None) => {
-            Err("username is set but password is missing or blank; give both or neither")
-        }
-        (None, Some(_)) => {
-            Err("password is set but username is missing or blank; give both or neither")
-        }
+        (Some(_), None) => unpaired("username", "password"),
+        (None, Some(_)) => unpaired("password", "username"),
     }
 }
 

@@ -75,7 +75,8 @@ impl Credentials {
                 token: Secret::new(token),
             });
         }
-        match secret::user_password(username, read("password")?).map_err(incomplete)? {
+        let pair = secret::user_password(username, read("password")?).map_err(key_error(dir))?;
+        match pair {
             Some((username, password)) => Ok(Credentials::UserPassword { username, password }),
             // Only the Argo CD token: Git is reached anonymously (git://).
             None if read(ARGOCD_TOKEN)?.is_some() => Ok(Credentials::Anonymous),
@@ -106,10 +107,14 @@ pub fn argocd_token(dir: &Path) -> Result<Option<Secret>, CredentialsError> {
 }
 
 fn read_key(dir: &Path, key: &str) -> Result<Option<String>, CredentialsError> {
-    read_text(dir, key).map_err(|error| CredentialsError::Key {
+    read_text(dir, key).map_err(key_error(dir))
+}
+
+fn key_error(dir: &Path) -> impl Fn(KeyError) -> CredentialsError + '_ {
+    move |error| CredentialsError::Key {
         dir: dir.display().to_string(),
         error,
-    })
+    }
 }
 
 /// `url` without credentials, for messages: a password, or a user name that

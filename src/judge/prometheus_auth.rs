@@ -91,8 +91,8 @@ impl PrometheusAuth {
             let key_error = |e: secret::KeyError| fail(&shown, e.to_string());
             let text = |key: &str| secret::read_text(dir, key).map_err(key_error);
             auth.bearer = text("token")?.map(Secret::new);
-            auth.basic = secret::user_password(text("username")?, text("password")?)
-                .map_err(|m| fail(&shown, m))?;
+            auth.basic =
+                secret::user_password(text("username")?, text("password")?).map_err(key_error)?;
             if let Some(lines) = text("headers")? {
                 auth.headers = parse_headers(lines.lines(), &format!("{shown}/headers"))?;
             }
