@@ -189,6 +189,25 @@ fn r12_kustomize_and_helm_samples_render_bookinfo_with_a_candidate() {
     same_as_bookinfo(true);
 }
 
+/// The smallest Deployment `workload.from: productpage` adopts, open at its
+/// one container for the fields a test adds (indented 10 spaces).
+pub(crate) const PRODUCTPAGE: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: productpage
+spec:
+  selector:
+    matchLabels: {app: productpage}
+  template:
+    metadata:
+      labels: {app: productpage}
+    spec:
+      containers:
+        - name: productpage
+          image: productpage:1
+";
+
 /// `assay generate` in a copy of `samples/<name>` with `spec`, tools on `PATH`.
 pub(crate) fn generate_in(
     name: &str,
@@ -347,23 +366,7 @@ kind: ServiceAccount
 metadata:
   name: reviews
 ";
-    let deployment = "\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: productpage
-spec:
-  selector:
-    matchLabels: {app: productpage}
-  template:
-    metadata:
-      labels: {app: productpage}
-    spec:
-      containers:
-        - name: productpage
-          image: productpage:1
-          ports: [{containerPort: 9080}]
-";
+    let deployment = format!("{PRODUCTPAGE}          ports: [{{containerPort: 9080}}]\n");
     let stream = format!(
         "---\n---\n{config_map}---\n# only a comment\n---\n~\n---\n{deployment}---\n---\n{account}---\n"
     );

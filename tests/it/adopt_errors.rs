@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::adopt::{generate_in, tools_dir};
+use crate::adopt::{PRODUCTPAGE, generate_in, tools_dir};
 use crate::cmp::{GitRepo, copy_dir};
 use crate::invalid::place;
 use crate::support::cmp_server::{AppRequest, CmpError, FakeCmpServer};
@@ -91,7 +91,8 @@ fn r12_an_input_stream_is_named_in_its_errors() {
 fn r12_a_refused_adopted_deployment_is_placed_in_the_stream() {
     let empty = tempfile::tempdir().unwrap();
     let spec = sample_spec("bookinfo-kustomize");
-    let yaml = "\
+    let yaml = format!(
+        "\
 apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -100,28 +101,15 @@ data:
   a: b
 ---
 # the Deployment assay adopts
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: productpage
-spec:
-  selector:
-    matchLabels: {app: productpage}
-  template:
-    metadata:
-      labels: {app: productpage}
-    spec:
-      containers:
-        - name: productpage
-          image: productpage:1
-          securityContext:
+{PRODUCTPAGE}          securityContext:
             privileged: true
 ---
 apiVersion: v1
 kind: ServiceAccount
 metadata:
   name: productpage
-";
+"
+    );
     let json = concat!(
         r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}}"#,
         "\n",
@@ -137,7 +125,7 @@ metadata:
     let cases = [
         (
             "rendered.yaml",
-            yaml,
+            yaml.as_str(),
             "24:13: spec.template.spec.containers[0].securityContext.privileged: privileged containers are not allowed",
         ),
         (
