@@ -67,7 +67,13 @@ pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), 
     let mut placed = Vec::new();
     for (i, d) in yaml::documents(&f.name, text)?.into_iter().enumerate() {
         if !d.value.is_null() {
-            check_object(&f.name, &d.value, d.at, i + 1)?;
+            // Only on the error path: where a field is written in the file.
+            let place = |path: &str| {
+                let alone = |span: Range<usize>| yaml::document_alone(text, span);
+                let found = d.span.clone().map(alone);
+                found.and_then(|t| yaml::field_location(&t, path))
+            };
+            check_object(&f.name, &d.value, d.at, i + 1, &place)?;
             placed.push(Placed {
                 object: d.value,
                 file: f.name.clone(),
@@ -127,7 +133,7 @@ fn json(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
             };
             error(&f.name, at, format!("not valid JSON: {e}"))
         })?;
-        check_object(&f.name, &d, at, n)?;
+        check_object(&f.name, &d, at, n, &|_| None)?;
         // A JSON object's text is also valid YAML; one object per document.
         out.push(Document::Raw(yaml::escape_json(d.to_string())));
         placed.push(Placed {
@@ -143,11 +149,26 @@ fn json(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
 /// Refuses document `n` (at `at`) unless it is an object Argo CD can apply:
 /// text `kind` and `apiVersion`, and a `metadata.name`. A hook may have a
 /// `generateName` instead (Argo CD allows it for hooks only), and a `…List`
-/// with `items` names its items instead.
-fn check_object(file: &str, d: &Value, at: Location, n: usize) -> Result<(), RenderError> {
+/// with `items` names its items instead. `place` finds a field in the file,
+/// for a value that is there but not text (`name: on` to a YAML 1.1 reader).
+fn check_object(
+    file: &str,
+    d: &Value,
+    at: Location,
+    n: usize,
+    place: &dyn Fn(&str) -> Option<Location>,
+) -> Result<(), RenderError> {
     fn text(v: Option<&Value>) -> Option<&str> {
         v.and_then(Value::as_str).filter(|s| !s.is_empty())
     }
+    let not_text = |kind: &str, path: &str, v: Option<&Value>| {
+        let v = v.filter(|v| !v.is_string() && !v.is_null())?;
+        let message = format!(
+            "document {n} ({kind}) has {path} {v}, which is not text; quote it \
+             (YAML 1.1 readers such as Argo CD's read unquoted y, no, on, off and numbers as other types)"
+        );
+        Some(error(file, place(path).unwrap_or(at), message))
+    };
     let Some(kind) = text(d.get("kind")).filter(|_| d.is_object()) else {
         return Err(error(
             file,
@@ -157,11 +178,17 @@ fn check_object(file: &str, d: &Value, at: Location, n: usize) -> Result<(), Ren
             ),
         ));
     };
+    if let Some(e) = not_text(kind, "apiVersion", d.get("apiVersion")) {
+        return Err(e);
+    }
     if text(d.get("apiVersion")).is_none() {
         let message = format!("document {n} ({kind}) has no apiVersion; Argo CD cannot apply it");
         return Err(error(file, at, message));
     }
     let meta = d.get("metadata");
+    if let Some(e) = not_text(kind, "metadata.name", meta.and_then(|m| m.get("name"))) {
+        return Err(e);
+    }
     let hook = meta.and_then(|m| m.get("annotations")).is_some_and(|a| {
         a.get("argocd.argoproj.io/hook").is_some() || a.get("helm.sh/hook").is_some()
     });
