@@ -60,7 +60,7 @@ fn error(file: &str, at: Location, message: String) -> RenderError {
 /// The documents of `f` for the output stream, and the objects in it, each
 /// with where it is written.
 pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
-    if is_json(f) {
+    if is_json(&f.name) {
         return json(f);
     }
     let text = yaml::yaml_text(&f.name, &f.text)?;
@@ -89,8 +89,8 @@ pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), 
     }
 }
 
-fn is_json(f: &SourceFile) -> bool {
-    f.name.ends_with(".json")
+fn is_json(file: &str) -> bool {
+    file.ends_with(".json")
 }
 
 /// `p`'s document of `f` alone for the output stream, as [`documents`]
@@ -100,7 +100,7 @@ fn is_json(f: &SourceFile) -> bool {
 /// whose other objects change (adoption), so the untouched ones still reach
 /// Argo CD as written.
 pub(crate) fn document(f: &SourceFile, p: &Placed) -> Document {
-    if is_json(f) {
+    if is_json(&f.name) {
         return Document::Raw(yaml::escape_json(p.object.to_string()));
     }
     let Some(span) = p.span.clone() else {
@@ -163,10 +163,13 @@ fn check_object(
     }
     let not_text = |kind: &str, path: &str, v: Option<&Value>| {
         let v = v.filter(|v| !v.is_string() && !v.is_null())?;
-        let message = format!(
-            "document {n} ({kind}) has {path} {v}, which is not text; quote it \
-             (YAML 1.1 readers such as Argo CD's read unquoted y, no, on, off and numbers as other types)"
-        );
+        let fix = match is_json(file) {
+            true => "write it as a JSON string",
+            false => {
+                "quote it (YAML 1.1 readers such as Argo CD's read unquoted y, no, on, off and numbers as other types)"
+            }
+        };
+        let message = format!("document {n} ({kind}) has {path} {v}, which is not text; {fix}");
         Some(error(file, place(path).unwrap_or(at), message))
     };
     let Some(kind) = text(d.get("kind")).filter(|_| d.is_object()) else {
