@@ -220,3 +220,35 @@ pub(crate) fn identity(o: &Value, namespace: Option<&str>) -> (String, String, S
         .to_string();
     (group, s(&o["kind"]), ns, s(&o["metadata"]["name"]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(name: &str, text: &str) -> String {
+        let f = SourceFile {
+            name: name.into(),
+            text: text.into(),
+        };
+        match documents(&f) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{name} was accepted"),
+        }
+    }
+
+    #[test]
+    fn a_value_that_is_not_text_is_named_at_its_place_with_its_fix() {
+        let yaml = "kind: ConfigMap\napiVersion: v1\nmetadata:\n  name: ok\n---\nkind: ConfigMap\napiVersion: v1\nmetadata:\n  labels: {a: b}\n  name: no\n";
+        let e = refused("m.yaml", yaml);
+        assert!(
+            e.starts_with("m.yaml:10:3: document 2 (ConfigMap) has metadata.name false, which is not text; quote it (YAML 1.1"),
+            "{e}"
+        );
+        let json = r#"{"kind": "ConfigMap", "apiVersion": 1, "metadata": {"name": "ok"}}"#;
+        let e = refused("m.json", json);
+        assert!(
+            e.ends_with("document 1 (ConfigMap) has apiVersion 1, which is not text; write it as a JSON string"),
+            "{e}"
+        );
+    }
+}
