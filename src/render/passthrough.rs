@@ -161,15 +161,24 @@ fn check_object(
     fn text(v: Option<&Value>) -> Option<&str> {
         v.and_then(Value::as_str).filter(|s| !s.is_empty())
     }
+    // A scalar read as another type is shown with what to do; a mapping or
+    // list is only named (its content is the manifest's data, not a typo).
     let not_text = |kind: &str, path: &str, v: Option<&Value>| {
-        let v = v.filter(|v| !v.is_string() && !v.is_null())?;
-        let fix = match is_json(file) {
-            true => "write it as a JSON string",
-            false => {
-                "quote it (YAML 1.1 readers such as Argo CD's read unquoted y, no, on, off and numbers as other types)"
+        let what = match v? {
+            Value::Bool(_) | Value::Number(_) => {
+                let fix = match is_json(file) {
+                    true => "write it as a JSON string",
+                    false => {
+                        "quote it (YAML 1.1 readers such as Argo CD's read unquoted y, no, on, off and numbers as other types)"
+                    }
+                };
+                format!("{path} {}, which is not text; {fix}", v?)
             }
+            Value::Object(_) => format!("a mapping as {path}, where text belongs"),
+            Value::Array(_) => format!("a list as {path}, where text belongs"),
+            Value::String(_) | Value::Null => return None,
         };
-        let message = format!("document {n} ({kind}) has {path} {v}, which is not text; {fix}");
+        let message = format!("document {n} ({kind}) has {what}");
         Some(error(file, place(path).unwrap_or(at), message))
     };
     let Some(kind) = text(d.get("kind")).filter(|_| d.is_object()) else {
@@ -189,14 +198,16 @@ fn check_object(
         return Err(error(file, at, message));
     }
     let meta = d.get("metadata");
-    if let Some(e) = not_text(kind, "metadata.name", meta.and_then(|m| m.get("name"))) {
+    let list = kind.ends_with("List") && d.get("items").is_some_and(Value::is_array);
+    // A List's own metadata is not applied (Argo CD unpacks its items).
+    let name = meta.and_then(|m| m.get("name"));
+    if let Some(e) = not_text(kind, "metadata.name", name).filter(|_| !list) {
         return Err(e);
     }
     let hook = meta.and_then(|m| m.get("annotations")).is_some_and(|a| {
         a.get("argocd.argoproj.io/hook").is_some() || a.get("helm.sh/hook").is_some()
     });
     let generated = hook && text(meta.and_then(|m| m.get("generateName"))).is_some();
-    let list = kind.ends_with("List") && d.get("items").is_some_and(Value::is_array);
     if text(meta.and_then(|m| m.get("name"))).is_none() && !generated && !list {
         let message =
             format!("document {n} ({kind}) has no metadata.name; Argo CD cannot apply it");
@@ -242,6 +253,13 @@ mod tests {
         let e = refused("m.yaml", yaml);
         assert!(
             e.starts_with("m.yaml:10:3: document 2 (ConfigMap) has metadata.name false, which is not text; quote it (YAML 1.1"),
+            "{e}"
+        );
+        let mapping = "kind: Secret\napiVersion: v1\nmetadata:\n  name:\n  token: s3cret\n";
+        let mapping = mapping.replace("  token", "    token");
+        let e = refused("s.yaml", &mapping);
+        assert!(
+            e.ends_with("document 1 (Secret) has a mapping as metadata.name, where text belongs"),
             "{e}"
         );
         let json = r#"{"kind": "ConfigMap", "apiVersion": 1, "metadata": {"name": "ok"}}"#;
