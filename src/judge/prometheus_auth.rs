@@ -287,6 +287,7 @@ mod tests {
             ),
             "{e}"
         );
+        assert!(!e.to_string().contains("s3cret"), "{e}");
         let both = dir(&[("token", "t-s3cret"), ("username", "u"), ("password", "p")]);
         let e = PrometheusAuth::load(both.path(), &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("give one"), "{e}");
