@@ -32,7 +32,8 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Why one key of a mounted Secret cannot be used. Never holds its value.
+/// Why a key of a mounted Secret, or a pair of keys, cannot be used. Never
+/// holds a value.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
     #[error("cannot read {key}: {kind}")]
