@@ -69,9 +69,8 @@ pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), 
         if !d.value.is_null() {
             // Only on the error path: where a field is written in the file.
             let place = |path: &str| {
-                let alone = |span: Range<usize>| yaml::document_alone(text, span);
-                let found = d.span.clone().map(alone);
-                found.and_then(|t| yaml::field_location(&t, path))
+                let alone = yaml::document_alone(text, d.span.clone()?);
+                yaml::field_location(&alone, path)
             };
             check_object(&f.name, &d.value, d.at, i + 1, &place)?;
             placed.push(Placed {
@@ -164,7 +163,8 @@ fn check_object(
     // A scalar read as another type is shown with what to do; a mapping or
     // list is only named (its content is the manifest's data, not a typo).
     let not_text = |kind: &str, path: &str, v: Option<&Value>| {
-        let what = match v? {
+        let v = v?;
+        let what = match v {
             Value::Bool(_) | Value::Number(_) => {
                 let fix = match is_json(file) {
                     true => "write it as a JSON string",
@@ -172,7 +172,7 @@ fn check_object(
                         "quote it (YAML 1.1 readers such as Argo CD's read unquoted y, no, on, off and numbers as other types)"
                     }
                 };
-                format!("{path} {}, which is not text; {fix}", v?)
+                format!("{path} {v}, which is not text; {fix}")
             }
             Value::Object(_) => format!("a mapping as {path}, where text belongs"),
             Value::Array(_) => format!("a list as {path}, where text belongs"),

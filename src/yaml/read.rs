@@ -221,16 +221,12 @@ fn document_spans(text: &str) -> Vec<(Location, Option<Range<usize>>)> {
 /// Nothing but markers, comments, directives, blank lines and at most a
 /// null (`~`, `null`), which the parser also leaves out.
 fn is_empty_document(text: &str) -> bool {
-    let mut content = text.lines().filter(|l| {
-        let body = if is_start_marker(l) { &l[3..] } else { l };
-        !(is_blank_or_comment(body) || l.starts_with('%') || is_end_marker(l))
-    });
-    let null = |l: &str| {
-        matches!(
-            l.trim_start_matches("---").trim(),
-            "~" | "null" | "Null" | "NULL"
-        )
-    };
+    let mut content = text
+        .lines()
+        .filter(|l| !(l.starts_with('%') || is_end_marker(l)))
+        .map(|l| if is_start_marker(l) { &l[3..] } else { l })
+        .filter(|body| !is_blank_or_comment(body));
+    let null = |body: &str| matches!(body.trim(), "~" | "null" | "Null" | "NULL");
     match (content.next(), content.next()) {
         (None, _) => true,
         (Some(l), None) => null(l),

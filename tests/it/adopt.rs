@@ -401,14 +401,14 @@ metadata:
     assert_eq!(count("Deployment", "productpage-v1"), 1);
     assert_eq!(count("Deployment", "productpage-v2"), 1);
     // The reader above skips empty documents; the text must not hold one.
-    let empty = |chunk: &&str| {
+    let blank = |chunk: &&str| {
         chunk
             .lines()
             .all(|l| l.trim().is_empty() || l.starts_with('#'))
     };
     let chunks: Vec<&str> = out.split("---\n").skip(1).collect();
     assert!(
-        !chunks.iter().any(empty) && !out.contains("\n~\n"),
+        !chunks.iter().any(blank) && !out.contains("\n~\n"),
         "an empty document in the output:\n{out}"
     );
 }
