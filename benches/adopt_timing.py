@@ -42,7 +42,7 @@ def main():
     cpu = {n: [] for n in names}
     for r in range(args.warmup + args.rounds):
         for n in (names if r % 2 == 0 else names[::-1]):
-            ns, cpu_ns = spawn_timed(cmds[n], devnull)
+            ns, cpu_ns, _ = spawn_timed(cmds[n], devnull)
             if r >= args.warmup:
                 wall[n].append(ns / 1e6)
                 cpu[n].append(cpu_ns / 1e6)

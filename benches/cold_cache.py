@@ -16,7 +16,8 @@ import os
 import random
 import statistics
 import sys
-import time
+
+from timing import spawn_timed  # benches/timing.py, beside this file
 
 assay, app, kubectl, overlay = sys.argv[1:5]
 rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 100
@@ -31,12 +32,9 @@ devnull = os.open(os.devnull, os.O_WRONLY)
 
 
 def run(argv):
-    t0 = time.perf_counter()
-    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1)])
-    _, status, ru = os.wait4(pid, 0)
-    if status != 0:
-        sys.exit(f"{argv[0]} failed: status {status}")
-    return (time.perf_counter() - t0) * 1e3, (ru.ru_utime + ru.ru_stime) * 1e3, ru.ru_minflt
+    """Wall ms, CPU ms and minor faults of one run."""
+    ns, cpu_ns, faults = spawn_timed(argv, devnull)
+    return ns / 1e6, cpu_ns / 1e6, faults
 
 
 results = {k: [] for k in before}

@@ -36,8 +36,8 @@ MAX_RSS_KB = 10 * 1024  # 10 MiB
 
 
 def spawn_timed(argv, devnull):
-    """Wall time in ns and user+system CPU time in ns of one run; fails on a
-    non-zero exit."""
+    """Wall time in ns, user+system CPU time in ns and minor page faults of
+    one run; fails on a non-zero exit."""
     actions = [(os.POSIX_SPAWN_DUP2, devnull, 1)]
     t0 = time.perf_counter_ns()
     pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
@@ -45,7 +45,7 @@ def spawn_timed(argv, devnull):
     t1 = time.perf_counter_ns()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"timing.py: {shlex.join(argv)} failed ({status:#x})")
-    return t1 - t0, round((ru.ru_utime + ru.ru_stime) * 1e9)
+    return t1 - t0, round((ru.ru_utime + ru.ru_stime) * 1e9), ru.ru_minflt
 
 
 def peak_rss_kb(argv, runs):
@@ -168,7 +168,7 @@ def main():
     for r in range(args.warmup + args.rounds):
         for i in range(k):
             j = (r + i) % k
-            ns, cpu_ns = spawn_timed(cmds[j], devnull)
+            ns, cpu_ns, _ = spawn_timed(cmds[j], devnull)
             if r >= args.warmup:
                 times[names[j]].append(ns)
                 cpu[names[j]].append(cpu_ns)
