@@ -157,22 +157,18 @@ pub fn documents(file: &str, text: &str) -> Result<Vec<Placed>, SpecError> {
                 SpecErrorKind::Invalid(format!("not valid YAML: {message}")),
             )
         })?;
-    let mut spans = document_spans(text);
-    // Where the scan and the parser may disagree (a stream this line scan
-    // does not follow, or a lone CR, a line break only to YAML), no
-    // document gets a span, rather than another's.
-    if spans.len() != docs.len()
-        || text
-            .split('\r')
-            .skip(1)
-            .any(|after| !after.starts_with('\n'))
-    {
-        spans = vec![(Location::START, None); docs.len()];
-    }
+    // Where the scan and the parser disagree, no document gets a span,
+    // rather than another's.
+    let spans = document_spans(text).filter(|s| s.len() == docs.len());
+    let mut spans = spans.into_iter().flatten();
     Ok(docs
         .into_iter()
-        .zip(spans)
-        .map(|(value, (at, span))| Placed { value, at, span })
+        .map(|value| {
+            let (at, span) = spans
+                .next()
+                .map_or((Location::START, None), |(at, span)| (at, Some(span)));
+            Placed { value, at, span }
+        })
         .collect())
 }
 
@@ -189,14 +185,22 @@ fn is_end_marker(line: &str) -> bool {
 /// Where each document of the stream starts (its first line after the
 /// marker, for errors) and its bytes (from its `---` to the next marker).
 /// Like the parser, it leaves out documents with nothing but markers,
-/// comments, directives and blank lines, so the two lists line up.
-fn document_spans(text: &str) -> Vec<(Location, Option<Range<usize>>)> {
+/// comments, directives and blank lines, so the two lists line up. `None`
+/// for a stream with a lone CR: a line break to YAML, not to this scan.
+fn document_spans(text: &str) -> Option<Vec<(Location, Range<usize>)>> {
+    if text
+        .split('\r')
+        .skip(1)
+        .any(|after| !after.starts_with('\n'))
+    {
+        return None;
+    }
     let mut spans = Vec::new();
     let (mut start, mut at) = (0, Location::START);
     let mut offset = 0;
     let mut close = |start: usize, end: usize, at: Location| {
         if !is_empty_document(&text[start..end]) {
-            spans.push((at, Some(start..end)));
+            spans.push((at, start..end));
         }
     };
     for (i, l) in text.split_inclusive('\n').enumerate() {
@@ -215,7 +219,7 @@ fn document_spans(text: &str) -> Vec<(Location, Option<Range<usize>>)> {
         offset += l.len();
     }
     close(start, text.len(), at);
-    spans
+    Some(spans)
 }
 
 /// Nothing but markers, comments, directives, blank lines and at most a
