@@ -82,10 +82,35 @@ pub(crate) fn documents(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), 
         }
     }
     // The file's text as one document of the stream, unless it holds no object.
-    match placed.is_empty() {
-        true => Ok((vec![], vec![])),
-        false => Ok((vec![Document::Raw(text.to_string())], placed)),
-    }
+    let Some(first) = placed.first() else {
+        return Ok((vec![], vec![]));
+    };
+    let raw = match first.span.as_ref() {
+        // The stream writes its own `---` before the file: the file's own bare
+        // marker ahead of its first object (after comments, if any) would make an
+        // empty document, so it is left out.
+        Some(span) if text[..span.start].lines().all(blank_or_comment) => {
+            let (head, doc) = text.split_at(span.start);
+            format!("{head}{}", without_bare_marker(doc))
+        }
+        _ => text.to_string(),
+    };
+    Ok((vec![Document::Raw(raw)], placed))
+}
+
+fn blank_or_comment(line: &str) -> bool {
+    let t = line.trim();
+    t.is_empty() || t.starts_with('#')
+}
+
+/// `text` without its first line if that is a bare `---`, which the stream
+/// writes itself.
+fn without_bare_marker(text: &str) -> &str {
+    let marker = text
+        .split_inclusive('\n')
+        .next()
+        .filter(|l| l.trim_end() == "---");
+    &text[marker.map_or(0, str::len)..]
 }
 
 fn is_json(file: &str) -> bool {
@@ -105,12 +130,7 @@ pub(crate) fn document(f: &SourceFile, p: &Placed) -> Document {
     let Some(span) = p.span.clone() else {
         return Document::Object(p.object.clone());
     };
-    let text = &yaml::without_bom(&f.text)[span];
-    let bare_marker = text
-        .split_inclusive('\n')
-        .next()
-        .filter(|l| l.trim_end() == "---");
-    Document::Raw(text[bare_marker.map_or(0, str::len)..].to_string())
+    Document::Raw(without_bare_marker(&yaml::without_bom(&f.text)[span]).to_string())
 }
 
 fn json(f: &SourceFile) -> Result<(Vec<Document>, Vec<Placed>), RenderError> {
@@ -245,6 +265,40 @@ mod tests {
             Err(e) => e.to_string(),
             Ok(_) => panic!("{name} was accepted"),
         }
+    }
+
+    #[test]
+    fn a_leading_marker_makes_no_empty_document() {
+        let f = |text: &str| SourceFile {
+            name: "m.yaml".into(),
+            text: text.into(),
+        };
+        let cm = "kind: ConfigMap\napiVersion: v1\nmetadata:\n  name: a\n";
+        for (text, raw) in [
+            (format!("---\n{cm}"), cm.to_string()),
+            (format!("# head\n\n---\n{cm}"), format!("# head\n\n{cm}")),
+            (format!("--- # a\n{cm}"), format!("--- # a\n{cm}")),
+            (format!("{cm}---\n{cm}"), format!("{cm}---\n{cm}")),
+        ] {
+            let (docs, placed) = documents(&f(&text)).unwrap();
+            assert_eq!(docs, [Document::Raw(raw)], "{text:?}");
+            assert_eq!(placed.len(), text.matches("kind").count());
+        }
+    }
+
+    /// Go's YAML reader (a libyaml port, as Argo CD's) does not check the
+    /// indentation of a quoted scalar's continuation lines; serde-saphyr 2.2
+    /// no longer does either, so such a file is passed through, not refused.
+    #[test]
+    fn an_under_indented_quoted_continuation_is_read() {
+        let text =
+            "kind: ConfigMap\napiVersion: v1\nmetadata:\n  name: a\ndata:\n  motd: \"one\n two\"\n";
+        let f = SourceFile {
+            name: "m.yaml".into(),
+            text: text.into(),
+        };
+        let (_, placed) = documents(&f).unwrap();
+        assert_eq!(placed[0].object["data"]["motd"], "one two");
     }
 
     #[test]
