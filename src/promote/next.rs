@@ -39,12 +39,7 @@ pub(super) fn propose_next(
         ));
         return Ok(());
     };
-    let source = format!(
-        "{} {} {}",
-        redact_url(&wb.repo.url),
-        from.branch,
-        wb.repo.path
-    );
+    let source = environment(&wb.repo.url, &from.branch, &wb.repo.path);
     let mut list = Vec::new();
     for n in &wb.next_environments {
         let st = one(rec, n, &from, &source, opts);
@@ -81,6 +76,12 @@ pub(super) fn propose_next(
     })
 }
 
+/// An environment as status and logs name it: repository (credentials
+/// redacted), branch and path.
+fn environment(url: &str, branch: &str, path: &str) -> String {
+    format!("{} {branch} {path}", redact_url(url))
+}
+
 /// One next environment, as its status entry.
 fn one(
     rec: &StatusWriter,
@@ -90,14 +91,8 @@ fn one(
     opts: &Options,
 ) -> NextStatus {
     let wb = &rec.experiment.spec.write_back;
-    let environment = format!(
-        "{} {} {}",
-        redact_url(&n.repo.url),
-        n.repo.branch,
-        n.repo.path
-    );
     let mut st = NextStatus {
-        environment,
+        environment: environment(&n.repo.url, &n.repo.branch, &n.repo.path),
         outcome: NextOutcome::Failed,
         commit: None,
         pull_request: None,
