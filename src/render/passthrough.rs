@@ -276,6 +276,7 @@ mod tests {
         let cm = "kind: ConfigMap\napiVersion: v1\nmetadata:\n  name: a\n";
         for (text, raw) in [
             (format!("---\n{cm}"), cm.to_string()),
+            (format!("---\r\n{cm}"), cm.to_string()),
             (format!("# head\n\n---\n{cm}"), format!("# head\n\n{cm}")),
             (format!("--- # a\n{cm}"), format!("--- # a\n{cm}")),
             (format!("{cm}---\n{cm}"), format!("{cm}---\n{cm}")),
